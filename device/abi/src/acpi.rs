@@ -1,0 +1,1 @@
+//! ACPI parsing for guests: being written.

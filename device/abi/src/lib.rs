@@ -1,0 +1,236 @@
+//! The contract between pmemvm and the guests it runs.
+//!
+//! One definition, used by both sides: the VMM (`vmm`) and the guest runtime
+//! (`guest-tests/rt`). Everything here is `#![no_std]` plain data: port
+//! numbers, hypercall numbers, the guest-physical layout, the boot-info block,
+//! the hypercall mailbox and the ELF header section a guest carries.
+//!
+//! # How a guest talks to the VMM
+//!
+//! * **Console**: bytes written to port [`PORT_DEBUGCON`] (QEMU debugcon), or
+//!   whole buffers with the [`hc::CONSOLE_WRITE`] hypercall.
+//! * **Exit**: a 32-bit status written to port [`PORT_EXIT`] (QEMU
+//!   isa-debug-exit). pmemvm exits with that status itself (QEMU would exit
+//!   with `(status << 1) | 1`).
+//! * **Hypercalls**: the guest fills the [`Mailbox`] at [`layout::MAILBOX`]
+//!   (number and up to six arguments, guest-physical addresses for buffers),
+//!   then writes any byte to port [`PORT_HYPERCALL`]. The VMM answers in
+//!   `Mailbox::ret`. Every buffer is bounds-checked by the VMM.
+//! * **Exceptions** the guest cannot handle are reported by its ring-0 stub
+//!   with a write to [`PORT_FAULT`] and the details in registers (see
+//!   [`fault`]).
+
+#![no_std]
+
+pub mod acpi;
+
+/// QEMU debugcon: each byte written is a console byte.
+pub const PORT_DEBUGCON: u16 = 0xe9;
+/// QEMU isa-debug-exit: a 32-bit write ends the run with that status.
+pub const PORT_EXIT: u16 = 0xf4;
+/// Doorbell of the hypercall mailbox.
+pub const PORT_HYPERCALL: u16 = 0xf0;
+/// Written by the guest's ring-0 stub when an exception cannot be handled.
+pub const PORT_FAULT: u16 = 0xf1;
+
+/// Guest-physical layout shared by the VMM and the runtime.
+pub mod layout {
+    /// The null page: never mapped, so that null dereferences fault.
+    pub const NULL_PAGE_END: u64 = 0x1000;
+    /// Global descriptor table.
+    pub const GDT: u64 = 0x1000;
+    /// Interrupt descriptor table (256 gates of 16 bytes).
+    pub const IDT: u64 = 0x2000;
+    /// Task-state segment.
+    pub const TSS: u64 = 0x3000;
+    /// The [`BootInfo`](crate::BootInfo) block.
+    pub const BOOT_INFO: u64 = 0x4000;
+    /// The hypercall [`Mailbox`](crate::Mailbox).
+    pub const MAILBOX: u64 = 0x5000;
+    /// Bottom of the ring-0 stack (exceptions from ring 3 switch to it).
+    pub const RING0_STACK_BOTTOM: u64 = 0x8000;
+    /// Top of the ring-0 stack (`TSS.rsp0`).
+    pub const RING0_STACK_TOP: u64 = 0x10000;
+    /// PML4 of the initial page tables; the PDPT and page directories follow.
+    pub const PML4: u64 = 0x10000;
+    /// PDPT of the initial page tables.
+    pub const PDPT: u64 = 0x11000;
+    /// First page directory (one per GiB of RAM, at most [`MAX_RAM_GIB`]).
+    pub const PD: u64 = 0x12000;
+    /// Page table of the first 2 MiB (4-KiB pages, the null page absent).
+    pub const PT0: u64 = 0x12000 + 0x1000 * MAX_RAM_GIB;
+    /// Where the VMM writes the ACPI tables (RSDP first).
+    pub const ACPI: u64 = 0xe0000;
+    /// End of the ACPI area.
+    pub const ACPI_END: u64 = 0x100000;
+    /// Lowest address a guest ELF segment may be loaded at.
+    pub const LOAD_MIN: u64 = 0x100000;
+    /// Largest guest RAM the initial page tables can map, in GiB.
+    pub const MAX_RAM_GIB: u64 = 3;
+    /// Guest-physical address of the first NVDIMM: above RAM and the 32-bit hole.
+    pub const NVDIMM_BASE: u64 = 0x1_0000_0000;
+
+    /// Ring-0 code selector.
+    pub const KERNEL_CS: u16 = 0x08;
+    /// Ring-0 data selector.
+    pub const KERNEL_DS: u16 = 0x10;
+    /// Ring-3 data selector (RPL 3).
+    pub const USER_DS: u16 = 0x18 | 3;
+    /// Ring-3 code selector (RPL 3).
+    pub const USER_CS: u16 = 0x20 | 3;
+    /// TSS selector.
+    pub const TSS_SEL: u16 = 0x28;
+}
+
+/// Magic of the [`BootInfo`] block: `"PMEMBOOT"`.
+pub const BOOT_MAGIC: u64 = u64::from_le_bytes(*b"PMEMBOOT");
+/// Version of this ABI. A guest built for another version is refused.
+pub const ABI_VERSION: u32 = 1;
+
+/// What the guest is asked to do.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Run the named scenario (recording when it touches the NVDIMM).
+    Run = 0,
+    /// Report every scenario with [`hc::SCENARIO`], then exit 0.
+    List = 1,
+    /// Recover from a crash image and check the promises.
+    Verify = 2,
+}
+
+impl Mode {
+    /// The mode for a raw value, if it names one.
+    pub fn from_raw(raw: u32) -> Option<Mode> {
+        match raw {
+            0 => Some(Mode::Run),
+            1 => Some(Mode::List),
+            2 => Some(Mode::Verify),
+            _ => None,
+        }
+    }
+}
+
+/// Length of the name fields of [`BootInfo`].
+pub const NAME_LEN: usize = 64;
+
+/// Written by the VMM at [`layout::BOOT_INFO`]; its address is in `rdi` at entry.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct BootInfo {
+    /// [`BOOT_MAGIC`].
+    pub magic: u64,
+    /// [`ABI_VERSION`].
+    pub abi_version: u32,
+    /// A [`Mode`] as `u32`.
+    pub mode: u32,
+    /// Size of guest RAM in bytes (identity-mapped from 0).
+    pub ram_size: u64,
+    /// First free guest-physical byte after the loaded ELF (page-aligned).
+    pub free_start: u64,
+    /// Guest-physical address of the PML4 (CR3).
+    pub cr3: u64,
+    /// Guest-physical address of the ACPI RSDP, 0 when there is none.
+    pub rsdp: u64,
+    /// Seed of the workload.
+    pub seed: u64,
+    /// Scenario name, NUL-padded UTF-8.
+    pub scenario: [u8; NAME_LEN],
+    /// Variant name, NUL-padded UTF-8.
+    pub variant: [u8; NAME_LEN],
+}
+
+impl BootInfo {
+    /// The scenario name (up to the first NUL).
+    pub fn scenario(&self) -> &str {
+        name_str(&self.scenario)
+    }
+
+    /// The variant name (up to the first NUL).
+    pub fn variant(&self) -> &str {
+        name_str(&self.variant)
+    }
+}
+
+/// A NUL-padded name as a string; invalid UTF-8 reads as empty.
+pub fn name_str(bytes: &[u8; NAME_LEN]) -> &str {
+    let len = bytes.iter().position(|&b| b == 0).unwrap_or(NAME_LEN);
+    core::str::from_utf8(&bytes[..len]).unwrap_or("")
+}
+
+/// The hypercall mailbox at [`layout::MAILBOX`].
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Mailbox {
+    /// Hypercall number (see [`hc`]).
+    pub nr: u64,
+    /// Arguments.
+    pub args: [u64; 6],
+    /// Result: 0 on success, otherwise an error code of [`hc`].
+    pub ret: u64,
+}
+
+/// Hypercall numbers and result codes.
+pub mod hc {
+    /// Console output: `args = [gpa, len]`.
+    pub const CONSOLE_WRITE: u64 = 1;
+    /// In list mode, one scenario: `args = [name_gpa, name_len, desc_gpa, desc_len]`.
+    pub const SCENARIO: u64 = 2;
+
+    /// Success.
+    pub const OK: u64 = 0;
+    /// Unknown hypercall number.
+    pub const UNKNOWN: u64 = 1;
+    /// A buffer outside guest RAM or too long.
+    pub const BAD_BUFFER: u64 = 2;
+    /// Not allowed in this mode or phase.
+    pub const BAD_STATE: u64 = 3;
+
+    /// Longest buffer a hypercall accepts.
+    pub const MAX_BUFFER: u64 = 1 << 20;
+}
+
+/// Exception reports on [`PORT_FAULT`](crate::PORT_FAULT).
+///
+/// The ring-0 stub loads `rdi` = vector (plus [`NESTED`] when a page fault
+/// hit the handler of the same task), `rsi` = error code, `rdx` = faulting
+/// RIP, `rcx` = CR2, then writes to the port.
+pub mod fault {
+    /// Added to the vector of a page fault inside its own task's fault handler.
+    pub const NESTED: u64 = 0x100;
+    /// Added to the vector when no fault handler is registered.
+    pub const NO_HANDLER: u64 = 0x200;
+    /// Added to `#UD` (6) when the faulting instruction is `ud2` with an
+    /// unknown system-call number.
+    pub const BAD_SYSCALL: u64 = 0x400;
+}
+
+/// System calls: ring 3 executes `ud2` with the number in `rax` and the
+/// argument in `rdi`; the ring-0 `#UD` stub performs it and returns past.
+pub mod syscall {
+    /// `invlpg [rdi]`.
+    pub const INVLPG: u64 = 1;
+    /// `mov cr3, rdi` (flushes the TLB).
+    pub const WRITE_CR3: u64 = 2;
+}
+
+/// Magic of the [`GuestHeader`]: `"PMEMVMGH"`.
+pub const HEADER_MAGIC: u64 = u64::from_le_bytes(*b"PMEMVMGH");
+/// Name of the ELF section holding the [`GuestHeader`].
+pub const HEADER_SECTION: &str = ".pmemvm_header";
+/// Number of exception vectors a guest provides stubs for.
+pub const VECTORS: usize = 32;
+
+/// What a guest ELF tells the VMM in its [`HEADER_SECTION`] section.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct GuestHeader {
+    /// [`HEADER_MAGIC`].
+    pub magic: u64,
+    /// [`ABI_VERSION`].
+    pub abi_version: u32,
+    /// Number of entries of `vectors` ([`VECTORS`]).
+    pub nvectors: u32,
+    /// Address of the ring-0 handler of each exception vector.
+    pub vectors: [u64; VECTORS],
+}

@@ -1,0 +1,1 @@
+//! TODO(backing): being written.

@@ -1,0 +1,1 @@
+//! TODO(crash): being written.

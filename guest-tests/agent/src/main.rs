@@ -1,0 +1,38 @@
+//! The bundled guest agent of pmemvm.
+//!
+//! Boots in one of three modes: `list` reports every scenario, `run` runs
+//! the scenario named in the boot info.
+
+#![no_std]
+#![no_main]
+
+extern crate alloc;
+
+mod scenarios;
+
+use pmemvm_abi::Mode;
+use pmemvm_rt::{BootInfo, println};
+
+fn main(info: &'static BootInfo) -> u32 {
+    match Mode::from_raw(info.mode) {
+        Some(Mode::List) => {
+            for s in scenarios::ALL {
+                pmemvm_rt::report_scenario(s.name, s.description);
+            }
+            0
+        }
+        Some(Mode::Run) => match scenarios::find(info.scenario()) {
+            Some(s) => (s.run)(info),
+            None => {
+                println!("unknown scenario `{}`", info.scenario());
+                2
+            }
+        },
+        _ => {
+            println!("mode {} is not supported by this agent", info.mode);
+            2
+        }
+    }
+}
+
+pmemvm_rt::entry!(main);

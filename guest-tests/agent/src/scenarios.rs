@@ -1,0 +1,59 @@
+//! The agent's scenarios.
+
+mod basic;
+
+use pmemvm_rt::BootInfo;
+
+/// A named workload.
+pub struct Scenario {
+    /// Name used on the command line.
+    pub name: &'static str,
+    /// One line for `pmemvm scenarios`.
+    pub description: &'static str,
+    /// Runs it; returns the exit status.
+    pub run: fn(&'static BootInfo) -> u32,
+}
+
+/// Every scenario of the agent.
+pub const ALL: &[Scenario] = &[
+    Scenario {
+        name: "hello",
+        description: "prints a line and exits 0",
+        run: basic::hello,
+    },
+    Scenario {
+        name: "pagefault",
+        description: "maps 1000 pages lazily through the page-fault upcall and checks them",
+        run: basic::pagefault,
+    },
+    Scenario {
+        name: "tasks",
+        description: "two tasks suspended inside their fault handlers while the other faults",
+        run: basic::tasks,
+    },
+    Scenario {
+        name: "panic",
+        description: "broken on purpose: panics",
+        run: basic::panic,
+    },
+    Scenario {
+        name: "exception",
+        description: "broken on purpose: divides by zero (unhandled #DE)",
+        run: basic::exception,
+    },
+    Scenario {
+        name: "nested-fault",
+        description: "broken on purpose: faults inside its own page-fault handler",
+        run: basic::nested_fault,
+    },
+    Scenario {
+        name: "spin",
+        description: "broken on purpose: spins forever without exits (for --timeout)",
+        run: basic::spin,
+    },
+];
+
+/// The scenario called `name`.
+pub fn find(name: &str) -> Option<&'static Scenario> {
+    ALL.iter().find(|s| s.name == name)
+}

@@ -1,0 +1,161 @@
+//! Scenarios that exercise the runtime: console, page-fault upcalls, tasks,
+//! and deliberately broken guests for the VMM's error paths.
+
+use pmemvm_rt::fault::{self, Fault};
+use pmemvm_rt::paging::{PAGE_SIZE, PRESENT, PageTables, USER, WRITABLE};
+use pmemvm_rt::task::{self, Status, Task};
+use pmemvm_rt::{BootInfo, Global, println};
+
+/// Lazily mapped region of the page-fault scenarios (PML4 slot 1).
+const LAZY_BASE: u64 = 0x80_0000_0000;
+/// Pages touched by `pagefault`.
+const LAZY_PAGES: u64 = 1000;
+
+/// Faults served so far.
+static FAULTS: Global<u64> = Global::new(0);
+/// When set, the handler yields (inside the handler) before mapping.
+static YIELD_IN_HANDLER: Global<bool> = Global::new(false);
+
+fn pattern(page: u64, word: u64) -> u64 {
+    (page << 32) ^ (word.wrapping_mul(0x9e37_79b9_7f4a_7c15))
+}
+
+#[repr(C, align(4096))]
+struct Frame([u64; 512]);
+
+/// Maps a fresh frame filled with the page's pattern.
+fn lazy_handler(f: &Fault) -> bool {
+    if !(LAZY_BASE..LAZY_BASE + LAZY_PAGES * PAGE_SIZE).contains(&f.addr) {
+        return false;
+    }
+    // SAFETY: single vCPU, cooperative tasks: no concurrent access.
+    unsafe { *FAULTS.get() += 1 };
+    // SAFETY: as above.
+    if unsafe { *YIELD_IN_HANDLER.get() } {
+        task::yield_now(f.addr);
+    }
+    let page = (f.addr - LAZY_BASE) / PAGE_SIZE;
+    let frame = alloc::boxed::Box::leak(alloc::boxed::Box::new(Frame([0; 512])));
+    for (w, slot) in frame.0.iter_mut().enumerate() {
+        *slot = pattern(page, w as u64);
+    }
+    let phys = frame as *mut Frame as u64;
+    PageTables::boot()
+        .map_4k(LAZY_BASE + page * PAGE_SIZE, phys, PRESENT | WRITABLE | USER)
+        .is_ok()
+}
+
+fn faults() -> u64 {
+    // SAFETY: single vCPU, no concurrent access.
+    unsafe { *FAULTS.get() }
+}
+
+fn read(addr: u64) -> u64 {
+    // SAFETY: the address lies in the lazily mapped region: the handler maps it on first touch.
+    unsafe { (addr as *const u64).read_volatile() }
+}
+
+/// Prints a line and exits 0.
+pub fn hello(info: &'static BootInfo) -> u32 {
+    println!(
+        "hello from the pmemvm guest (scenario {}, seed {})",
+        info.scenario(),
+        info.seed
+    );
+    0
+}
+
+/// Touches 1000 lazily mapped pages, checks their contents and the fault count.
+pub fn pagefault(_: &'static BootInfo) -> u32 {
+    fault::set_handler(lazy_handler);
+    let mut bad = 0;
+    for page in 0..LAZY_PAGES {
+        let base = LAZY_BASE + page * PAGE_SIZE;
+        for word in [0, 1, 511] {
+            if read(base + word * 8) != pattern(page, word) {
+                bad += 1;
+            }
+        }
+        // SAFETY: the page is mapped writable now.
+        unsafe { ((base + 16) as *mut u64).write_volatile(page) };
+        if read(base + 16) != page {
+            bad += 1;
+        }
+    }
+    println!(
+        "pagefault: {} pages, {} faults, {} bad words",
+        LAZY_PAGES,
+        faults(),
+        bad
+    );
+    if bad == 0 && faults() == LAZY_PAGES { 0 } else { 1 }
+}
+
+/// Two tasks, each suspended inside its own fault handler while the other faults.
+pub fn tasks(_: &'static BootInfo) -> u32 {
+    fault::set_handler(lazy_handler);
+    // SAFETY: single vCPU, no concurrent access.
+    unsafe { *YIELD_IN_HANDLER.get() = true };
+    let results = alloc::rc::Rc::new(core::cell::Cell::new([0u64; 2]));
+    let mut tasks: alloc::vec::Vec<Task> = (0..2u64)
+        .map(|i| {
+            let results = results.clone();
+            Task::new(move || {
+                let v = read(LAZY_BASE + (10 + i) * PAGE_SIZE + 8);
+                let mut r = results.get();
+                r[i as usize] = v;
+                results.set(r);
+            })
+        })
+        .collect();
+    let first = [tasks[0].resume(), tasks[1].resume()];
+    let both_inside = tasks.iter().all(Task::in_fault_handler);
+    let finished = [tasks[0].resume(), tasks[1].resume()];
+    let ok = first.iter().all(|s| matches!(s, Status::Yielded(_)))
+        && both_inside
+        && finished.iter().all(|s| *s == Status::Finished)
+        && results.get() == [pattern(10, 1), pattern(11, 1)];
+    println!(
+        "tasks: first {first:?}, both inside handlers {both_inside}, then {finished:?}, ok {ok}"
+    );
+    if ok { 0 } else { 1 }
+}
+
+/// Panics.
+pub fn panic(_: &'static BootInfo) -> u32 {
+    panic!("deliberate panic of the `panic` scenario")
+}
+
+/// Divides by zero in ring 3: an exception no handler takes.
+pub fn exception(_: &'static BootInfo) -> u32 {
+    // SAFETY: deliberately raises #DE; the VMM ends the run.
+    unsafe {
+        core::arch::asm!(
+            "xor ecx, ecx",
+            "xor edx, edx",
+            "div ecx",
+            out("ecx") _,
+            out("edx") _,
+            out("eax") _
+        )
+    };
+    0
+}
+
+fn nested_handler(f: &Fault) -> bool {
+    // Touch another lazy page from inside the handler: a nested fault.
+    read(f.addr + PAGE_SIZE) != 0
+}
+
+/// Faults inside its own page-fault handler.
+pub fn nested_fault(_: &'static BootInfo) -> u32 {
+    fault::set_handler(nested_handler);
+    read(LAZY_BASE) as u32
+}
+
+/// Spins without exits until the watchdog stops it.
+pub fn spin(_: &'static BootInfo) -> u32 {
+    loop {
+        core::hint::spin_loop();
+    }
+}

@@ -1,0 +1,117 @@
+//! The `#![no_std]` runtime of pmemvm guests.
+//!
+//! A guest is a static ELF for the host target, loaded at 1 MiB. The VMM
+//! starts it in ring 0 at `_start`, which drops at once to ring 3 (see
+//! [`ring0`](self) for the few ring-0 stubs); all Rust code runs in ring 3.
+//!
+//! What the runtime gives a guest:
+//! * [`println!`] and [`print!`] to the console, [`io::exit`], [`io::hypercall`];
+//! * a heap (`alloc` works);
+//! * page tables it can change ([`paging`]) and page faults handed to a Rust
+//!   handler ([`fault`]);
+//! * cooperative tasks ([`task`]) and a logical clock ([`clock`]);
+//! * [`boot_info`]: mode, scenario, variant and seed chosen by the VMM.
+//!
+//! A guest defines its main function with [`entry!`].
+
+#![cfg_attr(not(test), no_std)]
+
+extern crate alloc;
+
+pub mod clock;
+pub mod console;
+pub mod fault;
+pub mod heap;
+pub mod io;
+#[cfg(not(test))]
+mod mem;
+pub mod paging;
+#[cfg(not(test))]
+mod ring0;
+pub mod syscall;
+pub mod task;
+
+pub use fault::Global;
+use pmemvm_abi::{ABI_VERSION, BOOT_MAGIC, hc};
+
+/// Size of the ring-3 stack of the main flow.
+pub const STACK_SIZE: usize = 256 * 1024;
+
+/// The ring-3 stack of the main flow (`_start` points RSP at its end).
+#[repr(C, align(16))]
+pub struct Stack([u8; STACK_SIZE]);
+
+/// The main stack.
+#[unsafe(no_mangle)]
+pub static STACK: Global<Stack> = Global::new(Stack([0; STACK_SIZE]));
+
+static BOOT: Global<Option<BootInfo>> = Global::new(None);
+
+/// The boot information the VMM passed.
+pub fn boot_info() -> &'static BootInfo {
+    // SAFETY: written once in `start` before any other code runs.
+    match unsafe { &*BOOT.get() } {
+        Some(info) => info,
+        None => io::exit(125),
+    }
+}
+
+unsafe extern "Rust" {
+    fn __pmemvm_guest_main(info: &'static BootInfo) -> u32;
+}
+
+/// Ring-3 entry, reached from `_start` with the boot-info address in `rdi`.
+#[cfg_attr(test, allow(dead_code))]
+pub(crate) extern "C" fn start(info: *const BootInfo) -> ! {
+    // SAFETY: the VMM wrote the boot info at this identity-mapped address.
+    let info = unsafe { info.read_volatile() };
+    if info.magic != BOOT_MAGIC || info.abi_version != ABI_VERSION {
+        io::exit(126);
+    }
+    // SAFETY: single vCPU; nothing reads BOOT before this.
+    unsafe { *BOOT.get() = Some(info) };
+    heap::init(info.free_start, info.ram_size);
+    task::init();
+    // SAFETY: the guest defines this with `entry!`.
+    let status = unsafe { __pmemvm_guest_main(boot_info()) };
+    io::exit(status)
+}
+
+/// Reports one scenario to the VMM in list mode.
+pub fn report_scenario(name: &str, description: &str) {
+    io::hypercall(
+        hc::SCENARIO,
+        &[
+            name.as_ptr() as u64,
+            name.len() as u64,
+            description.as_ptr() as u64,
+            description.len() as u64,
+        ],
+    );
+}
+
+/// Defines the guest's main function: `entry!(main)` with
+/// `fn main(info: &'static BootInfo) -> u32` (the exit status).
+#[macro_export]
+macro_rules! entry {
+    ($main:path) => {
+        #[unsafe(no_mangle)]
+        fn __pmemvm_guest_main(info: &'static $crate::BootInfo) -> u32 {
+            $main(info)
+        }
+    };
+}
+
+pub use pmemvm_abi::{self as abi, BootInfo};
+
+#[cfg(not(test))]
+#[panic_handler]
+fn panic(info: &core::panic::PanicInfo) -> ! {
+    println!("guest panic: {info}");
+    io::exit(101)
+}
+
+/// The precompiled `core` refers to it; the guest never unwinds.
+#[cfg(not(test))]
+#[unsafe(no_mangle)]
+extern "C" fn rust_eh_personality() {}

@@ -1,0 +1,193 @@
+//! The only ring-0 code of a guest: a few assembly stubs.
+//!
+//! Under PVM ring-0 code is emulated (about 600 ns an instruction) and cannot
+//! run SSE or `clwb`, so ring 0 does as little as possible with plain integer
+//! instructions:
+//!
+//! * `_start` drops to ring 3 at once (`iretq` to [`crate::start`]).
+//! * `#UD` is the system-call gate: when the faulting instruction is `ud2`,
+//!   the number in `rax` selects `invlpg [rdi]` or `mov cr3, rdi`, and the
+//!   stub returns past the `ud2`.
+//! * `#PF` from ring 3 is an *upcall*: the stub saves the faulting RIP, RSP,
+//!   RFLAGS, RAX, RBX, error code and CR2 in the current task's
+//!   [`FaultCtx`](crate::fault::FaultCtx) and returns to the ring-3
+//!   trampoline on that task's handler stack (see [`crate::fault`]).
+//! * Every other exception, a page fault inside its own task's handler and a
+//!   page fault with no handler are reported on [`PORT_FAULT`] with the
+//!   vector, error code, RIP and CR2 in registers, and the run ends.
+//!
+//! The VMM finds the stubs through the [`GuestHeader`] in the
+//! `.pmemvm_header` section.
+//!
+//! [`PORT_FAULT`]: pmemvm_abi::PORT_FAULT
+//! [`GuestHeader`]: pmemvm_abi::GuestHeader
+
+use crate::fault::{
+    CTX_ACTIVE, CTX_CR2, CTX_ERR, CTX_HANDLER_RIP, CTX_HANDLER_RSP, CTX_RAX, CTX_RBX, CTX_RFLAGS,
+    CTX_RIP, CTX_RSP,
+};
+use pmemvm_abi::{
+    ABI_VERSION, HEADER_MAGIC, PORT_FAULT, VECTORS, fault, layout, syscall as sys,
+};
+
+core::arch::global_asm!(
+            // ---- The header the VMM reads. ----
+            ".section .pmemvm_header, \"a\"",
+            ".balign 8",
+            ".quad {magic}",
+            ".long {abi}, {nvec}",
+            ".quad __pmemvm_isr0, __pmemvm_isr1, __pmemvm_isr2, __pmemvm_isr3",
+            ".quad __pmemvm_isr4, __pmemvm_isr5, __pmemvm_isr6, __pmemvm_isr7",
+            ".quad __pmemvm_isr8, __pmemvm_isr9, __pmemvm_isr10, __pmemvm_isr11",
+            ".quad __pmemvm_isr12, __pmemvm_isr13, __pmemvm_isr14, __pmemvm_isr15",
+            ".quad __pmemvm_isr16, __pmemvm_isr17, __pmemvm_isr18, __pmemvm_isr19",
+            ".quad __pmemvm_isr20, __pmemvm_isr21, __pmemvm_isr22, __pmemvm_isr23",
+            ".quad __pmemvm_isr24, __pmemvm_isr25, __pmemvm_isr26, __pmemvm_isr27",
+            ".quad __pmemvm_isr28, __pmemvm_isr29, __pmemvm_isr30, __pmemvm_isr31",
+            // ---- Entry: ring 0, rsp = ring-0 stack, rdi = boot info. ----
+            ".section .text.entry, \"ax\"",
+            ".global _start",
+            "_start:",
+            "  push {user_ds}",
+            "  lea rax, [rip + {stack} + {stack_size} - 8]", // as if called: rsp+8 aligned
+            "  push rax",
+            "  push 0x2", // IOPL 0, IF 0: the TSS I/O bitmap grants ports below 0x100
+            "  push {user_cs}",
+            "  lea rax, [rip + {start}]",
+            "  push rax",
+            "  iretq",
+            ".text",
+            // ---- Exceptions without an error code push a zero. ----
+            ".macro isr_noerr n",
+            "__pmemvm_isr\\n:",
+            "  push 0",
+            "  push \\n",
+            "  jmp __pmemvm_fatal",
+            ".endm",
+            ".macro isr_err n",
+            "__pmemvm_isr\\n:",
+            "  push \\n",
+            "  jmp __pmemvm_fatal",
+            ".endm",
+            "isr_noerr 0", "isr_noerr 1", "isr_noerr 2", "isr_noerr 3",
+            "isr_noerr 4", "isr_noerr 5", "isr_noerr 7",
+            "isr_err 8", "isr_noerr 9", "isr_err 10", "isr_err 11",
+            "isr_err 12", "isr_err 13", "isr_noerr 15",
+            "isr_noerr 16", "isr_err 17", "isr_noerr 18", "isr_noerr 19",
+            "isr_noerr 20", "isr_err 21", "isr_noerr 22", "isr_noerr 23",
+            "isr_noerr 24", "isr_noerr 25", "isr_noerr 26", "isr_noerr 27",
+            "isr_noerr 28", "isr_err 29", "isr_err 30", "isr_noerr 31",
+            // ---- Fatal: stack = vector, error, rip, cs, rflags, rsp, ss. ----
+            "__pmemvm_fatal:",
+            "  pop rdi",
+            "  pop rsi",
+            "  mov rdx, [rsp]",
+            "  mov rcx, cr2",
+            "  mov r8, [rsp + 24]",
+            "  mov r9, [rsp + 16]",
+            "  out {port_fault}, al",
+            "2:",
+            "  hlt",
+            "  jmp 2b",
+            // ---- #UD: the system-call gate. ----
+            "__pmemvm_isr6:",
+            "  push rax",
+            "  mov rax, [rsp + 8]",
+            "  cmp word ptr [rax], 0x0b0f",
+            "  jne 3f",
+            "  mov rax, [rsp]",
+            "  cmp rax, {sys_invlpg}",
+            "  je 4f",
+            "  cmp rax, {sys_cr3}",
+            "  je 5f",
+            "  pop rax",
+            "  push 0",
+            "  push {bad_syscall}",
+            "  jmp __pmemvm_fatal",
+            "3:",
+            "  pop rax",
+            "  push 0",
+            "  push 6",
+            "  jmp __pmemvm_fatal",
+            "4:",
+            "  invlpg [rdi]",
+            "  jmp 6f",
+            "5:",
+            "  mov cr3, rdi",
+            "6:",
+            "  add qword ptr [rsp + 8], 2",
+            "  pop rax",
+            "  iretq",
+            // ---- #PF: stack = error, rip, cs, rflags, rsp, ss. ----
+            "__pmemvm_isr14:",
+            "  test qword ptr [rsp + 16], 3",
+            "  jz 7f",
+            "  push rax",
+            "  push rbx",
+            "  mov rax, [rip + {cur_ctx}]",
+            "  test rax, rax",
+            "  jz 8f",
+            "  cmp qword ptr [rax + {active}], 0",
+            "  jne 9f",
+            "  mov qword ptr [rax + {active}], 1",
+            "  mov rbx, [rsp]",
+            "  mov [rax + {rbx}], rbx",
+            "  mov rbx, [rsp + 8]",
+            "  mov [rax + {rax}], rbx",
+            "  mov rbx, [rsp + 16]",
+            "  mov [rax + {err}], rbx",
+            "  mov rbx, [rsp + 24]",
+            "  mov [rax + {rip}], rbx",
+            "  mov rbx, [rsp + 40]",
+            "  mov [rax + {rflags}], rbx",
+            "  mov rbx, [rsp + 48]",
+            "  mov [rax + {rsp}], rbx",
+            "  mov rbx, cr2",
+            "  mov [rax + {cr2}], rbx",
+            "  mov rbx, [rax + {handler_rip}]",
+            "  mov [rsp + 24], rbx",
+            "  mov rbx, [rax + {handler_rsp}]",
+            "  mov [rsp + 48], rbx",
+            "  pop rbx",
+            "  pop rax",
+            "  add rsp, 8",
+            "  iretq",
+            "7:",
+            "  push 14",
+            "  jmp __pmemvm_fatal",
+            "8:",
+            "  pop rbx",
+            "  pop rax",
+            "  push {no_handler}",
+            "  jmp __pmemvm_fatal",
+            "9:",
+            "  pop rbx",
+            "  pop rax",
+            "  push {nested}",
+            "  jmp __pmemvm_fatal",
+            magic = const HEADER_MAGIC,
+            abi = const ABI_VERSION,
+            nvec = const VECTORS,
+            user_ds = const layout::USER_DS,
+            user_cs = const layout::USER_CS,
+            stack = sym crate::STACK,
+            stack_size = const crate::STACK_SIZE,
+            start = sym crate::start,
+            port_fault = const PORT_FAULT,
+            sys_invlpg = const sys::INVLPG,
+            sys_cr3 = const sys::WRITE_CR3,
+            bad_syscall = const 6 + fault::BAD_SYSCALL,
+            no_handler = const 14 + fault::NO_HANDLER,
+            nested = const 14 + fault::NESTED,
+            cur_ctx = sym crate::fault::CURRENT_CTX,
+            active = const CTX_ACTIVE,
+            rbx = const CTX_RBX,
+            rax = const CTX_RAX,
+            err = const CTX_ERR,
+            rip = const CTX_RIP,
+            rflags = const CTX_RFLAGS,
+            rsp = const CTX_RSP,
+            cr2 = const CTX_CR2,
+            handler_rip = const CTX_HANDLER_RIP,
+            handler_rsp = const CTX_HANDLER_RSP,
+        );

@@ -1,0 +1,76 @@
+//! Command-line parsing and the subcommands.
+
+mod bench_cmd;
+mod run_cmd;
+mod scenarios_cmd;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+/// pmemvm: find every way your persistent-memory code can lose data on power failure.
+#[derive(Debug, Parser)]
+#[command(name = "pmemvm", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run a scenario of a guest (the bundled agent by default).
+    Run(run_cmd::RunArgs),
+    /// List a guest's scenarios (asks the guest itself).
+    Scenarios(scenarios_cmd::ScenariosArgs),
+    /// Measure pmemvm on this machine.
+    Bench(bench_cmd::BenchArgs),
+}
+
+/// Options shared by every command that boots a guest.
+#[derive(Debug, clap::Args, Clone)]
+struct GuestArgs {
+    /// Guest ELF to run instead of the bundled agent.
+    #[arg(long, value_name = "ELF")]
+    guest: Option<PathBuf>,
+    /// Guest RAM size (e.g. 64M, 1G).
+    #[arg(long, value_name = "SIZE", default_value = "64M")]
+    mem: String,
+    /// Stop a guest that runs longer than this.
+    #[arg(long, value_name = "SECS", default_value_t = pmemvm::session::DEFAULT_TIMEOUT_SECS)]
+    timeout: u64,
+}
+
+impl GuestArgs {
+    fn source(&self) -> pmemvm::session::GuestSource {
+        match &self.guest {
+            Some(p) => pmemvm::session::GuestSource::Path(p.clone()),
+            None => pmemvm::session::GuestSource::Bundled,
+        }
+    }
+
+    fn mem_bytes(&self) -> anyhow::Result<u64> {
+        let bytes = pmemvm_device::backing::parse_size(&self.mem)
+            .map_err(|e| anyhow::anyhow!("--mem {}: {e}", self.mem))?;
+        pmemvm::vm::check_ram_size(bytes)?;
+        Ok(bytes)
+    }
+}
+
+/// Runs the command line; returns the process exit status.
+pub fn main() -> i32 {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn"))
+        .format_timestamp(None)
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run(a) => run_cmd::run(&a),
+        Command::Scenarios(a) => scenarios_cmd::run(&a),
+        Command::Bench(a) => bench_cmd::run(&a),
+    };
+    match result {
+        Ok(status) => status,
+        Err(e) => {
+            eprintln!("pmemvm: {e:#}");
+            2
+        }
+    }
+}

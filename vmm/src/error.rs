@@ -1,0 +1,85 @@
+//! The error type of the VMM crate.
+
+use crate::cpu_dump::CpuDump;
+
+/// Everything that can stop a run or keep it from starting.
+#[derive(Debug, thiserror::Error)]
+pub enum VmmError {
+    /// The guest ELF could not be read.
+    #[error("guest ELF {path}: {reason}")]
+    Elf {
+        /// File (or `bundled guest`).
+        path: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// `/dev/kvm` could not be opened.
+    #[error("/dev/kvm: {0} (KVM must be available and accessible to this user)")]
+    KvmUnavailable(#[source] kvm_ioctls::Error),
+    /// A KVM ioctl failed.
+    #[error("KVM {op} failed: {source}")]
+    Kvm {
+        /// The operation.
+        op: &'static str,
+        /// The error from KVM.
+        #[source]
+        source: kvm_ioctls::Error,
+    },
+    /// A bad command-line value or configuration.
+    #[error("{what}: {reason}")]
+    Config {
+        /// The input concerned (option and value).
+        what: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Guest memory could not be set up or accessed.
+    #[error("guest memory: {0}")]
+    Memory(String),
+    /// The guest raised an exception it could not handle.
+    #[error("guest exception {description} (vector {vector}), error code {error_code:#x}, CR2 {cr2:#x}\n{dump}")]
+    GuestException {
+        /// Vector number.
+        vector: u8,
+        /// Name and circumstances.
+        description: String,
+        /// Error code pushed by the CPU (0 if none).
+        error_code: u64,
+        /// CR2 (faulting address of a page fault).
+        cr2: u64,
+        /// Registers at the fault (RIP is the faulting instruction).
+        dump: Box<CpuDump>,
+    },
+    /// The guest ran longer than its time limit.
+    #[error("guest timed out after {secs} s without finishing (spinning without exits?)\n{dump}")]
+    Timeout {
+        /// The limit.
+        secs: u64,
+        /// Where it was.
+        dump: Box<CpuDump>,
+    },
+    /// An exit the VMM does not expect.
+    #[error("unexpected VM exit: {reason}\n{dump}")]
+    UnexpectedExit {
+        /// The exit reason in words.
+        reason: String,
+        /// Where the vCPU was.
+        dump: Box<CpuDump>,
+    },
+    /// The guest broke the hypercall protocol.
+    #[error("guest protocol error: {0}")]
+    Protocol(String),
+    /// Writing the console failed.
+    #[error("console: {0}")]
+    Console(#[source] std::io::Error),
+    /// The device crate failed.
+    #[error(transparent)]
+    Device(#[from] pmemvm_device::DeviceError),
+}
+
+impl VmmError {
+    /// A KVM ioctl error.
+    pub fn kvm(op: &'static str) -> impl FnOnce(kvm_ioctls::Error) -> VmmError {
+        move |source| VmmError::Kvm { op, source }
+    }
+}

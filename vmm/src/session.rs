@@ -1,0 +1,188 @@
+//! One run of a guest: load it, boot it in a mode, run it to its exit.
+
+use crate::elf::GuestElf;
+use crate::error::VmmError;
+use crate::exits::{self, ExitStats};
+use crate::guest;
+use crate::hypercall::{Hypercalls, ScenarioInfo};
+use crate::vm::Vm;
+use crate::watchdog::Watchdog;
+use pmemvm_abi::{ABI_VERSION, BOOT_MAGIC, BootInfo, Mode, NAME_LEN, layout};
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// Default guest RAM.
+pub const DEFAULT_MEM: u64 = 64 << 20;
+/// Default time limit of a run.
+pub const DEFAULT_TIMEOUT_SECS: u64 = 30;
+
+/// Which guest ELF to run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GuestSource {
+    /// The agent embedded in pmemvm.
+    Bundled,
+    /// A file.
+    Path(PathBuf),
+}
+
+impl GuestSource {
+    /// Reads and checks the ELF.
+    pub fn load(&self) -> Result<GuestElf, VmmError> {
+        match self {
+            GuestSource::Bundled => GuestElf::parse(guest::BUNDLED_NAME, guest::BUNDLED),
+            GuestSource::Path(p) => {
+                let name = p.display().to_string();
+                let bytes = std::fs::read(p).map_err(|e| VmmError::Elf {
+                    path: name.clone(),
+                    reason: format!("cannot read: {e}"),
+                })?;
+                GuestElf::parse(&name, &bytes)
+            }
+        }
+    }
+}
+
+/// Everything that defines a run.
+#[derive(Debug, Clone)]
+pub struct RunConfig {
+    /// The guest.
+    pub guest: GuestSource,
+    /// The mode to boot it in.
+    pub mode: Mode,
+    /// Scenario name.
+    pub scenario: String,
+    /// Variant name.
+    pub variant: String,
+    /// Workload seed.
+    pub seed: u64,
+    /// Guest RAM in bytes.
+    pub mem: u64,
+    /// Time limit.
+    pub timeout_secs: u64,
+}
+
+impl Default for RunConfig {
+    fn default() -> Self {
+        RunConfig {
+            guest: GuestSource::Bundled,
+            mode: Mode::Run,
+            scenario: "hello".into(),
+            variant: "correct".into(),
+            seed: 1,
+            mem: DEFAULT_MEM,
+            timeout_secs: DEFAULT_TIMEOUT_SECS,
+        }
+    }
+}
+
+/// How a run ended (when it ended with an exit status).
+#[derive(Debug, Clone)]
+pub struct RunOutcome {
+    /// The guest's exit status.
+    pub status: u32,
+    /// Scenarios reported in list mode.
+    pub scenarios: Vec<ScenarioInfo>,
+    /// Exit counters.
+    pub stats: ExitStats,
+    /// Time from the start of VM creation to the first exit.
+    pub first_exit: Duration,
+}
+
+fn name_field(what: &str, value: &str) -> Result<[u8; NAME_LEN], VmmError> {
+    if value.len() >= NAME_LEN || value.contains('\0') {
+        return Err(VmmError::Config {
+            what: format!("{what} `{value}`"),
+            reason: format!("names are at most {} bytes, without NUL", NAME_LEN - 1),
+        });
+    }
+    let mut field = [0u8; NAME_LEN];
+    field[..value.len()].copy_from_slice(value.as_bytes());
+    Ok(field)
+}
+
+/// The boot-info block for a run.
+fn boot_info(config: &RunConfig, elf: &GuestElf) -> Result<BootInfo, VmmError> {
+    let (lo, hi) = elf.extent();
+    if lo < layout::LOAD_MIN {
+        return Err(VmmError::Elf {
+            path: format!("{:?}", config.guest),
+            reason: format!("a segment starts at {lo:#x}, below {:#x}", layout::LOAD_MIN),
+        });
+    }
+    // The guest needs room for its heap above the image.
+    if hi.saturating_add(4 << 20) > config.mem {
+        return Err(VmmError::Elf {
+            path: match &config.guest {
+                GuestSource::Bundled => guest::BUNDLED_NAME.into(),
+                GuestSource::Path(p) => p.display().to_string(),
+            },
+            reason: format!(
+                "does not fit in guest RAM: it ends at {hi:#x} and needs 4 MiB above it, RAM is {:#x} bytes (use --mem)",
+                config.mem
+            ),
+        });
+    }
+    Ok(BootInfo {
+        magic: BOOT_MAGIC,
+        abi_version: ABI_VERSION,
+        mode: config.mode as u32,
+        ram_size: config.mem,
+        free_start: hi.div_ceil(4096) * 4096,
+        cr3: layout::PML4,
+        rsdp: 0,
+        seed: config.seed,
+        scenario: name_field("scenario", &config.scenario)?,
+        variant: name_field("variant", &config.variant)?,
+    })
+}
+
+/// Runs a guest to its exit, streaming its console to `console`.
+pub fn run(config: &RunConfig, console: &mut dyn Write) -> Result<RunOutcome, VmmError> {
+    let elf = config.guest.load()?;
+    let info = boot_info(config, &elf)?;
+    let start = Instant::now();
+    let mut vm = Vm::new(config.mem)?;
+    vm.boot(&elf, &info)?;
+    let watchdog = Watchdog::start(Duration::from_secs(config.timeout_secs)).map_err(|e| VmmError::Config {
+        what: "watchdog".into(),
+        reason: e.to_string(),
+    })?;
+    let mut calls = Hypercalls {
+        console,
+        mode: config.mode,
+        scenarios: Vec::new(),
+    };
+    let mut stats = ExitStats::default();
+    let mut first_exit = None;
+    let status = exits::run(&mut vm, &mut calls, &watchdog, config.timeout_secs, &mut stats, &mut || {
+        first_exit.get_or_insert_with(|| start.elapsed());
+    })?;
+    Ok(RunOutcome {
+        status,
+        scenarios: calls.scenarios,
+        stats,
+        first_exit: first_exit.unwrap_or_default(),
+    })
+}
+
+/// Asks a guest for its scenarios by booting it in list mode.
+pub fn list_scenarios(guest: &GuestSource, mem: u64, timeout_secs: u64) -> Result<Vec<ScenarioInfo>, VmmError> {
+    let config = RunConfig {
+        guest: guest.clone(),
+        mode: Mode::List,
+        scenario: String::new(),
+        mem,
+        timeout_secs,
+        ..RunConfig::default()
+    };
+    let mut sink = std::io::sink();
+    let outcome = run(&config, &mut sink)?;
+    if outcome.status != 0 {
+        return Err(VmmError::Protocol(format!(
+            "the guest exited with status {} in list mode",
+            outcome.status
+        )));
+    }
+    Ok(outcome.scenarios)
+}

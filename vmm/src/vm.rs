@@ -1,0 +1,169 @@
+//! A KVM virtual machine with one vCPU and identity-mapped guest RAM.
+
+use crate::boot::{gdt, paging, regs};
+use crate::cpu_dump::CpuDump;
+use crate::elf::GuestElf;
+use crate::error::VmmError;
+use kvm_bindings::{KVM_MAX_CPUID_ENTRIES, kvm_userspace_memory_region};
+use kvm_ioctls::{Kvm, VcpuFd, VmFd};
+use pmemvm_abi::{BootInfo, layout};
+use vm_memory::{Bytes, GuestAddress, GuestMemoryBackend, GuestMemoryMmap};
+
+/// Smallest guest RAM accepted.
+pub const MIN_RAM: u64 = 8 << 20;
+/// Largest guest RAM accepted (what the initial page tables map).
+pub const MAX_RAM: u64 = layout::MAX_RAM_GIB << 30;
+/// Memslot of guest RAM.
+const RAM_SLOT: u32 = 0;
+/// Where KVM may put its TSS on Intel (outside guest RAM).
+const KVM_TSS_ADDRESS: usize = 0xfffb_d000;
+
+/// A VM: KVM handles, guest RAM and the vCPU.
+pub struct Vm {
+    _kvm: Kvm,
+    _fd: VmFd,
+    vcpu: VcpuFd,
+    ram: GuestMemoryMmap,
+    ram_size: u64,
+}
+
+impl Vm {
+    /// Opens `/dev/kvm` and creates a VM with `ram_size` bytes of RAM and one vCPU.
+    pub fn new(ram_size: u64) -> Result<Vm, VmmError> {
+        check_ram_size(ram_size)?;
+        let kvm = Kvm::new().map_err(VmmError::KvmUnavailable)?;
+        let fd = kvm.create_vm().map_err(VmmError::kvm("create VM"))?;
+        // Needed by VMX; PVM and SVM ignore it.
+        if let Err(e) = fd.set_tss_address(KVM_TSS_ADDRESS) {
+            log::debug!("KVM_SET_TSS_ADDR: {e} (ignored)");
+        }
+        let size = usize::try_from(ram_size).map_err(|_| VmmError::Memory("RAM size".into()))?;
+        let ram: GuestMemoryMmap = GuestMemoryMmap::from_ranges(&[(GuestAddress(0), size)])
+            .map_err(|e| VmmError::Memory(format!("cannot map {ram_size} bytes: {e}")))?;
+        let host = ram
+            .get_host_address(GuestAddress(0))
+            .map_err(|e| VmmError::Memory(e.to_string()))?;
+        let region = kvm_userspace_memory_region {
+            slot: RAM_SLOT,
+            flags: 0,
+            guest_phys_addr: 0,
+            memory_size: ram_size,
+            userspace_addr: host as u64,
+        };
+        // SAFETY: the region is a live mapping of `ram_size` bytes owned by
+        // `ram`, which the VM keeps alive as long as the VM fd.
+        unsafe { fd.set_user_memory_region(region) }.map_err(VmmError::kvm("set RAM memslot"))?;
+        let vcpu = fd.create_vcpu(0).map_err(VmmError::kvm("create vCPU"))?;
+        let cpuid = kvm
+            .get_supported_cpuid(KVM_MAX_CPUID_ENTRIES)
+            .map_err(VmmError::kvm("get supported CPUID"))?;
+        vcpu.set_cpuid2(&cpuid).map_err(VmmError::kvm("set CPUID"))?;
+        Ok(Vm {
+            _kvm: kvm,
+            _fd: fd,
+            vcpu,
+            ram,
+            ram_size,
+        })
+    }
+
+    /// Size of guest RAM.
+    pub fn ram_size(&self) -> u64 {
+        self.ram_size
+    }
+
+    /// The vCPU.
+    pub fn vcpu(&mut self) -> &mut VcpuFd {
+        &mut self.vcpu
+    }
+
+    /// Writes guest-physical memory; fails outside RAM.
+    pub fn write(&self, addr: u64, bytes: &[u8]) -> Result<(), VmmError> {
+        self.ram
+            .write_slice(bytes, GuestAddress(addr))
+            .map_err(|e| VmmError::Memory(format!("write of {} bytes at {addr:#x}: {e}", bytes.len())))
+    }
+
+    /// Reads guest-physical memory; `None` when any of it lies outside RAM.
+    pub fn read(&self, addr: u64, len: u64) -> Option<Vec<u8>> {
+        let end = addr.checked_add(len)?;
+        if end > self.ram_size {
+            return None;
+        }
+        let mut buf = vec![0u8; usize::try_from(len).ok()?];
+        self.ram.read_slice(&mut buf, GuestAddress(addr)).ok()?;
+        Some(buf)
+    }
+
+    /// Loads the guest and sets up everything for its first instruction.
+    pub fn boot(&mut self, elf: &GuestElf, info: &BootInfo) -> Result<(), VmmError> {
+        for s in &elf.segments {
+            self.write(s.paddr, &s.data)?;
+        }
+        let gdt: Vec<u8> = gdt::gdt().iter().flat_map(|e| e.to_le_bytes()).collect();
+        self.write(layout::GDT, &gdt)?;
+        self.write(layout::IDT, &gdt::idt(&elf.vectors))?;
+        self.write(layout::TSS, &gdt::tss())?;
+        for (addr, entries) in paging::identity_tables(self.ram_size) {
+            let bytes: Vec<u8> = entries.iter().flat_map(|e| e.to_le_bytes()).collect();
+            self.write(addr, &bytes)?;
+        }
+        self.write(layout::BOOT_INFO, boot_info_bytes(info))?;
+        let sregs = self.vcpu.get_sregs().map_err(VmmError::kvm("get sregs"))?;
+        self.vcpu
+            .set_sregs(&regs::sregs(sregs))
+            .map_err(VmmError::kvm("set sregs"))?;
+        self.vcpu
+            .set_regs(&regs::regs(elf.entry))
+            .map_err(VmmError::kvm("set regs"))?;
+        self.vcpu.set_fpu(&regs::fpu()).map_err(VmmError::kvm("set FPU"))?;
+        Ok(())
+    }
+
+    /// Registers, privilege level and code bytes at RIP, for error messages.
+    pub fn dump(&mut self) -> CpuDump {
+        let regs = self.vcpu.get_regs().unwrap_or_default();
+        let cpl = self.vcpu.get_sregs().map(|s| s.cs.selector as u8 & 3).unwrap_or(0);
+        let phys = self
+            .vcpu
+            .translate_gva(regs.rip)
+            .ok()
+            .filter(|t| t.valid != 0)
+            .map_or(regs.rip, |t| t.physical_address);
+        let code = (0..16u64)
+            .map_while(|i| self.read(phys + i, 1).map(|b| b[0]))
+            .collect();
+        CpuDump { regs, code, cpl }
+    }
+}
+
+/// Checks a RAM size: a multiple of 2 MiB between [`MIN_RAM`] and [`MAX_RAM`].
+pub fn check_ram_size(size: u64) -> Result<(), VmmError> {
+    let bad = |reason: String| VmmError::Config {
+        what: format!("--mem {size}"),
+        reason,
+    };
+    if !(MIN_RAM..=MAX_RAM).contains(&size) {
+        return Err(bad(format!(
+            "guest RAM must be between {} MiB and {} GiB",
+            MIN_RAM >> 20,
+            MAX_RAM >> 30
+        )));
+    }
+    if size % (2 << 20) != 0 {
+        return Err(bad("guest RAM must be a multiple of 2 MiB".into()));
+    }
+    Ok(())
+}
+
+/// The bytes of a boot-info block.
+fn boot_info_bytes(info: &BootInfo) -> &[u8] {
+    // SAFETY: BootInfo is `repr(C)`, `Copy`, made of integers and byte
+    // arrays with no padding; reading it as bytes is sound.
+    unsafe {
+        std::slice::from_raw_parts(
+            (info as *const BootInfo).cast::<u8>(),
+            std::mem::size_of::<BootInfo>(),
+        )
+    }
+}
