@@ -20,17 +20,43 @@ fn main() {
     let target_dir = out.join("guest-target");
     let mut cmd = Command::new(cargo);
     cmd.current_dir(&root)
-        .args(["build", "--release", "--offline", "-p", "pmemvm-agent", "--target-dir"])
+        .args([
+            "build",
+            "--release",
+            "--offline",
+            "-p",
+            "pmemvm-agent",
+            "--target-dir",
+        ])
         .arg(&target_dir);
     for (key, _) in std::env::vars() {
         let leaks = key.starts_with("CARGO_") && key != "CARGO_HOME"
-            || ["RUSTFLAGS", "RUSTC_WRAPPER", "RUSTC_WORKSPACE_WRAPPER", "RUSTDOCFLAGS", "MAKEFLAGS", "MFLAGS", "TARGET", "HOST", "OUT_DIR", "PROFILE", "OPT_LEVEL", "DEBUG", "NUM_JOBS", "RUSTC", "RUSTDOC", "RUSTC_LINKER"]
-                .contains(&key.as_str());
+            || [
+                "RUSTFLAGS",
+                "RUSTC_WRAPPER",
+                "RUSTC_WORKSPACE_WRAPPER",
+                "RUSTDOCFLAGS",
+                "MAKEFLAGS",
+                "MFLAGS",
+                "TARGET",
+                "HOST",
+                "OUT_DIR",
+                "PROFILE",
+                "OPT_LEVEL",
+                "DEBUG",
+                "NUM_JOBS",
+                "RUSTC",
+                "RUSTDOC",
+                "RUSTC_LINKER",
+            ]
+            .contains(&key.as_str());
         if leaks {
             cmd.env_remove(key);
         }
     }
-    let status = cmd.status().expect("cannot run cargo to build the guest agent");
+    let status = cmd
+        .status()
+        .expect("cannot run cargo to build the guest agent");
     assert!(status.success(), "building the guest agent failed");
     let elf = target_dir.join("release/pmemvm-agent");
     std::fs::copy(&elf, out.join("pmemvm-agent.elf")).expect("guest agent ELF missing");

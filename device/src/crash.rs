@@ -1,1 +1,83 @@
-//! TODO(crash): being written.
+//! The crash images allowed at the model's current point, and their names.
+//!
+//! An image is named by an [`ImageSpec`]: `minimal`, `maximal`,
+//! `random:SEED`, or the explicit form `units:OFF=SEQ[/NT,NT...];...` (see
+//! [`spec`] for the grammar). Every image the functions here return comes
+//! with an explicit spec that names it, and [`Model::image`] of that spec
+//! gives the same image back.
+
+mod alternatives;
+mod explore;
+mod image;
+mod picks;
+mod space;
+pub mod spec;
+
+pub use image::Image;
+pub use spec::{ImageSpec, UnitChoice};
+
+use crate::DeviceError;
+use crate::model::{Model, Persistence};
+
+impl Model {
+    /// The image named by `spec`. An explicit spec the model does not allow
+    /// at this point is an error saying why.
+    pub fn image(&self, spec: &ImageSpec) -> Result<Image, DeviceError> {
+        let picks = match spec {
+            ImageSpec::Minimal => Default::default(),
+            ImageSpec::Maximal => self.maximal_picks(),
+            ImageSpec::Random(seed) => self.random_picks(*seed),
+            ImageSpec::Units(units) => {
+                self.validate(units)
+                    .map_err(|reason| DeviceError::ImageNotAllowed {
+                        spec: spec.to_string(),
+                        reason,
+                    })?
+            }
+        };
+        Ok(self.build_image(&picks))
+    }
+
+    /// Number of distinct images (by content), exact, saturating at
+    /// `u128::MAX`, which also stands for "too many to count" (a unit or line
+    /// with more than 2^20 partial states, or an eADR space needing more than
+    /// 2^22 steps).
+    pub fn count_images(&self) -> u128 {
+        match self.config().persistence {
+            Persistence::Adr => self.count_adr(),
+            Persistence::Eadr => self.count_eadr(),
+        }
+    }
+
+    /// Every distinct image with an explicit spec naming it, or `None` if
+    /// there are more than `limit`. Deterministic order.
+    pub fn enumerate_images(&self, limit: usize) -> Option<Vec<(ImageSpec, Image)>> {
+        if self.count_images() > limit as u128 {
+            return None;
+        }
+        let all = match self.config().persistence {
+            Persistence::Adr => self.enumerate_adr(),
+            Persistence::Eadr => self.enumerate_eadr()?,
+        };
+        Some(
+            all.into_iter()
+                .map(|picks| (self.picks_spec(&picks), self.build_image(&picks)))
+                .collect(),
+        )
+    }
+
+    /// Resolves `Random(seed)` deterministically into the explicit spec of the same image.
+    pub fn random_spec(&self, seed: u64) -> ImageSpec {
+        self.picks_spec(&self.random_picks(seed))
+    }
+
+    /// The explicit spec of `minimal`, `maximal` or `random:SEED` (an explicit spec is returned as is).
+    pub fn resolve(&self, spec: &ImageSpec) -> ImageSpec {
+        match spec {
+            ImageSpec::Minimal => ImageSpec::Units(Vec::new()),
+            ImageSpec::Maximal => self.picks_spec(&self.maximal_picks()),
+            ImageSpec::Random(seed) => self.random_spec(*seed),
+            ImageSpec::Units(_) => spec.clone(),
+        }
+    }
+}

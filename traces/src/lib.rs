@@ -1,1 +1,49 @@
-//! placeholder
+//! Persistence traces of pmemvm: the events, their JSON and JSON Lines files,
+//! a streaming writer and reader, and the crash-point grammar.
+//!
+//! The format is documented in `SCHEMA.md` beside this crate, with a JSON
+//! Schema in `schema/trace-v1.schema.json`.
+//!
+//! ```no_run
+//! use pmemvm_traces::*;
+//! # fn main() -> Result<()> {
+//! let header = Header::new(
+//!     Device { base: 0x1_0000_0000, size: 64 << 20 },
+//!     Persistence::MemCtrl,
+//!     Atomicity::Line,
+//!     "pmem-smoke",
+//!     "correct",
+//!     1,
+//!     [0; 32],
+//! );
+//! let mut w = TraceWriter::create("t.json", &header)?;
+//! let store = Write::new(0x1_0000_0040, 0x40, vec![1, 2], 0x10_0000).with_init([0; 64]);
+//! w.write(&Event::new(1, EventKind::Store(store)))?;
+//! w.write(&Event::new(2, EventKind::Clwb(Flush::new(0x1_0000_0040, 0x40))))?;
+//! w.write(&Event::new(3, EventKind::Sfence))?;
+//! w.finish()?;
+//!
+//! let mut r = TraceReader::open("t.json")?;
+//! let at = PointResolver::resolve("fence:1".parse()?, &mut r)?;
+//! assert_eq!(at, 3);
+//! # Ok(()) }
+//! ```
+
+pub mod error;
+pub mod event;
+pub mod header;
+pub mod hex;
+pub mod point;
+pub mod reader;
+mod scan;
+mod validate;
+pub mod writer;
+
+pub use error::{Location, Result, TraceError};
+pub use event::{
+    DeviceRange, Event, EventKind, Flush, Io, KIND_NAMES, Mark, PowerFail, Promise, Write,
+};
+pub use header::{Atomicity, Device, FORMAT_NAME, FORMAT_VERSION, Header, LINE_SIZE, Persistence};
+pub use point::{CrashPoint, PointCounts, PointResolver, PointSet};
+pub use reader::TraceReader;
+pub use writer::{Format, TraceEncoder, TraceWriter};

@@ -1,1 +1,87 @@
-//! Benchmarks (being written).
+//! `pmemvm bench`: measurements of the VMM on this machine, each reported
+//! as the median of several runs made in one invocation.
+
+use crate::error::VmmError;
+use crate::session::{self, RunConfig, RunOutcome};
+use std::time::{Duration, Instant};
+
+/// One measured figure.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Figure {
+    /// What was measured.
+    pub name: String,
+    /// Median, in microseconds.
+    pub median_us: f64,
+    /// Smallest run, in microseconds.
+    pub min_us: f64,
+    /// Largest run, in microseconds.
+    pub max_us: f64,
+}
+
+fn figure(name: &str, mut samples: Vec<f64>) -> Figure {
+    samples.sort_by(f64::total_cmp);
+    Figure {
+        name: name.into(),
+        median_us: samples.get(samples.len() / 2).copied().unwrap_or(0.0),
+        min_us: samples.first().copied().unwrap_or(0.0),
+        max_us: samples.last().copied().unwrap_or(0.0),
+    }
+}
+
+fn timed_run(scenario: &str, seed: u64) -> Result<(Duration, RunOutcome), VmmError> {
+    let config = RunConfig {
+        scenario: scenario.into(),
+        seed,
+        ..RunConfig::default()
+    };
+    let start = Instant::now();
+    let outcome = session::run(&config, &mut std::io::sink())?;
+    let took = start.elapsed();
+    if outcome.status != 0 {
+        return Err(VmmError::Protocol(format!(
+            "benchmark scenario {scenario} exited with status {}",
+            outcome.status
+        )));
+    }
+    Ok((took, outcome))
+}
+
+fn us(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e6
+}
+
+/// Per-operation cost of a scenario that repeats an operation `seed` times:
+/// (time with `n` operations - time with none) / `n`, per repetition.
+fn per_op(scenario: &str, n: u64, reps: usize) -> Result<Vec<f64>, VmmError> {
+    (0..reps)
+        .map(|_| {
+            let (base, _) = timed_run(scenario, 0)?;
+            let (full, _) = timed_run(scenario, n)?;
+            Ok((us(full) - us(base)) / n as f64)
+        })
+        .collect()
+}
+
+/// Boot figures: VM creation to the first exit, a whole `hello` run, a
+/// page-fault round trip through the upcall, a system-call round trip.
+pub fn boot(reps: usize) -> Result<Vec<Figure>, VmmError> {
+    let mut first = Vec::new();
+    let mut whole = Vec::new();
+    for _ in 0..reps {
+        let (took, outcome) = timed_run("hello", 1)?;
+        first.push(us(outcome.first_exit));
+        whole.push(us(took));
+    }
+    Ok(vec![
+        figure("VM creation to first guest exit", first),
+        figure("full `hello` run (ELF load to exit)", whole),
+        figure(
+            "page-fault round trip (ring-3 handler)",
+            per_op("bench-pagefault", 1000, reps)?,
+        ),
+        figure(
+            "system-call round trip (ud2)",
+            per_op("bench-syscall", 1000, reps)?,
+        ),
+    ])
+}

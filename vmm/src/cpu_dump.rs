@@ -27,10 +27,25 @@ impl fmt::Display for CpuDump {
         }
         writeln!(f)?;
         let rows = [
-            [("RAX", r.rax), ("RBX", r.rbx), ("RCX", r.rcx), ("RDX", r.rdx)],
-            [("RSI", r.rsi), ("RDI", r.rdi), ("RBP", r.rbp), ("RSP", r.rsp)],
+            [
+                ("RAX", r.rax),
+                ("RBX", r.rbx),
+                ("RCX", r.rcx),
+                ("RDX", r.rdx),
+            ],
+            [
+                ("RSI", r.rsi),
+                ("RDI", r.rdi),
+                ("RBP", r.rbp),
+                ("RSP", r.rsp),
+            ],
             [("R8 ", r.r8), ("R9 ", r.r9), ("R10", r.r10), ("R11", r.r11)],
-            [("R12", r.r12), ("R13", r.r13), ("R14", r.r14), ("R15", r.r15)],
+            [
+                ("R12", r.r12),
+                ("R13", r.r13),
+                ("R14", r.r14),
+                ("R15", r.r15),
+            ],
         ];
         for row in rows {
             write!(f, " ")?;

@@ -7,6 +7,7 @@ use pmemvm_abi::{ABI_VERSION, GuestHeader, HEADER_MAGIC, HEADER_SECTION, VECTORS
 const PT_LOAD: u32 = 1;
 const EM_X86_64: u16 = 62;
 const ET_EXEC: u16 = 2;
+const PF_X: u32 = 1;
 
 /// One `PT_LOAD` segment.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,6 +18,8 @@ pub struct Segment {
     pub data: Vec<u8>,
     /// Size in memory (the rest is zero).
     pub mem_size: u64,
+    /// Mapped executable (`PF_X`).
+    pub executable: bool,
 }
 
 /// A guest ELF, checked and ready to load.
@@ -72,9 +75,13 @@ impl GuestElf {
                 r.u64(ph + o)
                     .ok_or_else(|| bad(format!("program header {i} out of range")))
             };
-            if r.u32(ph).ok_or_else(|| bad(format!("program header {i} out of range")))? != PT_LOAD {
+            if r.u32(ph)
+                .ok_or_else(|| bad(format!("program header {i} out of range")))?
+                != PT_LOAD
+            {
                 continue;
             }
+            let flags = r.u32(ph + 4).unwrap_or(0);
             let (offset, paddr, filesz, memsz) = (get(8)?, get(24)?, get(32)?, get(40)?);
             if filesz > memsz {
                 return Err(bad(format!("segment {i}: file size exceeds memory size")));
@@ -86,13 +93,17 @@ impl GuestElf {
                 paddr,
                 data: data.to_vec(),
                 mem_size: memsz,
+                executable: flags & PF_X != 0,
             });
         }
         if segments.iter().all(|s| s.mem_size == 0) {
             return Err(bad("no loadable segment".into()));
         }
-        let header = find_header(&r, shoff, shentsize, shnum, shstrndx)
-            .ok_or_else(|| bad(format!("no `{HEADER_SECTION}` section: not a pmemvm guest (build it on the pmemvm runtime)")))?;
+        let header = find_header(&r, shoff, shentsize, shnum, shstrndx).ok_or_else(|| {
+            bad(format!(
+                "no `{HEADER_SECTION}` section: not a pmemvm guest (build it on the pmemvm runtime)"
+            ))
+        })?;
         if header.magic != HEADER_MAGIC {
             return Err(bad(format!("`{HEADER_SECTION}` has a bad magic number")));
         }
@@ -123,7 +134,9 @@ impl GuestElf {
 }
 
 fn find_header(r: &Reader, shoff: u64, entsize: u16, num: u16, strndx: u16) -> Option<GuestHeader> {
-    let sh = |i: u64| -> Option<usize> { usize::try_from(shoff.checked_add(i * u64::from(entsize))?).ok() };
+    let sh = |i: u64| -> Option<usize> {
+        usize::try_from(shoff.checked_add(i * u64::from(entsize))?).ok()
+    };
     let strtab = sh(u64::from(strndx))?;
     let (str_off, str_size) = (r.u64(strtab + 24)?, r.u64(strtab + 32)?);
     let names = r.slice(str_off, str_size)?;
@@ -205,6 +218,10 @@ mod tests {
     fn accepts_the_bundled_guest() {
         let elf = GuestElf::parse("bundled", crate::guest::BUNDLED).expect("bundled guest parses");
         assert_eq!(elf.extent().0, pmemvm_abi::layout::LOAD_MIN);
-        assert!(elf.vectors.iter().all(|&v| v >= pmemvm_abi::layout::LOAD_MIN));
+        assert!(
+            elf.vectors
+                .iter()
+                .all(|&v| v >= pmemvm_abi::layout::LOAD_MIN)
+        );
     }
 }

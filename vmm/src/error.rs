@@ -37,7 +37,9 @@ pub enum VmmError {
     #[error("guest memory: {0}")]
     Memory(String),
     /// The guest raised an exception it could not handle.
-    #[error("guest exception {description} (vector {vector}), error code {error_code:#x}, CR2 {cr2:#x}\n{dump}")]
+    #[error(
+        "guest exception {description} (vector {vector}), error code {error_code:#x}, CR2 {cr2:#x}\n{dump}"
+    )]
     GuestException {
         /// Vector number.
         vector: u8,
@@ -78,6 +80,18 @@ pub enum VmmError {
 }
 
 impl VmmError {
+    /// True when the guest itself failed (as opposed to bad input or a
+    /// host problem that kept the run from starting).
+    pub fn is_guest_failure(&self) -> bool {
+        matches!(
+            self,
+            VmmError::GuestException { .. }
+                | VmmError::Timeout { .. }
+                | VmmError::UnexpectedExit { .. }
+                | VmmError::Protocol(_)
+        )
+    }
+
     /// A KVM ioctl error.
     pub fn kvm(op: &'static str) -> impl FnOnce(kvm_ioctls::Error) -> VmmError {
         move |source| VmmError::Kvm { op, source }

@@ -51,7 +51,12 @@ pub fn run(
             Err(e) if e.errno() == libc::ENOSYS => {
                 Next::Unexpected(format!("KVM could not emulate an instruction ({e})"))
             }
-            Err(e) => return Err(VmmError::Kvm { op: "run", source: e }),
+            Err(e) => {
+                return Err(VmmError::Kvm {
+                    op: "run",
+                    source: e,
+                });
+            }
         };
         stats.exits += 1;
         match next {
@@ -93,12 +98,14 @@ fn classify(exit: VcpuExit, calls: &mut Hypercalls) -> Result<Next, VmmError> {
         }
         VcpuExit::IoOut(PORT_HYPERCALL, _) => Next::Hypercall,
         VcpuExit::IoOut(PORT_FAULT, _) => Next::Fault,
-        VcpuExit::IoOut(port, data) => {
-            Next::Unexpected(format!("write of {} bytes to unknown I/O port {port:#x}", data.len()))
-        }
-        VcpuExit::IoIn(port, data) => {
-            Next::Unexpected(format!("read of {} bytes from unknown I/O port {port:#x}", data.len()))
-        }
+        VcpuExit::IoOut(port, data) => Next::Unexpected(format!(
+            "write of {} bytes to unknown I/O port {port:#x}",
+            data.len()
+        )),
+        VcpuExit::IoIn(port, data) => Next::Unexpected(format!(
+            "read of {} bytes from unknown I/O port {port:#x}",
+            data.len()
+        )),
         VcpuExit::MmioWrite(addr, data) => Next::Unexpected(format!(
             "write of {} bytes to unmapped guest-physical address {addr:#x}",
             data.len()
@@ -107,11 +114,13 @@ fn classify(exit: VcpuExit, calls: &mut Hypercalls) -> Result<Next, VmmError> {
             "read of {} bytes from unmapped guest-physical address {addr:#x}",
             data.len()
         )),
-        VcpuExit::Shutdown => {
-            Next::Unexpected("shutdown (triple fault: an exception while delivering an exception)".into())
-        }
+        VcpuExit::Shutdown => Next::Unexpected(
+            "shutdown (triple fault: an exception while delivering an exception)".into(),
+        ),
         VcpuExit::Hlt => Next::Unexpected("the guest halted without writing an exit status".into()),
-        VcpuExit::InternalError => Next::Unexpected("KVM internal error (emulation failure)".into()),
+        VcpuExit::InternalError => {
+            Next::Unexpected("KVM internal error (emulation failure)".into())
+        }
         VcpuExit::FailEntry(reason, cpu) => Next::Unexpected(format!(
             "VM entry failed (hardware reason {reason:#x}, cpu {cpu})"
         )),
@@ -122,17 +131,43 @@ fn classify(exit: VcpuExit, calls: &mut Hypercalls) -> Result<Next, VmmError> {
 /// Names of the architectural exception vectors.
 fn vector_name(v: u8) -> &'static str {
     const NAMES: [&str; 32] = [
-        "#DE divide error", "#DB debug", "NMI", "#BP breakpoint", "#OF overflow",
-        "#BR bound range", "#UD invalid opcode", "#NM device not available",
-        "#DF double fault", "coprocessor segment overrun", "#TS invalid TSS",
-        "#NP segment not present", "#SS stack fault", "#GP general protection",
-        "#PF page fault", "reserved", "#MF x87 error", "#AC alignment check",
-        "#MC machine check", "#XM SIMD exception", "#VE virtualization exception",
-        "#CP control protection", "reserved", "reserved", "reserved", "reserved",
-        "reserved", "reserved", "#HV hypervisor injection", "#VC VMM communication",
-        "#SX security exception", "reserved",
+        "#DE divide error",
+        "#DB debug",
+        "NMI",
+        "#BP breakpoint",
+        "#OF overflow",
+        "#BR bound range",
+        "#UD invalid opcode",
+        "#NM device not available",
+        "#DF double fault",
+        "coprocessor segment overrun",
+        "#TS invalid TSS",
+        "#NP segment not present",
+        "#SS stack fault",
+        "#GP general protection",
+        "#PF page fault",
+        "reserved",
+        "#MF x87 error",
+        "#AC alignment check",
+        "#MC machine check",
+        "#XM SIMD exception",
+        "#VE virtualization exception",
+        "#CP control protection",
+        "reserved",
+        "reserved",
+        "reserved",
+        "reserved",
+        "reserved",
+        "reserved",
+        "#HV hypervisor injection",
+        "#VC VMM communication",
+        "#SX security exception",
+        "reserved",
     ];
-    NAMES.get(usize::from(v)).copied().unwrap_or("unknown vector")
+    NAMES
+        .get(usize::from(v))
+        .copied()
+        .unwrap_or("unknown vector")
 }
 
 /// Reads the report the guest's fault stub left in registers.
@@ -148,7 +183,10 @@ fn guest_exception(vm: &mut Vm) -> VmmError {
         description.push_str(" with no page-fault handler registered");
     }
     if r.rdi & fault::BAD_SYSCALL != 0 {
-        description = format!("unknown system call {} (ud2 with that number in RAX)", r.rax);
+        description = format!(
+            "unknown system call {} (ud2 with that number in RAX)",
+            r.rax
+        );
     }
     // Show the faulting instruction, not the stub that reported it (RDI,
     // RSI, RDX, RCX, R8 and R9 hold the report itself).

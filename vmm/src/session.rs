@@ -14,6 +14,8 @@ use std::time::{Duration, Instant};
 
 /// Default guest RAM.
 pub const DEFAULT_MEM: u64 = 64 << 20;
+/// Heap a guest needs at least above its image.
+const MIN_HEAP: u64 = 4 << 20;
 /// Default time limit of a run.
 pub const DEFAULT_TIMEOUT_SECS: u64 = 30;
 
@@ -101,28 +103,42 @@ fn name_field(what: &str, value: &str) -> Result<[u8; NAME_LEN], VmmError> {
     Ok(field)
 }
 
+/// Name of the guest in messages.
+fn guest_name(source: &GuestSource) -> String {
+    match source {
+        GuestSource::Bundled => guest::BUNDLED_NAME.into(),
+        GuestSource::Path(p) => p.display().to_string(),
+    }
+}
+
+/// Checks that the guest image lies in RAM above the reserved low memory and
+/// leaves room for a heap.
+pub fn check_fits(config: &RunConfig, elf: &GuestElf) -> Result<(), VmmError> {
+    let (lo, hi) = elf.extent();
+    let bad = |reason: String| VmmError::Elf {
+        path: guest_name(&config.guest),
+        reason,
+    };
+    if lo < layout::LOAD_MIN {
+        return Err(bad(format!(
+            "a segment starts at {lo:#x}, below {:#x}",
+            layout::LOAD_MIN
+        )));
+    }
+    if hi.saturating_add(MIN_HEAP) > config.mem {
+        return Err(bad(format!(
+            "does not fit in guest RAM: it ends at {hi:#x} and needs {} MiB above it, RAM is {:#x} bytes (use --mem)",
+            MIN_HEAP >> 20,
+            config.mem
+        )));
+    }
+    Ok(())
+}
+
 /// The boot-info block for a run.
 fn boot_info(config: &RunConfig, elf: &GuestElf) -> Result<BootInfo, VmmError> {
-    let (lo, hi) = elf.extent();
-    if lo < layout::LOAD_MIN {
-        return Err(VmmError::Elf {
-            path: format!("{:?}", config.guest),
-            reason: format!("a segment starts at {lo:#x}, below {:#x}", layout::LOAD_MIN),
-        });
-    }
-    // The guest needs room for its heap above the image.
-    if hi.saturating_add(4 << 20) > config.mem {
-        return Err(VmmError::Elf {
-            path: match &config.guest {
-                GuestSource::Bundled => guest::BUNDLED_NAME.into(),
-                GuestSource::Path(p) => p.display().to_string(),
-            },
-            reason: format!(
-                "does not fit in guest RAM: it ends at {hi:#x} and needs 4 MiB above it, RAM is {:#x} bytes (use --mem)",
-                config.mem
-            ),
-        });
-    }
+    check_fits(config, elf)?;
+    let (_, hi) = elf.extent();
     Ok(BootInfo {
         magic: BOOT_MAGIC,
         abi_version: ABI_VERSION,
@@ -144,9 +160,11 @@ pub fn run(config: &RunConfig, console: &mut dyn Write) -> Result<RunOutcome, Vm
     let start = Instant::now();
     let mut vm = Vm::new(config.mem)?;
     vm.boot(&elf, &info)?;
-    let watchdog = Watchdog::start(Duration::from_secs(config.timeout_secs)).map_err(|e| VmmError::Config {
-        what: "watchdog".into(),
-        reason: e.to_string(),
+    let watchdog = Watchdog::start(Duration::from_secs(config.timeout_secs)).map_err(|e| {
+        VmmError::Config {
+            what: "watchdog".into(),
+            reason: e.to_string(),
+        }
     })?;
     let mut calls = Hypercalls {
         console,
@@ -155,9 +173,16 @@ pub fn run(config: &RunConfig, console: &mut dyn Write) -> Result<RunOutcome, Vm
     };
     let mut stats = ExitStats::default();
     let mut first_exit = None;
-    let status = exits::run(&mut vm, &mut calls, &watchdog, config.timeout_secs, &mut stats, &mut || {
-        first_exit.get_or_insert_with(|| start.elapsed());
-    })?;
+    let status = exits::run(
+        &mut vm,
+        &mut calls,
+        &watchdog,
+        config.timeout_secs,
+        &mut stats,
+        &mut || {
+            first_exit.get_or_insert_with(|| start.elapsed());
+        },
+    )?;
     Ok(RunOutcome {
         status,
         scenarios: calls.scenarios,
@@ -167,7 +192,11 @@ pub fn run(config: &RunConfig, console: &mut dyn Write) -> Result<RunOutcome, Vm
 }
 
 /// Asks a guest for its scenarios by booting it in list mode.
-pub fn list_scenarios(guest: &GuestSource, mem: u64, timeout_secs: u64) -> Result<Vec<ScenarioInfo>, VmmError> {
+pub fn list_scenarios(
+    guest: &GuestSource,
+    mem: u64,
+    timeout_secs: u64,
+) -> Result<Vec<ScenarioInfo>, VmmError> {
     let config = RunConfig {
         guest: guest.clone(),
         mode: Mode::List,

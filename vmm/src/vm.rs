@@ -57,7 +57,8 @@ impl Vm {
         let cpuid = kvm
             .get_supported_cpuid(KVM_MAX_CPUID_ENTRIES)
             .map_err(VmmError::kvm("get supported CPUID"))?;
-        vcpu.set_cpuid2(&cpuid).map_err(VmmError::kvm("set CPUID"))?;
+        vcpu.set_cpuid2(&cpuid)
+            .map_err(VmmError::kvm("set CPUID"))?;
         Ok(Vm {
             _kvm: kvm,
             _fd: fd,
@@ -81,7 +82,9 @@ impl Vm {
     pub fn write(&self, addr: u64, bytes: &[u8]) -> Result<(), VmmError> {
         self.ram
             .write_slice(bytes, GuestAddress(addr))
-            .map_err(|e| VmmError::Memory(format!("write of {} bytes at {addr:#x}: {e}", bytes.len())))
+            .map_err(|e| {
+                VmmError::Memory(format!("write of {} bytes at {addr:#x}: {e}", bytes.len()))
+            })
     }
 
     /// Reads guest-physical memory; `None` when any of it lies outside RAM.
@@ -116,14 +119,20 @@ impl Vm {
         self.vcpu
             .set_regs(&regs::regs(elf.entry))
             .map_err(VmmError::kvm("set regs"))?;
-        self.vcpu.set_fpu(&regs::fpu()).map_err(VmmError::kvm("set FPU"))?;
+        self.vcpu
+            .set_fpu(&regs::fpu())
+            .map_err(VmmError::kvm("set FPU"))?;
         Ok(())
     }
 
     /// Registers, privilege level and code bytes at RIP, for error messages.
     pub fn dump(&mut self) -> CpuDump {
         let regs = self.vcpu.get_regs().unwrap_or_default();
-        let cpl = self.vcpu.get_sregs().map(|s| s.cs.selector as u8 & 3).unwrap_or(0);
+        let cpl = self
+            .vcpu
+            .get_sregs()
+            .map(|s| s.cs.selector as u8 & 3)
+            .unwrap_or(0);
         let phys = self
             .vcpu
             .translate_gva(regs.rip)
@@ -150,7 +159,7 @@ pub fn check_ram_size(size: u64) -> Result<(), VmmError> {
             MAX_RAM >> 30
         )));
     }
-    if size % (2 << 20) != 0 {
+    if !size.is_multiple_of(2 << 20) {
         return Err(bad("guest RAM must be a multiple of 2 MiB".into()));
     }
     Ok(())

@@ -32,6 +32,16 @@ pub const ALL: &[Scenario] = &[
         run: basic::tasks,
     },
     Scenario {
+        name: "bench-pagefault",
+        description: "benchmark: faults in SEED pages (at most 1000) through the upcall",
+        run: basic::bench_pagefault,
+    },
+    Scenario {
+        name: "bench-syscall",
+        description: "benchmark: makes SEED system calls (invlpg through ud2)",
+        run: basic::bench_syscall,
+    },
+    Scenario {
         name: "panic",
         description: "broken on purpose: panics",
         run: basic::panic,

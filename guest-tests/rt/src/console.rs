@@ -10,14 +10,20 @@ struct Line {
     len: usize,
 }
 
-static LINE: Global<Line> = Global::new(Line { buf: [0; BUF], len: 0 });
+static LINE: Global<Line> = Global::new(Line {
+    buf: [0; BUF],
+    len: 0,
+});
 
 /// Sends whatever is buffered to the VMM.
 pub fn flush() {
     // SAFETY: single vCPU, no concurrent access (see `Global`).
     let line = unsafe { &mut *LINE.get() };
     if line.len > 0 {
-        crate::io::hypercall(hc::CONSOLE_WRITE, &[line.buf.as_ptr() as u64, line.len as u64]);
+        crate::io::hypercall(
+            hc::CONSOLE_WRITE,
+            &[line.buf.as_ptr() as u64, line.len as u64],
+        );
         line.len = 0;
     }
 }

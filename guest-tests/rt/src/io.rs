@@ -6,7 +6,9 @@ use pmemvm_abi::{Mailbox, PORT_EXIT, PORT_FAULT, PORT_HYPERCALL, layout};
 #[inline(always)]
 pub fn outb(port: u8, value: u8) {
     // SAFETY: port I/O to the VMM; IOPL=3 allows it from ring 3.
-    unsafe { core::arch::asm!("out dx, al", in("dx") port as u16, in("al") value, options(nostack, preserves_flags)) };
+    unsafe {
+        core::arch::asm!("out dx, al", in("dx") port as u16, in("al") value, options(nostack, preserves_flags))
+    };
 }
 
 /// Ends the run with `status`.

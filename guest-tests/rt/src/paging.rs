@@ -69,7 +69,9 @@ fn table(phys: u64) -> *mut u64 {
 
 fn new_table() -> Result<u64, MapError> {
     // SAFETY: the layout has a non-zero size.
-    let page = unsafe { alloc_zeroed(Layout::from_size_align(4096, 4096).map_err(|_| MapError::OutOfMemory)?) };
+    let page = unsafe {
+        alloc_zeroed(Layout::from_size_align(4096, 4096).map_err(|_| MapError::OutOfMemory)?)
+    };
     if page.is_null() {
         return Err(MapError::OutOfMemory);
     }
@@ -79,7 +81,9 @@ fn new_table() -> Result<u64, MapError> {
 impl PageTables {
     /// The tables the guest was booted with.
     pub fn boot() -> PageTables {
-        PageTables { pml4: crate::boot_info().cr3 }
+        PageTables {
+            pml4: crate::boot_info().cr3,
+        }
     }
 
     /// Physical address of the PML4.
@@ -116,7 +120,7 @@ impl PageTables {
 
     /// Maps the 4-KiB page at `va` to `phys`.
     pub fn map_4k(&mut self, va: u64, phys: u64, flags: u64) -> Result<(), MapError> {
-        if va % PAGE_SIZE != 0 || phys % PAGE_SIZE != 0 {
+        if !va.is_multiple_of(PAGE_SIZE) || !phys.is_multiple_of(PAGE_SIZE) {
             return Err(MapError::Unaligned);
         }
         let e = self.entry(va, 0, true)?;
@@ -132,7 +136,7 @@ impl PageTables {
 
     /// Maps the 2-MiB page at `va` to `phys`.
     pub fn map_2m(&mut self, va: u64, phys: u64, flags: u64) -> Result<(), MapError> {
-        if va % HUGE_PAGE_SIZE != 0 || phys % HUGE_PAGE_SIZE != 0 {
+        if !va.is_multiple_of(HUGE_PAGE_SIZE) || !phys.is_multiple_of(HUGE_PAGE_SIZE) {
             return Err(MapError::Unaligned);
         }
         let e = self.entry(va, 1, true)?;

@@ -151,7 +151,10 @@ impl Task {
             return Status::Finished;
         }
         let s = sched();
-        assert!(s.current.is_null(), "Task::resume called from inside a task");
+        assert!(
+            s.current.is_null(),
+            "Task::resume called from inside a task"
+        );
         s.current = &mut *self.inner;
         self.inner.fault.activate();
         #[cfg(not(test))]

@@ -1,10 +1,47 @@
 //! `pmemvm bench`.
 
+use clap::ValueEnum;
+
+/// What to measure.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Suite {
+    /// Boot, a whole run, page-fault and system-call round trips.
+    Boot,
+}
+
 /// Arguments of `pmemvm bench`.
 #[derive(Debug, clap::Args)]
-pub struct BenchArgs {}
+pub struct BenchArgs {
+    /// The measurements to make.
+    #[arg(value_enum, default_value = "boot")]
+    suite: Suite,
+    /// Repetitions; the median is reported.
+    #[arg(long, default_value_t = 21)]
+    reps: usize,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+}
 
-/// Runs the benchmarks.
-pub fn run(_: &BenchArgs) -> anyhow::Result<i32> {
+/// Runs the benchmarks and prints medians.
+pub fn run(a: &BenchArgs) -> anyhow::Result<i32> {
+    anyhow::ensure!(a.reps > 0, "--reps 0: at least one repetition is needed");
+    let figures = match a.suite {
+        Suite::Boot => pmemvm::bench::boot(a.reps)?,
+    };
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&figures)?);
+        return Ok(0);
+    }
+    println!(
+        "{:<44} {:>12} {:>12} {:>12}",
+        "figure", "median us", "min us", "max us"
+    );
+    for f in &figures {
+        println!(
+            "{:<44} {:>12.1} {:>12.1} {:>12.1}",
+            f.name, f.median_us, f.min_us, f.max_us
+        );
+    }
     Ok(0)
 }

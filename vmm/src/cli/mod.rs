@@ -55,6 +55,11 @@ impl GuestArgs {
     }
 }
 
+/// Exit status when the tool could not run (bad input, no KVM).
+const EXIT_CANNOT_RUN: i32 = 2;
+/// Exit status when the guest failed (exception, timeout, unexpected exit).
+const EXIT_GUEST_FAILURE: i32 = 3;
+
 /// Runs the command line; returns the process exit status.
 pub fn main() -> i32 {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn"))
@@ -70,7 +75,10 @@ pub fn main() -> i32 {
         Ok(status) => status,
         Err(e) => {
             eprintln!("pmemvm: {e:#}");
-            2
+            match e.downcast_ref::<pmemvm::VmmError>() {
+                Some(v) if v.is_guest_failure() => EXIT_GUEST_FAILURE,
+                _ => EXIT_CANNOT_RUN,
+            }
         }
     }
 }

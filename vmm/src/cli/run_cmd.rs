@@ -32,6 +32,10 @@ pub fn run(a: &RunArgs) -> anyhow::Result<i32> {
     };
     let mut stdout = std::io::stdout();
     let outcome = session::run(&config, &mut stdout)?;
-    log::info!("{} exits, {} hypercalls", outcome.stats.exits, outcome.stats.hypercalls);
+    log::info!(
+        "{} exits, {} hypercalls",
+        outcome.stats.exits,
+        outcome.stats.hypercalls
+    );
     Ok(i32::try_from(outcome.status).unwrap_or(i32::MAX))
 }

@@ -41,7 +41,11 @@ fn lazy_handler(f: &Fault) -> bool {
     }
     let phys = frame as *mut Frame as u64;
     PageTables::boot()
-        .map_4k(LAZY_BASE + page * PAGE_SIZE, phys, PRESENT | WRITABLE | USER)
+        .map_4k(
+            LAZY_BASE + page * PAGE_SIZE,
+            phys,
+            PRESENT | WRITABLE | USER,
+        )
         .is_ok()
 }
 
@@ -88,7 +92,11 @@ pub fn pagefault(_: &'static BootInfo) -> u32 {
         faults(),
         bad
     );
-    if bad == 0 && faults() == LAZY_PAGES { 0 } else { 1 }
+    if bad == 0 && faults() == LAZY_PAGES {
+        0
+    } else {
+        1
+    }
 }
 
 /// Two tasks, each suspended inside its own fault handler while the other faults.
@@ -158,4 +166,20 @@ pub fn spin(_: &'static BootInfo) -> u32 {
     loop {
         core::hint::spin_loop();
     }
+}
+
+/// Faults in `seed` fresh pages through the upcall (for `pmemvm bench`).
+pub fn bench_pagefault(info: &'static BootInfo) -> u32 {
+    fault::set_handler(lazy_handler);
+    let pages = info.seed.min(LAZY_PAGES);
+    let sum = (0..pages).fold(0u64, |acc, p| acc ^ read(LAZY_BASE + p * PAGE_SIZE));
+    u32::from(faults() != pages || sum == u64::MAX)
+}
+
+/// Makes `seed` system calls (`invlpg`) (for `pmemvm bench`).
+pub fn bench_syscall(info: &'static BootInfo) -> u32 {
+    for i in 0..info.seed {
+        pmemvm_rt::syscall::invlpg(LAZY_BASE + (i % 512) * PAGE_SIZE);
+    }
+    0
 }

@@ -1,0 +1,218 @@
+//! The first record of a trace: what was run, on which device, under which model.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Location, Result, TraceError};
+use crate::hex;
+
+/// Value of [`Header::format`]: identifies a pmemvm trace.
+pub const FORMAT_NAME: &str = "pmemvm-trace";
+/// The trace format version this crate writes and reads.
+pub const FORMAT_VERSION: u64 = 1;
+/// Size of a cache line, the only value of [`Header::line_size`] in version 1.
+pub const LINE_SIZE: u64 = 64;
+
+/// Model assumption: Intel x86 semantics (Px86): `clflush` needs no fence,
+/// `clwb` writes back the whole line.
+pub const MODEL_INTEL: &str = "intel-x86";
+/// Model assumption: the SYNC crash-point convention (every instruction
+/// before the point has completed; a completed fence committed every earlier flush).
+pub const MODEL_SYNC: &str = "crash-sync";
+/// Model assumption: cached writes to one line persist atomically, in order.
+pub const MODEL_ATOMIC_LINE: &str = "atomic-line";
+/// Model assumption: each aligned 8-byte word persists independently.
+pub const MODEL_ATOMIC_WORD: &str = "atomic-word";
+
+/// The power-fail-protected domain (QEMU's `nvdimm-persistence`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Persistence {
+    /// ADR: memory controller and media; CPU caches are lost.
+    #[serde(rename = "mem-ctrl")]
+    MemCtrl,
+    /// eADR: the CPU caches are in the domain too.
+    #[serde(rename = "cpu")]
+    Cpu,
+}
+
+impl Persistence {
+    /// The name used in traces and on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Persistence::MemCtrl => "mem-ctrl",
+            Persistence::Cpu => "cpu",
+        }
+    }
+}
+
+/// The unit that persists atomically.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Atomicity {
+    /// The 64-byte cache line (default).
+    Line,
+    /// Each aligned 8-byte word.
+    Word,
+}
+
+impl Atomicity {
+    /// The name used in traces and on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Atomicity::Line => "line",
+            Atomicity::Word => "word",
+        }
+    }
+
+    /// Size in bytes of the atomic unit: 64 or 8. Writes never cross it.
+    pub fn unit(self) -> u64 {
+        match self {
+            Atomicity::Line => LINE_SIZE,
+            Atomicity::Word => 8,
+        }
+    }
+
+    /// The model assumption string for this unit.
+    pub fn model_name(self) -> &'static str {
+        match self {
+            Atomicity::Line => MODEL_ATOMIC_LINE,
+            Atomicity::Word => MODEL_ATOMIC_WORD,
+        }
+    }
+}
+
+/// The emulated NVDIMM as the guest sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Device {
+    /// Guest-physical address of device offset 0 (hex string in JSON).
+    #[serde(with = "hex::addr")]
+    pub base: u64,
+    /// Size in bytes of the guest-visible device (a JSON number).
+    pub size: u64,
+}
+
+/// The first record of every trace.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Header {
+    /// Always [`FORMAT_NAME`].
+    pub format: String,
+    /// Always [`FORMAT_VERSION`] for traces this crate writes.
+    pub version: u64,
+    /// Version of the pmemvm that wrote the trace.
+    pub tool_version: String,
+    /// Model assumptions (see `PERSISTENCY.md`), e.g.
+    /// `["intel-x86", "crash-sync", "atomic-line"]`.
+    pub model: Vec<String>,
+    /// The device.
+    pub device: Device,
+    /// Cache-line size: 64.
+    pub line_size: u64,
+    /// ADR (`mem-ctrl`) or eADR (`cpu`).
+    pub persistence: Persistence,
+    /// Line or word atomicity.
+    pub atomicity: Atomicity,
+    /// Scenario the guest ran.
+    pub scenario: String,
+    /// Variant of the scenario.
+    pub variant: String,
+    /// Seed of the workload.
+    pub seed: u64,
+    /// SHA-256 of the initial media (the device content when recording began).
+    #[serde(with = "hex::bytes32")]
+    pub initial_media_sha256: [u8; 32],
+}
+
+impl Header {
+    /// A version-1 header with this crate's version as `tool_version` and the
+    /// model assumptions derived from `atomicity`.
+    pub fn new(
+        device: Device,
+        persistence: Persistence,
+        atomicity: Atomicity,
+        scenario: impl Into<String>,
+        variant: impl Into<String>,
+        seed: u64,
+        initial_media_sha256: [u8; 32],
+    ) -> Header {
+        Header {
+            format: FORMAT_NAME.to_string(),
+            version: FORMAT_VERSION,
+            tool_version: env!("CARGO_PKG_VERSION").to_string(),
+            model: vec![
+                MODEL_INTEL.to_string(),
+                MODEL_SYNC.to_string(),
+                atomicity.model_name().to_string(),
+            ],
+            device,
+            line_size: LINE_SIZE,
+            persistence,
+            atomicity,
+            scenario: scenario.into(),
+            variant: variant.into(),
+            seed,
+            initial_media_sha256,
+        }
+    }
+
+    /// Checks the fields that serde cannot: format, version, line size,
+    /// device size, model list. Errors carry an unknown location.
+    pub fn validate(&self) -> Result<()> {
+        let at = Location::default();
+        if self.format != FORMAT_NAME {
+            return Err(TraceError::NotATrace {
+                at,
+                reason: format!(
+                    "header `format` is `{}`, expected `{FORMAT_NAME}`",
+                    self.format
+                ),
+            });
+        }
+        if self.version != FORMAT_VERSION {
+            return Err(TraceError::UnsupportedVersion {
+                at,
+                found: self.version,
+                supported: FORMAT_VERSION,
+            });
+        }
+        let invalid = |reason: String| {
+            Err(TraceError::InvalidHeader {
+                at: Location::default(),
+                reason,
+            })
+        };
+        if self.line_size != LINE_SIZE {
+            return invalid(format!(
+                "`line_size` is {}, version 1 supports only {LINE_SIZE}",
+                self.line_size
+            ));
+        }
+        if self.device.size == 0 || !self.device.size.is_multiple_of(LINE_SIZE) {
+            return invalid(format!(
+                "`device.size` {} is not a positive multiple of {LINE_SIZE}",
+                self.device.size
+            ));
+        }
+        if !self.device.base.is_multiple_of(LINE_SIZE) {
+            return invalid(format!(
+                "`device.base` {} is not line-aligned",
+                hex::format_addr(self.device.base)
+            ));
+        }
+        if self.device.base.checked_add(self.device.size).is_none() {
+            return invalid("`device.base` + `device.size` overflows 64 bits".to_string());
+        }
+        if self.tool_version.is_empty() {
+            return invalid("`tool_version` is empty".to_string());
+        }
+        if self.model.iter().any(|m| m.is_empty()) {
+            return invalid("`model` holds an empty string".to_string());
+        }
+        Ok(())
+    }
+
+    /// Guest-physical address of a device offset.
+    pub fn addr_of(&self, offset: u64) -> u64 {
+        self.device.base.wrapping_add(offset)
+    }
+}

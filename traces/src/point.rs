@@ -1,0 +1,633 @@
+//! Crash points and crash-point sets: one grammar for every command.
+//!
+//! A crash point names an instant of the recorded run *between* two events:
+//!
+//! | form | the instant just after … |
+//! | --- | --- |
+//! | `seq:N` | event N (`seq:0`: before any event) |
+//! | `fence:K` | the K-th fence (`sfence`, `mfence`, `rmw`), K from 1 |
+//! | `store:K` | the K-th store-like event (`store`, `ntstore`, `rmw`), K from 1 |
+//! | `promise:K` | the K-th `promise`, K from 1 |
+//! | `mark:LABEL`, `mark:LABEL#K` | the K-th mark labelled LABEL (K from 1, default 1) |
+//! | `end` | the last event |
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer, de::Error as _};
+
+use crate::error::{Result, TraceError};
+use crate::event::{Event, EventKind};
+
+/// A crash point (see the module documentation for the grammar).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum CrashPoint {
+    /// `seq:N`: just after event N; 0 is before the first event.
+    Seq(u64),
+    /// `fence:K`: just after the K-th fence (`sfence`, `mfence`, `rmw`).
+    Fence(u64),
+    /// `store:K`: just after the K-th `store`, `ntstore` or `rmw`.
+    Store(u64),
+    /// `promise:K`: just after the K-th `promise`.
+    Promise(u64),
+    /// `mark:LABEL#K`: just after the K-th mark labelled `label`.
+    Mark {
+        /// The label.
+        label: String,
+        /// Which one, from 1.
+        nth: u64,
+    },
+    /// `end`: after the last event.
+    End,
+}
+
+fn bad_point(input: &str, reason: impl Into<String>) -> TraceError {
+    TraceError::BadPoint {
+        input: input.to_string(),
+        reason: reason.into(),
+    }
+}
+
+fn parse_count(input: &str, text: &str, what: &str) -> Result<u64> {
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad_point(
+            input,
+            format!("`{text}` is not a decimal {what}"),
+        ));
+    }
+    text.parse::<u64>()
+        .map_err(|_| bad_point(input, format!("{what} `{text}` is too large")))
+}
+
+fn parse_nth(input: &str, text: &str, kind: &str) -> Result<u64> {
+    let k = parse_count(input, text, "count")?;
+    if k == 0 {
+        return Err(bad_point(
+            input,
+            format!("{kind}s are counted from 1 (use seq:0 for the start of the trace)"),
+        ));
+    }
+    Ok(k)
+}
+
+/// Splits `LABEL#K` when the text after the last `#` is a number.
+fn split_mark(rest: &str) -> (&str, Option<&str>) {
+    match rest.rsplit_once('#') {
+        Some((label, k)) if !k.is_empty() && k.bytes().all(|b| b.is_ascii_digit()) => {
+            (label, Some(k))
+        }
+        _ => (rest, None),
+    }
+}
+
+impl FromStr for CrashPoint {
+    type Err = TraceError;
+
+    fn from_str(input: &str) -> Result<CrashPoint> {
+        const GRAMMAR: &str = "expected seq:N, fence:K, store:K, promise:K, mark:LABEL[#K] or end";
+        if input == "end" {
+            return Ok(CrashPoint::End);
+        }
+        let Some((kind, rest)) = input.split_once(':') else {
+            return Err(bad_point(input, GRAMMAR));
+        };
+        match kind {
+            "seq" => Ok(CrashPoint::Seq(parse_count(
+                input,
+                rest,
+                "sequence number",
+            )?)),
+            "fence" => Ok(CrashPoint::Fence(parse_nth(input, rest, "fence")?)),
+            "store" => Ok(CrashPoint::Store(parse_nth(input, rest, "store")?)),
+            "promise" => Ok(CrashPoint::Promise(parse_nth(input, rest, "promise")?)),
+            "mark" => {
+                let (label, k) = split_mark(rest);
+                if label.is_empty() {
+                    return Err(bad_point(input, "the mark label is empty"));
+                }
+                let nth = match k {
+                    Some(k) => parse_nth(input, k, "mark")?,
+                    None => 1,
+                };
+                Ok(CrashPoint::Mark {
+                    label: label.to_string(),
+                    nth,
+                })
+            }
+            _ => Err(bad_point(
+                input,
+                format!("unknown kind `{kind}`: {GRAMMAR}"),
+            )),
+        }
+    }
+}
+
+impl fmt::Display for CrashPoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CrashPoint::Seq(n) => write!(f, "seq:{n}"),
+            CrashPoint::Fence(k) => write!(f, "fence:{k}"),
+            CrashPoint::Store(k) => write!(f, "store:{k}"),
+            CrashPoint::Promise(k) => write!(f, "promise:{k}"),
+            CrashPoint::Mark { label, nth } => {
+                // A label that itself ends in `#digits` needs an explicit `#K`.
+                if *nth == 1 && split_mark(label).1.is_none() {
+                    write!(f, "mark:{label}")
+                } else {
+                    write!(f, "mark:{label}#{nth}")
+                }
+            }
+            CrashPoint::End => f.write_str("end"),
+        }
+    }
+}
+
+impl Serialize for CrashPoint {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for CrashPoint {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<CrashPoint, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        s.parse().map_err(D::Error::custom)
+    }
+}
+
+/// Running counts of what crash points count, fed one event at a time.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PointCounts {
+    /// Events seen (the seq of the last one).
+    pub events: u64,
+    /// Fences seen (`sfence`, `mfence`, `rmw`).
+    pub fences: u64,
+    /// Store-like events seen (`store`, `ntstore`, `rmw`).
+    pub stores: u64,
+    /// Promises seen.
+    pub promises: u64,
+    /// Marks seen (any label).
+    pub marks: u64,
+}
+
+impl PointCounts {
+    /// Counts one event.
+    pub fn observe(&mut self, ev: &Event) {
+        self.events = ev.seq;
+        if ev.kind.is_fence() {
+            self.fences += 1;
+        }
+        if ev.kind.is_store_like() {
+            self.stores += 1;
+        }
+        match ev.kind {
+            EventKind::Promise(_) => self.promises += 1,
+            EventKind::Mark(_) => self.marks += 1,
+            _ => {}
+        }
+    }
+}
+
+/// Finds a crash point in a stream of events.
+///
+/// Feed events in order with [`observe`](Self::observe); it returns true on
+/// the event just after which the point lies, so a replay can stop there.
+/// When the stream ends first, [`finish`](Self::finish) resolves `end` or
+/// says why the point lies beyond the end.
+#[derive(Debug, Clone)]
+pub struct PointResolver {
+    point: CrashPoint,
+    counts: PointCounts,
+    label_count: u64,
+    reached: Option<u64>,
+}
+
+impl PointResolver {
+    /// A resolver for `point`; `seq:0` is reached before any event.
+    pub fn new(point: CrashPoint) -> PointResolver {
+        let reached = (point == CrashPoint::Seq(0)).then_some(0);
+        PointResolver {
+            point,
+            counts: PointCounts::default(),
+            label_count: 0,
+            reached,
+        }
+    }
+
+    /// The point being resolved.
+    pub fn point(&self) -> &CrashPoint {
+        &self.point
+    }
+
+    /// The seq just after which the point lies, once reached (0: before any event).
+    pub fn reached(&self) -> Option<u64> {
+        self.reached
+    }
+
+    /// Counts so far.
+    pub fn counts(&self) -> &PointCounts {
+        &self.counts
+    }
+
+    /// Feeds the next event; true when the point lies just after it (and on
+    /// any later call once reached: stop replaying there).
+    pub fn observe(&mut self, ev: &Event) -> bool {
+        if self.reached.is_some() {
+            return true;
+        }
+        self.counts.observe(ev);
+        if let (CrashPoint::Mark { label, .. }, EventKind::Mark(m)) = (&self.point, &ev.kind)
+            && *label == m.label
+        {
+            self.label_count += 1;
+        }
+        let hit = match &self.point {
+            CrashPoint::Seq(n) => ev.seq == *n,
+            CrashPoint::Fence(k) => ev.kind.is_fence() && self.counts.fences == *k,
+            CrashPoint::Store(k) => ev.kind.is_store_like() && self.counts.stores == *k,
+            CrashPoint::Promise(k) => {
+                matches!(ev.kind, EventKind::Promise(_)) && self.counts.promises == *k
+            }
+            CrashPoint::Mark { label, nth } => {
+                matches!(&ev.kind, EventKind::Mark(m) if m.label == *label)
+                    && self.label_count == *nth
+            }
+            CrashPoint::End => false,
+        };
+        if hit {
+            self.reached = Some(ev.seq);
+        }
+        hit
+    }
+
+    /// At the end of the stream: the seq just after which the point lies, or
+    /// [`TraceError::PointBeyondEnd`] ("fence:9 but the trace has 4 fences").
+    pub fn finish(&self) -> Result<u64> {
+        if let Some(seq) = self.reached {
+            return Ok(seq);
+        }
+        let c = &self.counts;
+        let reason = match &self.point {
+            CrashPoint::End => return Ok(c.events),
+            CrashPoint::Seq(_) => plural(c.events, "event"),
+            CrashPoint::Fence(_) => plural(c.fences, "fence"),
+            CrashPoint::Store(_) => plural(c.stores, "store"),
+            CrashPoint::Promise(_) => plural(c.promises, "promise"),
+            CrashPoint::Mark { label, .. } => {
+                format!("{} labelled `{label}`", plural(self.label_count, "mark"))
+            }
+        };
+        Err(TraceError::PointBeyondEnd {
+            point: self.point.clone(),
+            reason,
+        })
+    }
+
+    /// Resolves `point` over a whole stream of events (stopping early when
+    /// reached): the seq just after which it lies.
+    pub fn resolve<I>(point: CrashPoint, events: I) -> Result<u64>
+    where
+        I: IntoIterator<Item = Result<Event>>,
+    {
+        let mut r = PointResolver::new(point);
+        if r.reached.is_none() {
+            for ev in events {
+                if r.observe(&ev?) {
+                    break;
+                }
+            }
+        }
+        r.finish()
+    }
+}
+
+fn plural(n: u64, what: &str) -> String {
+    if n == 1 {
+        format!("1 {what}")
+    } else {
+        format!("{n} {what}s")
+    }
+}
+
+/// A set of crash points, as the crash tester takes them.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum PointSet {
+    /// `fences`: just after every fence.
+    Fences,
+    /// `stores`: just after every store-like event.
+    Stores,
+    /// `marks`: just after every mark.
+    Marks,
+    /// `all`: `seq:0` and just after every event.
+    All,
+    /// `seq:A..B`: just after each event A to B, both included.
+    SeqRange {
+        /// First seq.
+        start: u64,
+        /// Last seq (included).
+        end: u64,
+    },
+    /// `random:N`: N distinct points of `all`, drawn from a seed.
+    Random(u64),
+    /// Any single crash point.
+    Point(CrashPoint),
+}
+
+impl FromStr for PointSet {
+    type Err = TraceError;
+
+    fn from_str(input: &str) -> Result<PointSet> {
+        let bad = |reason: String| TraceError::BadPointSet {
+            input: input.to_string(),
+            reason,
+        };
+        let number = |t: &str| -> Result<u64> {
+            if t.is_empty() || !t.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(bad(format!("`{t}` is not a decimal number")));
+            }
+            t.parse::<u64>()
+                .map_err(|_| bad(format!("`{t}` is too large")))
+        };
+        match input {
+            "fences" => return Ok(PointSet::Fences),
+            "stores" => return Ok(PointSet::Stores),
+            "marks" => return Ok(PointSet::Marks),
+            "all" => return Ok(PointSet::All),
+            _ => {}
+        }
+        if let Some(range) = input.strip_prefix("seq:")
+            && let Some((a, b)) = range.split_once("..")
+        {
+            let (start, end) = (number(a)?, number(b)?);
+            if start > end {
+                return Err(bad(format!("the range is empty: {start} > {end}")));
+            }
+            return Ok(PointSet::SeqRange { start, end });
+        }
+        if let Some(n) = input.strip_prefix("random:") {
+            let n = number(n)?;
+            if n == 0 {
+                return Err(bad("random:0 names no point".to_string()));
+            }
+            return Ok(PointSet::Random(n));
+        }
+        match input.parse::<CrashPoint>() {
+            Ok(p) => Ok(PointSet::Point(p)),
+            Err(_) => Err(bad(
+                "expected fences, stores, marks, all, seq:A..B, random:N or a crash point (seq:N, fence:K, \
+                 store:K, promise:K, mark:LABEL[#K], end)"
+                    .to_string(),
+            )),
+        }
+    }
+}
+
+impl fmt::Display for PointSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PointSet::Fences => f.write_str("fences"),
+            PointSet::Stores => f.write_str("stores"),
+            PointSet::Marks => f.write_str("marks"),
+            PointSet::All => f.write_str("all"),
+            PointSet::SeqRange { start, end } => write!(f, "seq:{start}..{end}"),
+            PointSet::Random(n) => write!(f, "random:{n}"),
+            PointSet::Point(p) => write!(f, "{p}"),
+        }
+    }
+}
+
+impl PointSet {
+    /// The seqs just after which the set's points lie, sorted and distinct,
+    /// over a whole stream of events. `seed` draws `random:N`. Errors when a
+    /// named point or range lies beyond the end.
+    pub fn resolve<I>(&self, events: I, seed: u64) -> Result<Vec<u64>>
+    where
+        I: IntoIterator<Item = Result<Event>>,
+    {
+        if let PointSet::Point(p) = self {
+            return Ok(vec![PointResolver::resolve(p.clone(), events)?]);
+        }
+        let mut out = Vec::new();
+        if *self == PointSet::All {
+            out.push(0);
+        }
+        let mut last = 0;
+        for ev in events {
+            let ev = ev?;
+            last = ev.seq;
+            let keep = match self {
+                PointSet::Fences => ev.kind.is_fence(),
+                PointSet::Stores => ev.kind.is_store_like(),
+                PointSet::Marks => matches!(ev.kind, EventKind::Mark(_)),
+                PointSet::All => true,
+                PointSet::SeqRange { start, end } => (*start..=*end).contains(&ev.seq),
+                PointSet::Random(_) | PointSet::Point(_) => false,
+            };
+            if keep {
+                out.push(ev.seq);
+            }
+            if let PointSet::SeqRange { end, .. } = self
+                && ev.seq >= *end
+            {
+                break;
+            }
+        }
+        match self {
+            PointSet::SeqRange { start, end } => {
+                if *start == 0 {
+                    out.insert(0, 0);
+                }
+                if last < *end {
+                    return Err(TraceError::PointBeyondEnd {
+                        point: CrashPoint::Seq(*end),
+                        reason: plural(last, "event"),
+                    });
+                }
+            }
+            PointSet::Random(n) => out = sample(last, *n, seed),
+            _ => {}
+        }
+        Ok(out)
+    }
+}
+
+/// `n` distinct values of `0..=last`, sorted, drawn with splitmix64 from `seed`
+/// (all of them when `n` exceeds their number).
+fn sample(last: u64, n: u64, seed: u64) -> Vec<u64> {
+    let total = last.saturating_add(1);
+    if n >= total {
+        return (0..=last).collect();
+    }
+    let mut state = seed;
+    let mut next = move || {
+        state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    };
+    // Floyd's algorithm: n distinct draws in O(n) memory.
+    let mut chosen = std::collections::BTreeSet::new();
+    for j in (total - n)..total {
+        let t = next() % (j + 1);
+        if !chosen.insert(t) {
+            chosen.insert(j);
+        }
+    }
+    chosen.into_iter().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{Flush, Mark, Write};
+
+    #[test]
+    fn points_round_trip() {
+        for s in [
+            "seq:0",
+            "seq:17",
+            "fence:1",
+            "store:3",
+            "promise:2",
+            "mark:fsync",
+            "mark:fsync#3",
+            "end",
+        ] {
+            let p: CrashPoint = s.parse().unwrap();
+            assert_eq!(p.to_string(), s);
+        }
+        assert_eq!(
+            "mark:a#1".parse::<CrashPoint>().unwrap().to_string(),
+            "mark:a"
+        );
+        let tricky = CrashPoint::Mark {
+            label: "a#3".into(),
+            nth: 1,
+        };
+        assert_eq!(tricky.to_string(), "mark:a#3#1");
+        assert_eq!(tricky.to_string().parse::<CrashPoint>().unwrap(), tricky);
+        let colon = CrashPoint::Mark {
+            label: "x:y".into(),
+            nth: 2,
+        };
+        assert_eq!(colon.to_string().parse::<CrashPoint>().unwrap(), colon);
+    }
+
+    #[test]
+    fn bad_points() {
+        for s in [
+            "",
+            "seq",
+            "seq:",
+            "seq:-1",
+            "seq:x",
+            "fence:0",
+            "store:0",
+            "mark:",
+            "mark:#2",
+            "mark:a#0",
+            "foo:1",
+            "seq:99999999999999999999",
+            "End",
+            " end",
+        ] {
+            assert!(s.parse::<CrashPoint>().is_err(), "{s}");
+        }
+        let e = "fence:0".parse::<CrashPoint>().unwrap_err().to_string();
+        assert!(e.contains("counted from 1"), "{e}");
+    }
+
+    fn events() -> Vec<Result<Event>> {
+        let w = || Write::new(0x1000, 0, vec![1], 0x10);
+        let kinds = vec![
+            EventKind::Store(w()),
+            EventKind::Mark(Mark::new("a")),
+            EventKind::Clwb(Flush::new(0x1000, 0)),
+            EventKind::Sfence,
+            EventKind::Rmw(w()),
+            EventKind::Mark(Mark::new("a")),
+            EventKind::Mfence,
+        ];
+        kinds
+            .into_iter()
+            .enumerate()
+            .map(|(i, k)| Ok(Event::new(i as u64 + 1, k)))
+            .collect()
+    }
+
+    #[test]
+    fn resolver() {
+        let at = |s: &str| PointResolver::resolve(s.parse().unwrap(), events());
+        assert_eq!(at("seq:0").unwrap(), 0);
+        assert_eq!(at("seq:3").unwrap(), 3);
+        assert_eq!(at("fence:1").unwrap(), 4);
+        assert_eq!(at("fence:2").unwrap(), 5);
+        assert_eq!(at("fence:3").unwrap(), 7);
+        assert_eq!(at("store:2").unwrap(), 5);
+        assert_eq!(at("mark:a").unwrap(), 2);
+        assert_eq!(at("mark:a#2").unwrap(), 6);
+        assert_eq!(at("end").unwrap(), 7);
+        let e = at("fence:9").unwrap_err().to_string();
+        assert!(e.contains("fence:9 but the trace has 3 fences"), "{e}");
+        assert!(
+            at("seq:8")
+                .unwrap_err()
+                .to_string()
+                .contains("has 7 events")
+        );
+        assert!(
+            at("promise:1")
+                .unwrap_err()
+                .to_string()
+                .contains("has 0 promises")
+        );
+        assert!(
+            at("mark:b")
+                .unwrap_err()
+                .to_string()
+                .contains("0 marks labelled `b`")
+        );
+        assert!(
+            at("mark:a#3")
+                .unwrap_err()
+                .to_string()
+                .contains("2 marks labelled `a`")
+        );
+    }
+
+    #[test]
+    fn resolver_stops_at_point() {
+        let mut r = PointResolver::new("fence:1".parse().unwrap());
+        let evs: Vec<Event> = events().into_iter().map(|e| e.unwrap()).collect();
+        let stop = evs.iter().position(|e| r.observe(e)).unwrap();
+        assert_eq!(evs[stop].seq, 4);
+        assert_eq!(r.reached(), Some(4));
+    }
+
+    #[test]
+    fn sets() {
+        for s in [
+            "fences", "stores", "marks", "all", "seq:2..5", "random:3", "fence:2", "end",
+        ] {
+            assert_eq!(s.parse::<PointSet>().unwrap().to_string(), s);
+        }
+        for s in ["seq:5..2", "random:0", "random:x", "seq:1..", "nope"] {
+            assert!(s.parse::<PointSet>().is_err(), "{s}");
+        }
+        let r = |s: &str| s.parse::<PointSet>().unwrap().resolve(events(), 7);
+        assert_eq!(r("fences").unwrap(), vec![4, 5, 7]);
+        assert_eq!(r("stores").unwrap(), vec![1, 5]);
+        assert_eq!(r("marks").unwrap(), vec![2, 6]);
+        assert_eq!(r("all").unwrap(), (0..=7).collect::<Vec<_>>());
+        assert_eq!(r("seq:0..2").unwrap(), vec![0, 1, 2]);
+        assert_eq!(r("seq:6..7").unwrap(), vec![6, 7]);
+        assert!(r("seq:6..9").is_err());
+        let rand = r("random:3").unwrap();
+        assert_eq!(rand.len(), 3);
+        assert!(rand.windows(2).all(|w| w[0] < w[1]) && rand.iter().all(|&s| s <= 7));
+        assert_eq!(rand, r("random:3").unwrap());
+        assert_eq!(r("random:100").unwrap(), (0..=7).collect::<Vec<_>>());
+        assert_eq!(r("fence:2").unwrap(), vec![5]);
+    }
+}

@@ -1,0 +1,100 @@
+//! The `pmemvm` command line, run as a process (real KVM).
+
+use std::process::{Command, Output};
+
+fn pmemvm(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_pmemvm"))
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("pmemvm starts")
+}
+
+/// Same policy as the guest tests: loud failure without KVM unless skipping is asked for.
+fn kvm() -> bool {
+    match std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/kvm")
+    {
+        Ok(_) => true,
+        Err(e) if std::env::var("PMEMVM_SKIP_KVM").as_deref() == Ok("1") => {
+            eprintln!("SKIPPED: /dev/kvm not usable ({e}) and PMEMVM_SKIP_KVM=1");
+            false
+        }
+        Err(e) => panic!("/dev/kvm is not usable ({e}); set PMEMVM_SKIP_KVM=1 to skip KVM tests"),
+    }
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[test]
+fn run_hello_prints_the_guest_line_and_exits_zero() {
+    if !kvm() {
+        return;
+    }
+    let out = pmemvm(&["run", "--scenario", "hello"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("hello from the pmemvm guest"));
+}
+
+#[test]
+fn guest_status_becomes_the_exit_status() {
+    if !kvm() {
+        return;
+    }
+    let out = pmemvm(&["run", "--scenario", "panic"]);
+    assert_eq!(out.status.code(), Some(101));
+    let out = pmemvm(&["run", "--scenario", "exception"]);
+    assert_eq!(out.status.code(), Some(3), "guest failure");
+    assert!(
+        text(&out.stderr).contains("vector 0"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = pmemvm(&["run", "--scenario", "spin", "--timeout", "1"]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(text(&out.stderr).contains("timed out after 1 s"));
+}
+
+#[test]
+fn scenarios_lists_what_the_guest_reports() {
+    if !kvm() {
+        return;
+    }
+    let out = pmemvm(&["scenarios"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("pagefault") && stdout.contains("maps 1000 pages"),
+        "{stdout}"
+    );
+    let out = pmemvm(&["scenarios", "--json"]);
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert!(list.as_array().is_some_and(|a| a.len() >= 7));
+}
+
+#[test]
+fn bad_input_gets_one_clear_line_and_status_2() {
+    for (args, want) in [
+        (
+            &["run", "--guest", "/nonexistent"][..],
+            "guest ELF /nonexistent: cannot read",
+        ),
+        (&["run", "--mem", "12Q"][..], "--mem 12Q"),
+        (&["run", "--mem", "1M"][..], "guest RAM must be between"),
+        (&["run", "--mem", "9M"][..], "multiple of 2 MiB"),
+        (
+            &["run", "--scenario", &"x".repeat(80)][..],
+            "at most 63 bytes",
+        ),
+    ] {
+        let out = pmemvm(args);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(want), "{args:?}: {stderr}");
+        assert_eq!(stderr.trim_end().lines().count(), 1, "one line: {stderr}");
+    }
+}
