@@ -74,6 +74,17 @@ pub enum VmmError {
     /// Writing the console failed.
     #[error("console: {0}")]
     Console(#[source] std::io::Error),
+    /// A trace file could not be read or written.
+    #[error(transparent)]
+    TraceFile(#[from] pmemvm_traces::TraceError),
+    /// A trace is well-formed but its events are inconsistent.
+    #[error("{at}: {reason}")]
+    BadTrace {
+        /// File and line.
+        at: String,
+        /// What is wrong.
+        reason: String,
+    },
     /// The device crate failed.
     #[error(transparent)]
     Device(#[from] pmemvm_device::DeviceError),

@@ -1,15 +1,29 @@
 //! The vCPU loop: run until the guest exits, faults or times out.
 
 use crate::error::VmmError;
-use crate::hypercall::Hypercalls;
+use crate::devices::Devices;
+use crate::nvdimm::Flow;
 use crate::vm::Vm;
 use crate::watchdog::Watchdog;
 use kvm_ioctls::VcpuExit;
-use pmemvm_abi::{PORT_DEBUGCON, PORT_EXIT, PORT_FAULT, PORT_HYPERCALL, fault};
+use pmemvm_abi::{PORT_DEBUGCON, PORT_EXIT, PORT_FAULT, PORT_HYPERCALL, PORT_PMEM_DOORBELL, fault};
 
-/// What a handled exit asks the loop to do next.
+/// How a run ended without an error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunEnd {
+    /// The guest wrote its exit status.
+    Exit(u32),
+    /// The crash point was reached and the power cut.
+    PowerFail,
+}
+
+/// What an exit asks the loop to do next (its data copied out of `kvm_run`).
 enum Next {
     Continue,
+    /// A port write with no other effect (a drain point under eADR).
+    Io { port: u16, doorbell: bool },
+    /// A store to the read-only NVDIMM slot.
+    Store { gpa: u64, data: [u8; 8], len: usize },
     Hypercall,
     Exit(u32),
     Fault,
@@ -23,22 +37,24 @@ pub struct ExitStats {
     pub exits: u64,
     /// Hypercalls.
     pub hypercalls: u64,
+    /// Stores to the NVDIMM.
+    pub stores: u64,
 }
 
 /// Runs the vCPU until the guest writes its exit status.
 pub fn run(
     vm: &mut Vm,
-    calls: &mut Hypercalls,
+    devices: &mut Devices,
     watchdog: &Watchdog,
     timeout_secs: u64,
     stats: &mut ExitStats,
     on_exit: &mut dyn FnMut(),
-) -> Result<u32, VmmError> {
+) -> Result<RunEnd, VmmError> {
     loop {
         let result = vm.vcpu().run();
         on_exit();
         let next = match result {
-            Ok(exit) => classify(exit, calls)?,
+            Ok(exit) => classify(exit, devices)?,
             Err(e) if e.errno() == libc::EINTR || e.errno() == libc::EAGAIN => {
                 if watchdog.fired() {
                     return Err(VmmError::Timeout {
@@ -59,13 +75,22 @@ pub fn run(
             }
         };
         stats.exits += 1;
-        match next {
-            Next::Continue => {}
+        if devices.nvdimm.drain_ring(vm)? == Flow::PowerFail {
+            return Ok(RunEnd::PowerFail);
+        }
+        let flow = match next {
+            Next::Continue => Flow::Continue,
+            Next::Io { port, doorbell } => devices.nvdimm.io(port, doorbell)?,
+            Next::Store { gpa, data, len } => {
+                stats.stores += 1;
+                let rip = vm.vcpu().get_regs().map_err(VmmError::kvm("get regs"))?.rip;
+                devices.nvdimm.store(gpa, &data[..len], rip)?
+            }
             Next::Hypercall => {
                 stats.hypercalls += 1;
-                calls.handle(vm)?;
+                devices.hypercall(vm)?
             }
-            Next::Exit(status) => return Ok(status),
+            Next::Exit(status) => return Ok(RunEnd::Exit(status)),
             Next::Fault => return Err(guest_exception(vm)),
             Next::Unexpected(reason) => {
                 return Err(VmmError::UnexpectedExit {
@@ -73,6 +98,9 @@ pub fn run(
                     dump: Box::new(vm.dump()),
                 });
             }
+        };
+        if flow == Flow::PowerFail {
+            return Ok(RunEnd::PowerFail);
         }
         if watchdog.fired() {
             return Err(VmmError::Timeout {
@@ -84,11 +112,28 @@ pub fn run(
 }
 
 /// Decides what an exit means; copies out what it needs from the exit data.
-fn classify(exit: VcpuExit, calls: &mut Hypercalls) -> Result<Next, VmmError> {
+fn classify(exit: VcpuExit, devices: &mut Devices) -> Result<Next, VmmError> {
+    let nvdimm = devices.nvdimm.base()..devices.nvdimm.base() + devices.nvdimm.size();
     Ok(match exit {
         VcpuExit::IoOut(PORT_DEBUGCON, data) => {
-            calls.console.write_all(data).map_err(VmmError::Console)?;
-            Next::Continue
+            devices.console.write_all(data).map_err(VmmError::Console)?;
+            Next::Io {
+                port: PORT_DEBUGCON,
+                doorbell: false,
+            }
+        }
+        VcpuExit::IoOut(PORT_PMEM_DOORBELL, _) => Next::Io {
+            port: PORT_PMEM_DOORBELL,
+            doorbell: true,
+        },
+        VcpuExit::MmioWrite(gpa, data) if nvdimm.contains(&gpa) && data.len() <= 8 => {
+            let mut buf = [0u8; 8];
+            buf[..data.len()].copy_from_slice(data);
+            Next::Store {
+                gpa,
+                data: buf,
+                len: data.len(),
+            }
         }
         VcpuExit::IoOut(PORT_EXIT, data) => {
             let mut b = [0u8; 4];

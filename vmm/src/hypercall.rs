@@ -6,10 +6,11 @@
 //!
 //! [`PORT_HYPERCALL`]: pmemvm_abi::PORT_HYPERCALL
 
+use crate::devices::Devices;
 use crate::error::VmmError;
+use crate::nvdimm::Flow;
 use crate::vm::Vm;
-use pmemvm_abi::{Mailbox, Mode, hc, layout};
-use std::io::Write;
+use pmemvm_abi::{MarkArgs, Mailbox, Mode, PromiseArgs, hc, layout};
 
 /// A scenario a guest reported in list mode.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -18,16 +19,6 @@ pub struct ScenarioInfo {
     pub name: String,
     /// Its one-line description.
     pub description: String,
-}
-
-/// What hypercalls act on during one run.
-pub struct Hypercalls<'a> {
-    /// Where console output goes.
-    pub console: &'a mut dyn Write,
-    /// The mode the guest was booted in.
-    pub mode: Mode,
-    /// Scenarios reported in list mode.
-    pub scenarios: Vec<ScenarioInfo>,
 }
 
 const MAILBOX_SIZE: u64 = std::mem::size_of::<Mailbox>() as u64;
@@ -64,21 +55,80 @@ fn text(vm: &Vm, gpa: u64, len: u64) -> Result<String, u64> {
     buffer(vm, gpa, len).map(|b| String::from_utf8_lossy(&b).into_owned())
 }
 
-impl Hypercalls<'_> {
+/// Reads a `repr(C)` struct of `N` little-endian words from the guest.
+fn words<const N: usize>(vm: &Vm, gpa: u64) -> Result<[u64; N], u64> {
+    let raw = buffer(vm, gpa, N as u64 * 8)?;
+    let mut out = [0u64; N];
+    for (i, w) in out.iter_mut().enumerate() {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(&raw[i * 8..i * 8 + 8]);
+        *w = u64::from_le_bytes(b);
+    }
+    Ok(out)
+}
+
+/// What a hypercall did: its result code, or a flow change of the run.
+type Outcome = Result<Flow, u64>;
+
+impl Devices<'_> {
     /// Handles the hypercall in the mailbox and writes the result back.
-    pub fn handle(&mut self, vm: &Vm) -> Result<(), VmmError> {
+    /// Errors of the run itself (a broken protocol, a failed trace write)
+    /// end the run; a bad argument is answered with an error code.
+    pub fn hypercall(&mut self, vm: &Vm) -> Result<Flow, VmmError> {
         let mb = read_mailbox(vm)?;
-        let ret = match self.dispatch(vm, &mb) {
-            Ok(()) => hc::OK,
+        let (ret, flow) = match self.dispatch(vm, &mb)? {
+            Ok(flow) => (hc::OK, flow),
             Err(code) => {
                 log::warn!("hypercall {} failed with code {code}", mb.nr);
-                code
+                (code, Flow::Continue)
             }
         };
-        vm.write(layout::MAILBOX + 7 * 8, &ret.to_le_bytes())
+        vm.write(layout::MAILBOX + 7 * 8, &ret.to_le_bytes())?;
+        Ok(flow)
     }
 
-    fn dispatch(&mut self, vm: &Vm, mb: &Mailbox) -> Result<(), u64> {
+    fn dispatch(&mut self, vm: &Vm, mb: &Mailbox) -> Result<Outcome, VmmError> {
+        let a = mb.args;
+        Ok(match mb.nr {
+            hc::MARK => {
+                let Ok(w) = words::<7>(vm, a[0]) else {
+                    return Ok(Err(hc::BAD_BUFFER));
+                };
+                let args = MarkArgs {
+                    label_gpa: w[0],
+                    label_len: w[1],
+                    file: w[2],
+                    page: w[3],
+                    op: w[4],
+                    range_offset: w[5],
+                    range_len: w[6],
+                };
+                match text(vm, args.label_gpa, args.label_len) {
+                    Ok(label) if !label.is_empty() => Ok(self.nvdimm.mark(label, &args)?),
+                    _ => Err(hc::BAD_BUFFER),
+                }
+            }
+            hc::PROMISE => match words::<6>(vm, a[0]) {
+                Ok(w) => Ok(self.nvdimm.promise(&PromiseArgs {
+                    file: w[0],
+                    offset: w[1],
+                    len: w[2],
+                    op: w[3],
+                    range_offset: w[4],
+                    range_len: w[5],
+                })?),
+                Err(code) => Err(code),
+            },
+            hc::SETUP_DONE => Ok(self.nvdimm.setup_done(vm)?),
+            _ => {
+                let io = self.nvdimm.io(pmemvm_abi::PORT_HYPERCALL, false)?;
+                self.simple(vm, mb).map(|()| io)
+            }
+        })
+    }
+
+    /// Hypercalls that do not touch the NVDIMM.
+    fn simple(&mut self, vm: &Vm, mb: &Mailbox) -> Result<(), u64> {
         let a = mb.args;
         match mb.nr {
             hc::CONSOLE_WRITE => {

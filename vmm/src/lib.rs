@@ -5,17 +5,23 @@
 //! * [`elf`]: reading guest ELFs; [`guest`]: the bundled guest agent.
 //! * [`exits`]: the vCPU loop; [`hypercall`]: the guest's requests;
 //!   [`watchdog`]: the time limit.
+//! * [`nvdimm`]: the emulated NVDIMM of a run (memslot, event ring, model,
+//!   trace, media); [`replay`]: trace events applied to the model.
+//! * [`devices`]: what exits act on.
 //! * [`session`]: one run of a guest, the entry point for commands.
 //! * [`bench`]: the `pmemvm bench` measurements.
 
 pub mod bench;
 pub mod boot;
 pub mod cpu_dump;
+pub mod devices;
 pub mod elf;
 mod error;
 pub mod exits;
 pub mod guest;
 pub mod hypercall;
+pub mod nvdimm;
+pub mod replay;
 pub mod session;
 pub mod vm;
 pub mod watchdog;

@@ -2,12 +2,16 @@
 
 use crate::elf::GuestElf;
 use crate::error::VmmError;
-use crate::exits::{self, ExitStats};
+use crate::devices::Devices;
+use crate::exits::{self, ExitStats, RunEnd};
 use crate::guest;
-use crate::hypercall::{Hypercalls, ScenarioInfo};
+use crate::hypercall::ScenarioInfo;
+use crate::nvdimm::{MediaOutcome, Nvdimm, NvdimmOptions, RunNames};
 use crate::vm::Vm;
 use crate::watchdog::Watchdog;
 use pmemvm_abi::{ABI_VERSION, BOOT_MAGIC, BootInfo, Mode, NAME_LEN, layout};
+use pmemvm_device::model::Persistence;
+use pmemvm_device::nfit::{CAPS_CPU, CAPS_MEM_CTRL, NfitRegion, build_acpi_tables};
 use std::io::Write;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -62,6 +66,8 @@ pub struct RunConfig {
     pub mem: u64,
     /// Time limit.
     pub timeout_secs: u64,
+    /// The NVDIMM, tracing and power failure.
+    pub nvdimm: NvdimmOptions,
 }
 
 impl Default for RunConfig {
@@ -74,15 +80,18 @@ impl Default for RunConfig {
             seed: 1,
             mem: DEFAULT_MEM,
             timeout_secs: DEFAULT_TIMEOUT_SECS,
+            nvdimm: NvdimmOptions::default(),
         }
     }
 }
 
-/// How a run ended (when it ended with an exit status).
+/// How a run ended (when it ended with an exit status or a power failure).
 #[derive(Debug, Clone)]
 pub struct RunOutcome {
-    /// The guest's exit status.
+    /// The guest's exit status (0 after a power failure).
     pub status: u32,
+    /// The NVDIMM's media, trace and power failure.
+    pub media: MediaOutcome,
     /// Scenarios reported in list mode.
     pub scenarios: Vec<ScenarioInfo>,
     /// Exit counters.
@@ -146,36 +155,56 @@ fn boot_info(config: &RunConfig, elf: &GuestElf) -> Result<BootInfo, VmmError> {
         ram_size: config.mem,
         free_start: hi.div_ceil(4096) * 4096,
         cr3: layout::PML4,
-        rsdp: 0,
+        rsdp: layout::ACPI,
         seed: config.seed,
         scenario: name_field("scenario", &config.scenario)?,
         variant: name_field("variant", &config.variant)?,
     })
 }
 
-/// Runs a guest to its exit, streaming its console to `console`.
+/// Runs a guest to its exit (or to the power failure), streaming its console
+/// to `console`.
 pub fn run(config: &RunConfig, console: &mut dyn Write) -> Result<RunOutcome, VmmError> {
     let elf = config.guest.load()?;
     let info = boot_info(config, &elf)?;
+    let nvdimm = Nvdimm::new(
+        config.nvdimm.clone(),
+        RunNames {
+            scenario: config.scenario.clone(),
+            variant: config.variant.clone(),
+            seed: config.seed,
+        },
+    )?;
     let start = Instant::now();
     let mut vm = Vm::new(config.mem)?;
     vm.boot(&elf, &info)?;
+    let mut devices = Devices {
+        console,
+        mode: config.mode,
+        scenarios: Vec::new(),
+        nvdimm,
+    };
+    devices.nvdimm.attach(&vm)?;
+    let caps = match config.nvdimm.persistence {
+        Persistence::Adr => CAPS_MEM_CTRL,
+        Persistence::Eadr => CAPS_CPU,
+    };
+    let region = NfitRegion {
+        base: devices.nvdimm.base(),
+        size: devices.nvdimm.size(),
+    };
+    vm.write(layout::ACPI, &build_acpi_tables(layout::ACPI, region, caps))?;
     let watchdog = Watchdog::start(Duration::from_secs(config.timeout_secs)).map_err(|e| {
         VmmError::Config {
             what: "watchdog".into(),
             reason: e.to_string(),
         }
     })?;
-    let mut calls = Hypercalls {
-        console,
-        mode: config.mode,
-        scenarios: Vec::new(),
-    };
     let mut stats = ExitStats::default();
     let mut first_exit = None;
-    let status = exits::run(
+    let end = exits::run(
         &mut vm,
-        &mut calls,
+        &mut devices,
         &watchdog,
         config.timeout_secs,
         &mut stats,
@@ -183,9 +212,18 @@ pub fn run(config: &RunConfig, console: &mut dyn Write) -> Result<RunOutcome, Vm
             first_exit.get_or_insert_with(|| start.elapsed());
         },
     )?;
+    drop(vm);
+    let Devices {
+        scenarios, nvdimm, ..
+    } = devices;
+    let media = nvdimm.finish(end == RunEnd::PowerFail)?;
     Ok(RunOutcome {
-        status,
-        scenarios: calls.scenarios,
+        status: match end {
+            RunEnd::Exit(status) => status,
+            RunEnd::PowerFail => 0,
+        },
+        media,
+        scenarios,
         stats,
         first_exit: first_exit.unwrap_or_default(),
     })

@@ -4,7 +4,7 @@ use crate::boot::{gdt, paging, regs};
 use crate::cpu_dump::CpuDump;
 use crate::elf::GuestElf;
 use crate::error::VmmError;
-use kvm_bindings::{KVM_MAX_CPUID_ENTRIES, kvm_userspace_memory_region};
+use kvm_bindings::{KVM_MAX_CPUID_ENTRIES, KVM_MEM_READONLY, kvm_userspace_memory_region};
 use kvm_ioctls::{Kvm, VcpuFd, VmFd};
 use pmemvm_abi::{BootInfo, layout};
 use vm_memory::{Bytes, GuestAddress, GuestMemoryBackend, GuestMemoryMmap};
@@ -21,7 +21,7 @@ const KVM_TSS_ADDRESS: usize = 0xfffb_d000;
 /// A VM: KVM handles, guest RAM and the vCPU.
 pub struct Vm {
     _kvm: Kvm,
-    _fd: VmFd,
+    fd: VmFd,
     vcpu: VcpuFd,
     ram: GuestMemoryMmap,
     ram_size: u64,
@@ -43,29 +43,66 @@ impl Vm {
         let host = ram
             .get_host_address(GuestAddress(0))
             .map_err(|e| VmmError::Memory(e.to_string()))?;
-        let region = kvm_userspace_memory_region {
-            slot: RAM_SLOT,
-            flags: 0,
-            guest_phys_addr: 0,
-            memory_size: ram_size,
-            userspace_addr: host as u64,
-        };
-        // SAFETY: the region is a live mapping of `ram_size` bytes owned by
-        // `ram`, which the VM keeps alive as long as the VM fd.
-        unsafe { fd.set_user_memory_region(region) }.map_err(VmmError::kvm("set RAM memslot"))?;
         let vcpu = fd.create_vcpu(0).map_err(VmmError::kvm("create vCPU"))?;
         let cpuid = kvm
             .get_supported_cpuid(KVM_MAX_CPUID_ENTRIES)
             .map_err(VmmError::kvm("get supported CPUID"))?;
         vcpu.set_cpuid2(&cpuid)
             .map_err(VmmError::kvm("set CPUID"))?;
-        Ok(Vm {
+        let vm = Vm {
             _kvm: kvm,
-            _fd: fd,
+            fd,
             vcpu,
             ram,
             ram_size,
-        })
+        };
+        // SAFETY: `ram` maps `ram_size` bytes and lives as long as the VM.
+        unsafe { vm.set_slot(RAM_SLOT, 0, host, ram_size, false)? };
+        Ok(vm)
+    }
+
+    /// Registers (or re-registers) memslot `slot` at `gpa`, backed by `size`
+    /// bytes at `host`; read-only slots make every guest store an MMIO exit.
+    ///
+    /// # Safety
+    /// `host` must stay mapped for `size` bytes until the slot is removed or
+    /// the VM is dropped.
+    pub unsafe fn set_slot(
+        &self,
+        slot: u32,
+        gpa: u64,
+        host: *mut u8,
+        size: u64,
+        readonly: bool,
+    ) -> Result<(), VmmError> {
+        let region = kvm_userspace_memory_region {
+            slot,
+            flags: if readonly { KVM_MEM_READONLY } else { 0 },
+            guest_phys_addr: gpa,
+            memory_size: size,
+            userspace_addr: host as u64,
+        };
+        // SAFETY: the caller guarantees the mapping.
+        unsafe { self.fd.set_user_memory_region(region) }.map_err(VmmError::kvm("set memslot"))
+    }
+
+    /// Removes memslot `slot` (registering it again afterwards makes KVM
+    /// drop stale shadow page tables, see PLATFORM.md).
+    pub fn remove_slot(&self, slot: u32, gpa: u64) -> Result<(), VmmError> {
+        let region = kvm_userspace_memory_region {
+            slot,
+            flags: 0,
+            guest_phys_addr: gpa,
+            memory_size: 0,
+            userspace_addr: 0,
+        };
+        // SAFETY: a zero-sized region removes the slot; no memory is referenced.
+        unsafe { self.fd.set_user_memory_region(region) }.map_err(VmmError::kvm("remove memslot"))
+    }
+
+    /// Whether KVM supports read-only memslots.
+    pub fn has_readonly_slots(&self) -> bool {
+        self.fd.check_extension(kvm_ioctls::Cap::ReadonlyMem)
     }
 
     /// Size of guest RAM.

@@ -32,6 +32,8 @@ pub const PORT_EXIT: u16 = 0xf4;
 pub const PORT_HYPERCALL: u16 = 0xf0;
 /// Written by the guest's ring-0 stub when an exception cannot be handled.
 pub const PORT_FAULT: u16 = 0xf1;
+/// Doorbell of the persistent-memory event ring (see [`pmem`]).
+pub const PORT_PMEM_DOORBELL: u16 = 0xf2;
 
 /// Guest-physical layout shared by the VMM and the runtime.
 pub mod layout {
@@ -47,6 +49,8 @@ pub mod layout {
     pub const BOOT_INFO: u64 = 0x4000;
     /// The hypercall [`Mailbox`](crate::Mailbox).
     pub const MAILBOX: u64 = 0x5000;
+    /// The persistent-memory event ring ([`pmem::Ring`](crate::pmem::Ring)).
+    pub const PMEM_RING: u64 = 0x6000;
     /// Bottom of the ring-0 stack (exceptions from ring 3 switch to it).
     pub const RING0_STACK_BOTTOM: u64 = 0x8000;
     /// Top of the ring-0 stack (`TSS.rsp0`).
@@ -176,6 +180,13 @@ pub mod hc {
     pub const CONSOLE_WRITE: u64 = 1;
     /// In list mode, one scenario: `args = [name_gpa, name_len, desc_gpa, desc_len]`.
     pub const SCENARIO: u64 = 2;
+    /// The untraced setup phase is over: the NVDIMM content becomes the
+    /// initial media and recording starts. No arguments.
+    pub const SETUP_DONE: u64 = 3;
+    /// A mark in the trace: `args = [gpa of a MarkArgs]`.
+    pub const MARK: u64 = 4;
+    /// A durability promise: `args = [gpa of a PromiseArgs]`.
+    pub const PROMISE: u64 = 5;
 
     /// Success.
     pub const OK: u64 = 0;
@@ -233,4 +244,102 @@ pub struct GuestHeader {
     pub nvectors: u32,
     /// Address of the ring-0 handler of each exception vector.
     pub vectors: [u64; VECTORS],
+}
+
+/// Value of an absent optional field in [`MarkArgs`].
+pub const NONE: u64 = u64::MAX;
+
+/// Arguments of [`hc::MARK`].
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct MarkArgs {
+    /// Guest-physical address of the label (UTF-8).
+    pub label_gpa: u64,
+    /// Length of the label.
+    pub label_len: u64,
+    /// File (inode number) or [`NONE`].
+    pub file: u64,
+    /// Page index or [`NONE`].
+    pub page: u64,
+    /// Operation id or [`NONE`].
+    pub op: u64,
+    /// Device offset of the range concerned or [`NONE`].
+    pub range_offset: u64,
+    /// Length of that range (0 when there is none).
+    pub range_len: u64,
+}
+
+/// Arguments of [`hc::PROMISE`]: the guest declares durable `len` bytes of
+/// `file` at `offset`, stored at the device range given, by operation `op`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct PromiseArgs {
+    /// File (inode number).
+    pub file: u64,
+    /// Offset in the file.
+    pub offset: u64,
+    /// Length.
+    pub len: u64,
+    /// Operation id of the sync that made the promise.
+    pub op: u64,
+    /// Device offset where the bytes live.
+    pub range_offset: u64,
+    /// Length of that device range.
+    pub range_len: u64,
+}
+
+/// The persistent-memory event ring.
+///
+/// KVM sees every store to the NVDIMM (it is mapped read-only at the KVM
+/// level) but no flush, no fence, and cannot tell a non-temporal store or a
+/// locked read-modify-write from a plain store. The guest's
+/// persistent-memory API therefore appends an [`Entry`] here *before* it
+/// executes each such instruction; the VMM drains the ring at every exit,
+/// before it handles the exit, so events keep program order. `NTSTORE` and
+/// `RMW` entries announce the very next store exit (same address and size).
+/// A full ring and every fence ring [`PORT_PMEM_DOORBELL`](crate::PORT_PMEM_DOORBELL).
+pub mod pmem {
+    /// Number of entries.
+    pub const ENTRIES: u64 = 254;
+
+    /// `clwb` of the line holding `addr`.
+    pub const CLWB: u32 = 1;
+    /// `clflushopt`.
+    pub const CLFLUSHOPT: u32 = 2;
+    /// `clflush`.
+    pub const CLFLUSH: u32 = 3;
+    /// `sfence`.
+    pub const SFENCE: u32 = 4;
+    /// `mfence`.
+    pub const MFENCE: u32 = 5;
+    /// A locked read-modify-write (`xchg`) of `size` bytes at `addr` follows.
+    pub const RMW: u32 = 6;
+    /// A non-temporal store (`movnti`) of `size` bytes at `addr` follows.
+    pub const NTSTORE: u32 = 7;
+
+    /// One recorded operation; `addr` is guest-physical.
+    #[repr(C)]
+    #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+    pub struct Entry {
+        /// One of the kinds above.
+        pub kind: u32,
+        /// Size in bytes (NT stores and RMWs).
+        pub size: u32,
+        /// Guest-physical address.
+        pub addr: u64,
+    }
+
+    /// The ring at [`layout::PMEM_RING`](crate::layout::PMEM_RING).
+    #[repr(C)]
+    #[derive(Debug, Clone, Copy)]
+    pub struct Ring {
+        /// Entries produced by the guest so far (never wraps in practice).
+        pub head: u64,
+        /// Entries consumed by the VMM so far.
+        pub tail: u64,
+        /// The entries, indexed by count modulo [`ENTRIES`].
+        pub entries: [Entry; ENTRIES as usize],
+    }
+
+    const _: () = assert!(core::mem::size_of::<Ring>() <= 4096);
 }

@@ -1,6 +1,7 @@
 //! The agent's scenarios.
 
 mod basic;
+mod pmem_smoke;
 
 use pmemvm_rt::BootInfo;
 
@@ -30,6 +31,11 @@ pub const ALL: &[Scenario] = &[
         name: "tasks",
         description: "two tasks suspended inside their fault handlers while the other faults",
         run: basic::tasks,
+    },
+    Scenario {
+        name: "pmem-smoke",
+        description: "every kind of persistent-memory event once, at known offsets",
+        run: pmem_smoke::run,
     },
     Scenario {
         name: "bench-pagefault",

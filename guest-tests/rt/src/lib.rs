@@ -29,6 +29,7 @@ pub mod io;
 #[cfg(not(test))]
 mod mem;
 pub mod paging;
+pub mod pmem;
 #[cfg(not(test))]
 mod ring0;
 pub mod syscall;

@@ -39,6 +39,48 @@ struct GuestArgs {
     timeout: u64,
 }
 
+/// Options of the emulated NVDIMM.
+#[derive(Debug, clap::Args, Clone)]
+struct NvdimmArgs {
+    /// Backing file, QEMU style: mem-path=FILE,size=SIZE[,label-size=SIZE][,share=on|off]
+    /// (default: 64 MiB in a temporary file).
+    #[arg(long, value_name = "OPTIONS")]
+    nvdimm: Vec<String>,
+    /// Persistence domain (QEMU nvdimm-persistence): mem-ctrl (ADR) or cpu (eADR).
+    #[arg(long, value_name = "DOMAIN", default_value = "mem-ctrl")]
+    persistence: String,
+    /// Failure atomicity unit of the model: line or word.
+    #[arg(long, value_name = "UNIT", default_value = "line")]
+    atomicity: String,
+}
+
+impl NvdimmArgs {
+    fn options(&self) -> anyhow::Result<pmemvm::nvdimm::NvdimmOptions> {
+        let backing = match self.nvdimm.as_slice() {
+            [] => None,
+            [one] => Some(
+                one.parse()
+                    .map_err(|e| anyhow::anyhow!("--nvdimm {one}: {e}"))?,
+            ),
+            [_, second, ..] => anyhow::bail!(
+                "--nvdimm {second}: a second NVDIMM is not supported yet (one device per VM)"
+            ),
+        };
+        Ok(pmemvm::nvdimm::NvdimmOptions {
+            backing,
+            persistence: self
+                .persistence
+                .parse()
+                .map_err(|e| anyhow::anyhow!("--persistence {}: {e}", self.persistence))?,
+            atomicity: self
+                .atomicity
+                .parse()
+                .map_err(|e| anyhow::anyhow!("--atomicity {}: {e}", self.atomicity))?,
+            ..Default::default()
+        })
+    }
+}
+
 impl GuestArgs {
     fn source(&self) -> pmemvm::session::GuestSource {
         match &self.guest {

@@ -1,6 +1,7 @@
 //! `pmemvm run`.
 
-use super::GuestArgs;
+use super::{GuestArgs, NvdimmArgs};
+use std::path::PathBuf;
 use pmemvm::session::{self, RunConfig};
 
 /// Arguments of `pmemvm run`.
@@ -17,11 +18,34 @@ pub struct RunArgs {
     /// Seed of the workload.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    #[command(flatten)]
+    nvdimm: NvdimmArgs,
+    /// Write the persistence trace there (.json or .jsonl).
+    #[arg(long, value_name = "FILE")]
+    trace: Option<PathBuf>,
+    /// Cut the power at this crash point (seq:N, fence:K, store:K, promise:K, mark:LABEL[#K], end).
+    #[arg(long, value_name = "POINT")]
+    power_fail_at: Option<String>,
+    /// What the media holds after the power failure (minimal, maximal, random:SEED, units:...).
+    #[arg(long, value_name = "IMAGE", default_value = "minimal")]
+    on_power_fail: String,
 }
 
 /// Runs the guest; exits with its status.
 pub fn run(a: &RunArgs) -> anyhow::Result<i32> {
+    let mut nvdimm = a.nvdimm.options()?;
+    nvdimm.trace = a.trace.clone();
+    nvdimm.power_fail_at = a
+        .power_fail_at
+        .as_deref()
+        .map(|p| p.parse().map_err(|e| anyhow::anyhow!("--power-fail-at {p}: {e}")))
+        .transpose()?;
+    nvdimm.on_power_fail = a
+        .on_power_fail
+        .parse()
+        .map_err(|e| anyhow::anyhow!("--on-power-fail {}: {e}", a.on_power_fail))?;
     let config = RunConfig {
+        nvdimm,
         guest: a.guest.source(),
         scenario: a.scenario.clone(),
         variant: a.variant.clone(),

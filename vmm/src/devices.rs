@@ -1,0 +1,19 @@
+//! What the guest's exits act on during one run: the console, the list of
+//! scenarios (list mode) and the NVDIMM.
+
+use crate::hypercall::ScenarioInfo;
+use crate::nvdimm::Nvdimm;
+use pmemvm_abi::Mode;
+use std::io::Write;
+
+/// The devices of one run.
+pub struct Devices<'a> {
+    /// Where console output goes.
+    pub console: &'a mut dyn Write,
+    /// The mode the guest was booted in.
+    pub mode: Mode,
+    /// Scenarios reported in list mode.
+    pub scenarios: Vec<ScenarioInfo>,
+    /// The NVDIMM.
+    pub nvdimm: Nvdimm,
+}

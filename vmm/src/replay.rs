@@ -1,0 +1,80 @@
+//! Feeding trace events to the persistency model: the one place that says
+//! what each event does to it, used live while recording and offline on a
+//! trace file.
+
+use crate::error::VmmError;
+use pmemvm_device::model::{Atomicity, FenceKind, FlushKind, Model, ModelConfig, Persistence};
+use pmemvm_traces::{CrashPoint, Event, EventKind, Header, PointResolver, TraceReader};
+use std::path::Path;
+
+/// The model configuration a trace header describes.
+pub fn model_config(header: &Header) -> ModelConfig {
+    ModelConfig {
+        size: header.device.size,
+        persistence: match header.persistence {
+            pmemvm_traces::Persistence::MemCtrl => Persistence::Adr,
+            pmemvm_traces::Persistence::Cpu => Persistence::Eadr,
+        },
+        atomicity: match header.atomicity {
+            pmemvm_traces::Atomicity::Line => Atomicity::Line,
+            pmemvm_traces::Atomicity::Word => Atomicity::Word,
+        },
+    }
+}
+
+/// Applies one event to the model.
+pub fn apply(model: &mut Model, ev: &Event) -> Result<(), VmmError> {
+    let seq = ev.seq;
+    if let Some(w) = ev.kind.write()
+        && let Some(init) = &w.init
+    {
+        model.init_line(w.line(), **init);
+    }
+    match &ev.kind {
+        EventKind::Store(w) => model.store(seq, w.offset, &w.data)?,
+        EventKind::NtStore(w) => model.ntstore(seq, w.offset, &w.data)?,
+        EventKind::Rmw(w) => model.rmw(seq, w.offset, &w.data)?,
+        EventKind::Clwb(f) => model.flush(seq, FlushKind::Clwb, f.offset)?,
+        EventKind::ClflushOpt(f) => model.flush(seq, FlushKind::Clflushopt, f.offset)?,
+        EventKind::Clflush(f) => model.flush(seq, FlushKind::Clflush, f.offset)?,
+        EventKind::Sfence => model.fence(seq, FenceKind::Sfence),
+        EventKind::Mfence => model.fence(seq, FenceKind::Mfence),
+        EventKind::Io(_) | EventKind::Mark(_) | EventKind::Promise(_) => model.drain(seq),
+        EventKind::PowerFail(_) => {}
+    }
+    Ok(())
+}
+
+/// A trace replayed up to a crash point.
+pub struct Replayed {
+    /// The trace's header.
+    pub header: Header,
+    /// The model just after the point.
+    pub model: Model,
+    /// The seq just after which the point lies (0: before any event).
+    pub seq: u64,
+}
+
+/// Replays the trace at `path` up to `point`, reading it as a stream.
+pub fn replay_to(path: &Path, point: &CrashPoint) -> Result<Replayed, VmmError> {
+    let mut reader = TraceReader::open(path)?;
+    let header = reader.header().clone();
+    let mut model = Model::new(model_config(&header));
+    let mut resolver = PointResolver::new(point.clone());
+    if resolver.reached().is_none() {
+        while let Some(ev) = reader.next_event()? {
+            if matches!(ev.kind, EventKind::PowerFail(_)) {
+                break;
+            }
+            apply(&mut model, &ev).map_err(|e| VmmError::BadTrace {
+                at: reader.last_location().to_string(),
+                reason: e.to_string(),
+            })?;
+            if resolver.observe(&ev) {
+                break;
+            }
+        }
+    }
+    let seq = resolver.finish()?;
+    Ok(Replayed { header, model, seq })
+}
