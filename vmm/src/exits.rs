@@ -1,7 +1,7 @@
 //! The vCPU loop: run until the guest exits, faults or times out.
 
-use crate::error::VmmError;
 use crate::devices::Devices;
+use crate::error::VmmError;
 use crate::nvdimm::Flow;
 use crate::vm::Vm;
 use crate::watchdog::Watchdog;
@@ -21,9 +21,16 @@ pub enum RunEnd {
 enum Next {
     Continue,
     /// A port write with no other effect (a drain point under eADR).
-    Io { port: u16, doorbell: bool },
+    Io {
+        port: u16,
+        doorbell: bool,
+    },
     /// A store to the read-only NVDIMM slot.
-    Store { gpa: u64, data: [u8; 8], len: usize },
+    Store {
+        gpa: u64,
+        data: [u8; 8],
+        len: usize,
+    },
     Hypercall,
     Exit(u32),
     Fault,

@@ -10,7 +10,7 @@ use crate::devices::Devices;
 use crate::error::VmmError;
 use crate::nvdimm::Flow;
 use crate::vm::Vm;
-use pmemvm_abi::{MarkArgs, Mailbox, Mode, PromiseArgs, hc, layout};
+use pmemvm_abi::{Mailbox, MarkArgs, Mode, PromiseArgs, hc, layout};
 
 /// A scenario a guest reported in list mode.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]

@@ -163,7 +163,15 @@ impl Nvdimm {
     pub fn attach(&mut self, vm: &Vm) -> Result<(), VmmError> {
         // SAFETY: the copy stays mapped as long as `self`, which the session
         // drops after the VM.
-        unsafe { vm.set_slot(NVDIMM_SLOT, self.base(), self.copy.as_ptr(), self.size(), false) }
+        unsafe {
+            vm.set_slot(
+                NVDIMM_SLOT,
+                self.base(),
+                self.copy.as_ptr(),
+                self.size(),
+                false,
+            )
+        }
     }
 
     /// Ends the setup phase: the content becomes the initial media, the slot
@@ -180,7 +188,15 @@ impl Nvdimm {
         }
         vm.remove_slot(NVDIMM_SLOT, self.base())?;
         // SAFETY: as in `attach`.
-        unsafe { vm.set_slot(NVDIMM_SLOT, self.base(), self.copy.as_ptr(), self.size(), true)? };
+        unsafe {
+            vm.set_slot(
+                NVDIMM_SLOT,
+                self.base(),
+                self.copy.as_ptr(),
+                self.size(),
+                true,
+            )?
+        };
         self.phase = Phase::Recording;
         if let Some(path) = &self.options.trace {
             let hash: [u8; 32] = Sha256::digest(self.copy.as_slice()).into();
@@ -220,7 +236,11 @@ impl Nvdimm {
             t.write(&ev)?;
         }
         let reached = self.resolver.as_mut().is_some_and(|r| r.observe(&ev));
-        Ok(if reached { Flow::PowerFail } else { Flow::Continue })
+        Ok(if reached {
+            Flow::PowerFail
+        } else {
+            Flow::Continue
+        })
     }
 
     /// Drains the guest's event ring (at every exit, before handling it).
@@ -301,7 +321,9 @@ impl Nvdimm {
                 self.announced = Some(e);
                 Ok(Flow::Continue)
             }
-            other => Err(VmmError::Protocol(format!("event ring: unknown entry kind {other}"))),
+            other => Err(VmmError::Protocol(format!(
+                "event ring: unknown entry kind {other}"
+            ))),
         }
     }
 
@@ -309,7 +331,9 @@ impl Nvdimm {
     pub fn store(&mut self, gpa: u64, data: &[u8], rip: u64) -> Result<Flow, VmmError> {
         let offset = self.offset_of(gpa, "store")?;
         if offset + data.len() as u64 > self.size() {
-            return Err(VmmError::Protocol(format!("store at {gpa:#x} runs past the NVDIMM")));
+            return Err(VmmError::Protocol(format!(
+                "store at {gpa:#x} runs past the NVDIMM"
+            )));
         }
         // The announced kind (NT store or RMW), or `None` for a plain store.
         let kind = match self.announced.take() {
@@ -327,7 +351,11 @@ impl Nvdimm {
         };
         let mut flow = Flow::Continue;
         let mut done = 0usize;
-        for (part_off, part_len) in self.model.split(offset, data.len() as u64).collect::<Vec<_>>() {
+        for (part_off, part_len) in self
+            .model
+            .split(offset, data.len() as u64)
+            .collect::<Vec<_>>()
+        {
             if flow == Flow::PowerFail {
                 // The power is off: the rest of the store never happened.
                 break;
@@ -404,7 +432,11 @@ impl Nvdimm {
         let at_end = matches!(self.options.power_fail_at, Some(CrashPoint::End));
         let mut power_failure = None;
         if (power_failed || at_end) && self.recording() {
-            let point = self.options.power_fail_at.clone().unwrap_or(CrashPoint::End);
+            let point = self
+                .options
+                .power_fail_at
+                .clone()
+                .unwrap_or(CrashPoint::End);
             let spec = self.model.resolve(&self.options.on_power_fail);
             let image = self.model.image(&spec)?;
             image.apply(self.copy.as_mut_slice());
@@ -428,7 +460,9 @@ impl Nvdimm {
                 Some(r) => r.finish().err().map(|e| e.to_string()),
                 None => None,
             }
-            .unwrap_or_else(|| format!("the guest never started recording, so {point} was not reached"));
+            .unwrap_or_else(|| {
+                format!("the guest never started recording, so {point} was not reached")
+            });
             return Err(VmmError::Config {
                 what: format!("--power-fail-at {point}"),
                 reason,

@@ -1,8 +1,8 @@
 //! One run of a guest: load it, boot it in a mode, run it to its exit.
 
+use crate::devices::Devices;
 use crate::elf::GuestElf;
 use crate::error::VmmError;
-use crate::devices::Devices;
 use crate::exits::{self, ExitStats, RunEnd};
 use crate::guest;
 use crate::hypercall::ScenarioInfo;
@@ -157,6 +157,7 @@ fn boot_info(config: &RunConfig, elf: &GuestElf) -> Result<BootInfo, VmmError> {
         cr3: layout::PML4,
         rsdp: layout::ACPI,
         seed: config.seed,
+        verify: 0,
         scenario: name_field("scenario", &config.scenario)?,
         variant: name_field("variant", &config.variant)?,
     })

@@ -138,6 +138,9 @@ pub struct BootInfo {
     pub rsdp: u64,
     /// Seed of the workload.
     pub seed: u64,
+    /// In verify mode, guest-physical address of a [`VerifyHeader`]
+    /// followed by its promises; 0 otherwise.
+    pub verify: u64,
     /// Scenario name, NUL-padded UTF-8.
     pub scenario: [u8; NAME_LEN],
     /// Variant name, NUL-padded UTF-8.
@@ -187,6 +190,11 @@ pub mod hc {
     pub const MARK: u64 = 4;
     /// A durability promise: `args = [gpa of a PromiseArgs]`.
     pub const PROMISE: u64 = 5;
+    /// Verify mode's verdict: `args = [passed (1) or failed (0), msg_gpa, msg_len]`.
+    pub const VERDICT: u64 = 6;
+    /// A check the guest failed in record mode (a finding, e.g. an mtime
+    /// that did not change): `args = [msg_gpa, msg_len]`.
+    pub const FINDING: u64 = 7;
 
     /// Success.
     pub const OK: u64 = 0;
@@ -286,6 +294,18 @@ pub struct PromiseArgs {
     pub range_offset: u64,
     /// Length of that device range.
     pub range_len: u64,
+}
+
+/// What verify mode is given, at [`BootInfo::verify`]: the id of the last
+/// operation started before the crash point and the promises made before
+/// it; `promises` entries of [`PromiseArgs`] follow the header.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct VerifyHeader {
+    /// Id of the last operation started before the crash point (0: none).
+    pub last_op: u64,
+    /// Number of promises that follow.
+    pub promises: u64,
 }
 
 /// The persistent-memory event ring.

@@ -212,7 +212,9 @@ pub unsafe fn xchg_u64(p: *mut u64, v: u64) -> u64 {
     record(ring::RMW, p as u64, 8);
     let mut old = v;
     // SAFETY: the caller guarantees `p`.
-    unsafe { core::arch::asm!("xchg [{}], {}", in(reg) p, inout(reg) old, options(nostack, preserves_flags)) };
+    unsafe {
+        core::arch::asm!("xchg [{}], {}", in(reg) p, inout(reg) old, options(nostack, preserves_flags))
+    };
     old
 }
 
@@ -225,7 +227,9 @@ pub unsafe fn xchg_u64(p: *mut u64, v: u64) -> u64 {
 pub unsafe fn movnti_u64(p: *mut u64, v: u64) {
     record(ring::NTSTORE, p as u64, 8);
     // SAFETY: the caller guarantees `p`.
-    unsafe { core::arch::asm!("movnti [{}], {}", in(reg) p, in(reg) v, options(nostack, preserves_flags)) };
+    unsafe {
+        core::arch::asm!("movnti [{}], {}", in(reg) p, in(reg) v, options(nostack, preserves_flags))
+    };
 }
 
 /// `movnti`: a non-temporal 4-byte store.
@@ -237,14 +241,18 @@ pub unsafe fn movnti_u64(p: *mut u64, v: u64) {
 pub unsafe fn movnti_u32(p: *mut u32, v: u32) {
     record(ring::NTSTORE, p as u64, 4);
     // SAFETY: the caller guarantees `p`.
-    unsafe { core::arch::asm!("movnti [{}], {:e}", in(reg) p, in(reg) v, options(nostack, preserves_flags)) };
+    unsafe {
+        core::arch::asm!("movnti [{}], {:e}", in(reg) p, in(reg) v, options(nostack, preserves_flags))
+    };
 }
 
 /// Each line of `[addr, addr + len)`.
 fn lines(addr: u64, len: u64) -> impl Iterator<Item = u64> {
     let first = addr & !(LINE - 1);
     let end = addr + len;
-    (0..).map(move |i| first + i * LINE).take_while(move |&l| l < end && len > 0)
+    (0..)
+        .map(move |i| first + i * LINE)
+        .take_while(move |&l| l < end && len > 0)
 }
 
 /// Cached stores of `src` to `dst`, one at a time (no `rep movs`: each

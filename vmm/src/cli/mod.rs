@@ -3,6 +3,7 @@
 mod bench_cmd;
 mod run_cmd;
 mod scenarios_cmd;
+mod trace_cmd;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -23,6 +24,9 @@ enum Command {
     Scenarios(scenarios_cmd::ScenariosArgs),
     /// Measure pmemvm on this machine.
     Bench(bench_cmd::BenchArgs),
+    /// Inspect persistence traces.
+    #[command(subcommand)]
+    Trace(trace_cmd::TraceCommand),
 }
 
 /// Options shared by every command that boots a guest.
@@ -112,6 +116,7 @@ pub fn main() -> i32 {
         Command::Run(a) => run_cmd::run(&a),
         Command::Scenarios(a) => scenarios_cmd::run(&a),
         Command::Bench(a) => bench_cmd::run(&a),
+        Command::Trace(c) => trace_cmd::run(&c),
     };
     match result {
         Ok(status) => status,

@@ -1,8 +1,8 @@
 //! `pmemvm run`.
 
 use super::{GuestArgs, NvdimmArgs};
-use std::path::PathBuf;
 use pmemvm::session::{self, RunConfig};
+use std::path::PathBuf;
 
 /// Arguments of `pmemvm run`.
 #[derive(Debug, clap::Args)]
@@ -38,7 +38,10 @@ pub fn run(a: &RunArgs) -> anyhow::Result<i32> {
     nvdimm.power_fail_at = a
         .power_fail_at
         .as_deref()
-        .map(|p| p.parse().map_err(|e| anyhow::anyhow!("--power-fail-at {p}: {e}")))
+        .map(|p| {
+            p.parse()
+                .map_err(|e| anyhow::anyhow!("--power-fail-at {p}: {e}"))
+        })
         .transpose()?;
     nvdimm.on_power_fail = a
         .on_power_fail
