@@ -30,6 +30,7 @@ pub mod io;
 mod mem;
 pub mod paging;
 pub mod pmem;
+pub mod report;
 #[cfg(not(test))]
 mod ring0;
 pub mod syscall;

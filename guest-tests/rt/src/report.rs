@@ -1,0 +1,38 @@
+//! What a guest reports about itself: verify-mode verdicts, record-mode
+//! findings, and the promises verify mode is given.
+
+use crate::io::hypercall;
+use pmemvm_abi::{PromiseArgs, VerifyHeader, hc};
+
+/// Verify mode's verdict: passed, or failed with a message naming what was
+/// lost (file, offset, allowed values, found bytes).
+pub fn verdict(passed: bool, message: &str) {
+    hypercall(
+        hc::VERDICT,
+        &[u64::from(passed), message.as_ptr() as u64, message.len() as u64],
+    );
+}
+
+/// A check the guest failed in record mode (e.g. an mtime that did not change).
+pub fn finding(message: &str) {
+    hypercall(hc::FINDING, &[message.as_ptr() as u64, message.len() as u64]);
+}
+
+/// In verify mode: the id of the last operation started before the crash
+/// point, and the promises made before it.
+pub fn verify_info() -> Option<(u64, &'static [PromiseArgs])> {
+    let at = crate::boot_info().verify;
+    if at == 0 {
+        return None;
+    }
+    // SAFETY: the VMM wrote a VerifyHeader and its promises at this
+    // identity-mapped address, below `free_start`, so the heap never reuses it.
+    unsafe {
+        let header = (at as *const VerifyHeader).read();
+        let first = (at + core::mem::size_of::<VerifyHeader>() as u64) as *const PromiseArgs;
+        Some((
+            header.last_op,
+            core::slice::from_raw_parts(first, header.promises as usize),
+        ))
+    }
+}
