@@ -16,4 +16,17 @@ pub struct Devices<'a> {
     pub scenarios: Vec<ScenarioInfo>,
     /// The NVDIMM.
     pub nvdimm: Nvdimm,
+    /// Verify mode's verdict, once the guest gave it.
+    pub verdict: Option<Verdict>,
+    /// Checks the guest failed in record mode.
+    pub findings: Vec<String>,
+}
+
+/// What verify mode concluded about a crash image.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Verdict {
+    /// Every promise held and the file system is consistent.
+    pub passed: bool,
+    /// The guest's message (what was lost, where).
+    pub message: String,
 }

@@ -6,7 +6,7 @@
 //!
 //! [`PORT_HYPERCALL`]: pmemvm_abi::PORT_HYPERCALL
 
-use crate::devices::Devices;
+use crate::devices::{Devices, Verdict};
 use crate::error::VmmError;
 use crate::nvdimm::Flow;
 use crate::vm::Vm;
@@ -143,6 +143,21 @@ impl Devices<'_> {
                 Ok(())
             }
             hc::SCENARIO => Err(hc::BAD_STATE),
+            hc::VERDICT if self.mode == Mode::Verify && self.verdict.is_none() => {
+                let message = text(vm, a[1], a[2])?;
+                self.verdict = Some(Verdict {
+                    passed: a[0] == 1,
+                    message,
+                });
+                Ok(())
+            }
+            hc::VERDICT => Err(hc::BAD_STATE),
+            hc::FINDING => {
+                let message = text(vm, a[0], a[1])?;
+                log::warn!("guest finding: {message}");
+                self.findings.push(message);
+                Ok(())
+            }
             _ => Err(hc::UNKNOWN),
         }
     }

@@ -23,6 +23,7 @@ pub mod hypercall;
 pub mod nvdimm;
 pub mod replay;
 pub mod session;
+pub mod verify;
 pub mod vm;
 pub mod watchdog;
 

@@ -22,6 +22,7 @@ use pmemvm_traces::{
 };
 use sha2::{Digest, Sha256};
 use std::path::PathBuf;
+use std::sync::Arc;
 
 /// Memslot of the NVDIMM.
 const NVDIMM_SLOT: u32 = 1;
@@ -31,8 +32,10 @@ pub const MAX_SIZE: u64 = DEFAULT_MAX_SIZE;
 /// How the NVDIMM of a run is configured.
 #[derive(Debug, Clone)]
 pub struct NvdimmOptions {
-    /// The backing file (`--nvdimm`), or a 64 MiB temporary one.
+    /// The backing file (`--nvdimm`), or a temporary one of `default_size`.
     pub backing: Option<NvdimmConfig>,
+    /// Size of the temporary NVDIMM used without a backing file.
+    pub default_size: u64,
     /// ADR (`mem-ctrl`) or eADR (`cpu`).
     pub persistence: Persistence,
     /// Line or word atomicity.
@@ -43,17 +46,25 @@ pub struct NvdimmOptions {
     pub power_fail_at: Option<CrashPoint>,
     /// The image the media holds after the power failure.
     pub on_power_fail: ImageSpec,
+    /// Content to start from instead of the backing file's (verify mode:
+    /// a crash image), of exactly the guest-visible size.
+    pub initial_media: Option<Arc<[u8]>>,
+    /// Hand the final media back in the outcome.
+    pub keep_media: bool,
 }
 
 impl Default for NvdimmOptions {
     fn default() -> Self {
         NvdimmOptions {
             backing: None,
+            default_size: DEFAULT_SIZE,
             persistence: Persistence::Adr,
             atomicity: Atomicity::Line,
             trace: None,
             power_fail_at: None,
             on_power_fail: ImageSpec::Minimal,
+            initial_media: None,
+            keep_media: false,
         }
     }
 }
@@ -96,6 +107,8 @@ pub struct MediaOutcome {
     pub power_failure: Option<(CrashPoint, String)>,
     /// Where the trace was written.
     pub trace: Option<PathBuf>,
+    /// The final media, when asked for with `keep_media`.
+    pub media: Option<Vec<u8>>,
 }
 
 /// The NVDIMM of one run.
@@ -120,9 +133,22 @@ impl Nvdimm {
     pub fn new(options: NvdimmOptions, names: RunNames) -> Result<Nvdimm, VmmError> {
         let backing = match &options.backing {
             Some(cfg) => Backing::open(cfg, MAX_SIZE)?,
-            None => Backing::temporary(DEFAULT_SIZE)?,
+            None => Backing::temporary(options.default_size)?,
         };
-        let copy = backing.map_guest_copy()?;
+        let mut copy = backing.map_guest_copy()?;
+        if let Some(media) = &options.initial_media {
+            if media.len() != copy.len() {
+                return Err(VmmError::Config {
+                    what: "NVDIMM image".into(),
+                    reason: format!(
+                        "{} bytes, but the NVDIMM has {} (the same size as the recording is needed)",
+                        media.len(),
+                        copy.len()
+                    ),
+                });
+            }
+            copy.as_mut_slice().copy_from_slice(media);
+        }
         let model = Model::new(ModelConfig {
             size: backing.guest_size(),
             persistence: options.persistence,
@@ -473,10 +499,15 @@ impl Nvdimm {
             Some(t) => Some(t.finish()?),
             None => None,
         };
+        let media = self
+            .options
+            .keep_media
+            .then(|| self.copy.as_slice().to_vec());
         Ok(MediaOutcome {
             events: self.seq,
             power_failure,
             trace,
+            media,
         })
     }
 }

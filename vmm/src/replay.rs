@@ -3,8 +3,12 @@
 //! trace file.
 
 use crate::error::VmmError;
+use crate::session::VerifyInput;
+use pmemvm_abi::PromiseArgs;
 use pmemvm_device::model::{Atomicity, FenceKind, FlushKind, Model, ModelConfig, Persistence};
-use pmemvm_traces::{CrashPoint, Event, EventKind, Header, PointResolver, TraceReader};
+use pmemvm_traces::{
+    CrashPoint, DeviceRange, Event, EventKind, Header, PointResolver, TraceReader,
+};
 use std::path::Path;
 
 /// The model configuration a trace header describes.
@@ -53,6 +57,35 @@ pub struct Replayed {
     pub model: Model,
     /// The seq just after which the point lies (0: before any event).
     pub seq: u64,
+    /// What verify mode needs: the last operation started and the promises made.
+    pub verify: VerifyInput,
+}
+
+/// Collects, from events, what verify mode is given.
+pub fn note_for_verify(verify: &mut VerifyInput, ev: &Event) {
+    match &ev.kind {
+        EventKind::Mark(m) => {
+            if let Some(op) = m.op {
+                verify.last_op = verify.last_op.max(op);
+            }
+        }
+        EventKind::Promise(p) => {
+            let range = p
+                .ranges
+                .first()
+                .copied()
+                .unwrap_or(DeviceRange { offset: 0, len: 0 });
+            verify.promises.push(PromiseArgs {
+                file: p.file,
+                offset: p.offset,
+                len: p.len,
+                op: p.op,
+                range_offset: range.offset,
+                range_len: range.len,
+            });
+        }
+        _ => {}
+    }
 }
 
 /// Replays the trace at `path` up to `point`, reading it as a stream.
@@ -61,6 +94,7 @@ pub fn replay_to(path: &Path, point: &CrashPoint) -> Result<Replayed, VmmError> 
     let header = reader.header().clone();
     let mut model = Model::new(model_config(&header));
     let mut resolver = PointResolver::new(point.clone());
+    let mut verify = VerifyInput::default();
     if resolver.reached().is_none() {
         while let Some(ev) = reader.next_event()? {
             if matches!(ev.kind, EventKind::PowerFail(_)) {
@@ -70,11 +104,17 @@ pub fn replay_to(path: &Path, point: &CrashPoint) -> Result<Replayed, VmmError> 
                 at: reader.last_location().to_string(),
                 reason: e.to_string(),
             })?;
+            note_for_verify(&mut verify, &ev);
             if resolver.observe(&ev) {
                 break;
             }
         }
     }
     let seq = resolver.finish()?;
-    Ok(Replayed { header, model, seq })
+    Ok(Replayed {
+        header,
+        model,
+        seq,
+        verify,
+    })
 }

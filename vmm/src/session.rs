@@ -1,6 +1,6 @@
 //! One run of a guest: load it, boot it in a mode, run it to its exit.
 
-use crate::devices::Devices;
+use crate::devices::{Devices, Verdict};
 use crate::elf::GuestElf;
 use crate::error::VmmError;
 use crate::exits::{self, ExitStats, RunEnd};
@@ -9,7 +9,7 @@ use crate::hypercall::ScenarioInfo;
 use crate::nvdimm::{MediaOutcome, Nvdimm, NvdimmOptions, RunNames};
 use crate::vm::Vm;
 use crate::watchdog::Watchdog;
-use pmemvm_abi::{ABI_VERSION, BOOT_MAGIC, BootInfo, Mode, NAME_LEN, layout};
+use pmemvm_abi::{ABI_VERSION, BOOT_MAGIC, BootInfo, Mode, NAME_LEN, PromiseArgs, layout};
 use pmemvm_device::model::Persistence;
 use pmemvm_device::nfit::{CAPS_CPU, CAPS_MEM_CTRL, NfitRegion, build_acpi_tables};
 use std::io::Write;
@@ -68,6 +68,29 @@ pub struct RunConfig {
     pub timeout_secs: u64,
     /// The NVDIMM, tracing and power failure.
     pub nvdimm: NvdimmOptions,
+    /// In verify mode: what the guest checks.
+    pub verify: Option<VerifyInput>,
+}
+
+/// What verify mode is given: the last operation started before the crash
+/// point and the promises made before it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VerifyInput {
+    /// Id of the last operation started (0: none).
+    pub last_op: u64,
+    /// The promises.
+    pub promises: Vec<PromiseArgs>,
+}
+
+impl VerifyInput {
+    /// The bytes of the block the guest reads ([`VerifyHeader`] then the promises).
+    fn to_bytes(&self) -> Vec<u8> {
+        let mut words = vec![self.last_op, self.promises.len() as u64];
+        for p in &self.promises {
+            words.extend([p.file, p.offset, p.len, p.op, p.range_offset, p.range_len]);
+        }
+        words.iter().flat_map(|w| w.to_le_bytes()).collect()
+    }
 }
 
 impl Default for RunConfig {
@@ -81,6 +104,7 @@ impl Default for RunConfig {
             mem: DEFAULT_MEM,
             timeout_secs: DEFAULT_TIMEOUT_SECS,
             nvdimm: NvdimmOptions::default(),
+            verify: None,
         }
     }
 }
@@ -98,6 +122,10 @@ pub struct RunOutcome {
     pub stats: ExitStats,
     /// Time from the start of VM creation to the first exit.
     pub first_exit: Duration,
+    /// Verify mode's verdict, if the guest gave one.
+    pub verdict: Option<Verdict>,
+    /// Checks the guest failed in record mode.
+    pub findings: Vec<String>,
 }
 
 fn name_field(what: &str, value: &str) -> Result<[u8; NAME_LEN], VmmError> {
@@ -144,30 +172,52 @@ pub fn check_fits(config: &RunConfig, elf: &GuestElf) -> Result<(), VmmError> {
     Ok(())
 }
 
-/// The boot-info block for a run.
-fn boot_info(config: &RunConfig, elf: &GuestElf) -> Result<BootInfo, VmmError> {
+/// The boot-info block for a run, and the verify block to place at its
+/// `verify` address (just above the image; the heap starts after it).
+fn boot_info(config: &RunConfig, elf: &GuestElf) -> Result<(BootInfo, Vec<u8>), VmmError> {
     check_fits(config, elf)?;
     let (_, hi) = elf.extent();
-    Ok(BootInfo {
+    let image_end = hi.div_ceil(4096) * 4096;
+    let verify = config
+        .verify
+        .as_ref()
+        .map(VerifyInput::to_bytes)
+        .unwrap_or_default();
+    let free_start = image_end + (verify.len() as u64).div_ceil(4096) * 4096;
+    if free_start.saturating_add(MIN_HEAP) > config.mem {
+        return Err(VmmError::Config {
+            what: format!(
+                "{} promises",
+                config.verify.as_ref().map_or(0, |v| v.promises.len())
+            ),
+            reason: "too many for guest RAM (use --mem)".into(),
+        });
+    }
+    let info = BootInfo {
         magic: BOOT_MAGIC,
         abi_version: ABI_VERSION,
         mode: config.mode as u32,
         ram_size: config.mem,
-        free_start: hi.div_ceil(4096) * 4096,
+        free_start,
         cr3: layout::PML4,
         rsdp: layout::ACPI,
         seed: config.seed,
-        verify: 0,
+        verify: if config.verify.is_some() {
+            image_end
+        } else {
+            0
+        },
         scenario: name_field("scenario", &config.scenario)?,
         variant: name_field("variant", &config.variant)?,
-    })
+    };
+    Ok((info, verify))
 }
 
 /// Runs a guest to its exit (or to the power failure), streaming its console
 /// to `console`.
 pub fn run(config: &RunConfig, console: &mut dyn Write) -> Result<RunOutcome, VmmError> {
     let elf = config.guest.load()?;
-    let info = boot_info(config, &elf)?;
+    let (info, verify) = boot_info(config, &elf)?;
     let nvdimm = Nvdimm::new(
         config.nvdimm.clone(),
         RunNames {
@@ -179,11 +229,16 @@ pub fn run(config: &RunConfig, console: &mut dyn Write) -> Result<RunOutcome, Vm
     let start = Instant::now();
     let mut vm = Vm::new(config.mem)?;
     vm.boot(&elf, &info)?;
+    if info.verify != 0 {
+        vm.write(info.verify, &verify)?;
+    }
     let mut devices = Devices {
         console,
         mode: config.mode,
         scenarios: Vec::new(),
         nvdimm,
+        verdict: None,
+        findings: Vec::new(),
     };
     devices.nvdimm.attach(&vm)?;
     let caps = match config.nvdimm.persistence {
@@ -215,7 +270,11 @@ pub fn run(config: &RunConfig, console: &mut dyn Write) -> Result<RunOutcome, Vm
     )?;
     drop(vm);
     let Devices {
-        scenarios, nvdimm, ..
+        scenarios,
+        nvdimm,
+        verdict,
+        findings,
+        ..
     } = devices;
     let media = nvdimm.finish(end == RunEnd::PowerFail)?;
     Ok(RunOutcome {
@@ -227,6 +286,8 @@ pub fn run(config: &RunConfig, console: &mut dyn Write) -> Result<RunOutcome, Vm
         scenarios,
         stats,
         first_exit: first_exit.unwrap_or_default(),
+        verdict,
+        findings,
     })
 }
 

@@ -280,7 +280,7 @@ pub struct MarkArgs {
 /// Arguments of [`hc::PROMISE`]: the guest declares durable `len` bytes of
 /// `file` at `offset`, stored at the device range given, by operation `op`.
 #[repr(C)]
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PromiseArgs {
     /// File (inode number).
     pub file: u64,

@@ -21,7 +21,7 @@ fn main(info: &'static BootInfo) -> u32 {
             }
             0
         }
-        Some(Mode::Run) => match scenarios::find(info.scenario()) {
+        Some(Mode::Run | Mode::Verify) => match scenarios::find(info.scenario()) {
             Some(s) => (s.run)(info),
             None => {
                 println!("unknown scenario `{}`", info.scenario());

@@ -120,3 +120,12 @@ fn panic(info: &core::panic::PanicInfo) -> ! {
 #[cfg(not(test))]
 #[unsafe(no_mangle)]
 extern "C" fn rust_eh_personality() {}
+
+/// The precompiled `alloc` has landing pads that call it; with
+/// `panic = "abort"` nothing ever unwinds, so reaching it is a bug.
+#[cfg(not(test))]
+#[unsafe(no_mangle)]
+extern "C" fn _Unwind_Resume() -> ! {
+    println!("guest bug: _Unwind_Resume called (nothing unwinds in a pmemvm guest)");
+    io::exit(134)
+}

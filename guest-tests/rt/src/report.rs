@@ -9,13 +9,20 @@ use pmemvm_abi::{PromiseArgs, VerifyHeader, hc};
 pub fn verdict(passed: bool, message: &str) {
     hypercall(
         hc::VERDICT,
-        &[u64::from(passed), message.as_ptr() as u64, message.len() as u64],
+        &[
+            u64::from(passed),
+            message.as_ptr() as u64,
+            message.len() as u64,
+        ],
     );
 }
 
 /// A check the guest failed in record mode (e.g. an mtime that did not change).
 pub fn finding(message: &str) {
-    hypercall(hc::FINDING, &[message.as_ptr() as u64, message.len() as u64]);
+    hypercall(
+        hc::FINDING,
+        &[message.as_ptr() as u64, message.len() as u64],
+    );
 }
 
 /// In verify mode: the id of the last operation started before the crash

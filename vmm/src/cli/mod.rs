@@ -4,6 +4,7 @@ mod bench_cmd;
 mod run_cmd;
 mod scenarios_cmd;
 mod trace_cmd;
+mod verify_cmd;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -24,6 +25,8 @@ enum Command {
     Scenarios(scenarios_cmd::ScenariosArgs),
     /// Measure pmemvm on this machine.
     Bench(bench_cmd::BenchArgs),
+    /// Verify one crash image of a recorded trace: boot the guest on it and check its promises.
+    Verify(verify_cmd::VerifyArgs),
     /// Inspect persistence traces.
     #[command(subcommand)]
     Trace(trace_cmd::TraceCommand),
@@ -117,6 +120,7 @@ pub fn main() -> i32 {
         Command::Scenarios(a) => scenarios_cmd::run(&a),
         Command::Bench(a) => bench_cmd::run(&a),
         Command::Trace(c) => trace_cmd::run(&c),
+        Command::Verify(a) => verify_cmd::run(&a),
     };
     match result {
         Ok(status) => status,

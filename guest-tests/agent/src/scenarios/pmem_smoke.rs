@@ -1,8 +1,13 @@
 //! `pmem-smoke`: every kind of persistent-memory event once, at known
-//! device offsets, so a test can check the exact trace.
+//! device offsets, so a test can check the exact trace; and a promise that
+//! verify mode checks.
+//!
+//! Variants: `correct`, and `no-fence`, which forgets the `sfence` between
+//! the flushes and the promise (so the promise can be broken).
 
+use pmemvm_abi::Mode;
 use pmemvm_rt::pmem::{self, MarkFields};
-use pmemvm_rt::{BootInfo, println};
+use pmemvm_rt::{BootInfo, println, report};
 
 /// Offsets (from the NVDIMM base) the scenario writes to.
 const SETUP_BYTES: u64 = 0x200;
@@ -11,9 +16,40 @@ fn at<T>(base: u64, off: u64) -> *mut T {
     (base + off) as *mut T
 }
 
+/// The promised device range and what it must hold.
+const PROMISED: (u64, u64) = (0, 0xc0);
+
+fn expected(off: u64) -> u8 {
+    match off {
+        0x00 => 0x11,
+        0x40 | 0x41 => 0x22,
+        0x80..=0x83 => 0x33,
+        _ => 0xaa,
+    }
+}
+
+/// Checks the promised range after a crash.
+fn verify(base: u64) -> u32 {
+    let promised = report::verify_info().is_some_and(|(_, p)| !p.is_empty());
+    for off in PROMISED.0..PROMISED.0 + PROMISED.1 {
+        // SAFETY: inside the mapped NVDIMM.
+        let found = unsafe { at::<u8>(base, off).read_volatile() };
+        if promised && found != expected(off) {
+            let msg = alloc::format!(
+                "file 1 offset {off:#x} (device offset {off:#x}): promised {:#04x}, found {found:#04x}",
+                expected(off)
+            );
+            report::verdict(false, &msg);
+            return 0;
+        }
+    }
+    report::verdict(true, "");
+    0
+}
+
 /// Stores of 1, 2, 4, 8 and 16 bytes, a store across a line, `movnti`,
 /// each flush, each fence, an `xchg`, and marks.
-pub fn run(_: &'static BootInfo) -> u32 {
+pub fn run(info: &'static BootInfo) -> u32 {
     let dev = match pmem::init() {
         Ok(d) => d,
         Err(e) => {
@@ -22,6 +58,17 @@ pub fn run(_: &'static BootInfo) -> u32 {
         }
     };
     let b = dev.base;
+    let fence = match info.variant() {
+        "correct" => true,
+        "no-fence" => false,
+        other => {
+            println!("pmem-smoke: unknown variant `{other}` (correct, no-fence)");
+            return 2;
+        }
+    };
+    if info.mode == Mode::Verify as u32 {
+        return verify(b);
+    }
     // Untraced setup: a known pattern in the region the scenario uses.
     // SAFETY: the NVDIMM is mapped and these offsets lie inside it.
     unsafe { pmem::copy_cached(at(b, 0), &[0xaa; SETUP_BYTES as usize]) };
@@ -48,7 +95,10 @@ pub fn run(_: &'static BootInfo) -> u32 {
     pmem::clwb(at(b, 0x00));
     pmem::clflushopt(at(b, 0x40));
     pmem::clflush(at(b, 0x80));
-    pmem::sfence();
+    if fence {
+        pmem::sfence();
+    }
+    pmem::promise(1, PROMISED.0, PROMISED.1, 1, PROMISED);
     // SAFETY: aligned and inside the NVDIMM.
     let old = unsafe { pmem::xchg_u64(at(b, 0x1c0), 0x8888_8888_8888_8888) };
     pmem::mfence();

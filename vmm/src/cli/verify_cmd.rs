@@ -1,0 +1,59 @@
+//! `pmemvm verify`.
+
+use super::GuestArgs;
+use pmemvm::verify::{VerifyOptions, verify_trace};
+use std::path::PathBuf;
+
+/// Arguments of `pmemvm verify`.
+#[derive(Debug, clap::Args)]
+pub struct VerifyArgs {
+    /// The trace of the recorded run.
+    #[arg(long, value_name = "FILE")]
+    trace: PathBuf,
+    /// Crash point (seq:N, fence:K, store:K, promise:K, mark:LABEL[#K], end).
+    #[arg(long, value_name = "POINT")]
+    at: String,
+    /// Crash image (minimal, maximal, random:SEED, units:...).
+    #[arg(long, value_name = "IMAGE", default_value = "minimal")]
+    image: String,
+    /// The backing file the recording started from (QEMU style), if any.
+    #[arg(long, value_name = "OPTIONS")]
+    nvdimm: Option<String>,
+    #[command(flatten)]
+    guest: GuestArgs,
+}
+
+/// Verifies one crash image; exit status 0 pass, 1 fail.
+pub fn run(a: &VerifyArgs) -> anyhow::Result<i32> {
+    let point =
+        a.at.parse()
+            .map_err(|e| anyhow::anyhow!("--at {}: {e}", a.at))?;
+    let image = a
+        .image
+        .parse()
+        .map_err(|e| anyhow::anyhow!("--image {}: {e}", a.image))?;
+    let backing = a
+        .nvdimm
+        .as_deref()
+        .map(|n| n.parse().map_err(|e| anyhow::anyhow!("--nvdimm {n}: {e}")))
+        .transpose()?;
+    let opts = VerifyOptions {
+        guest: a.guest.source(),
+        mem: a.guest.mem_bytes()?,
+        timeout_secs: a.guest.timeout,
+        backing,
+    };
+    let r = verify_trace(&a.trace, &point, &image, &opts)?;
+    let word = if r.verdict.passed { "PASS" } else { "FAIL" };
+    println!(
+        "{word}: {} at {} (after seq {}), image {}",
+        a.trace.display(),
+        a.at,
+        r.seq,
+        r.image
+    );
+    if !r.verdict.message.is_empty() {
+        println!("  {}", r.verdict.message);
+    }
+    Ok(if r.verdict.passed { 0 } else { 1 })
+}

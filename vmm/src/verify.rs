@@ -1,0 +1,149 @@
+//! Verify mode: boot the guest on a crash image with the promises made
+//! before the crash point, and collect its verdict.
+//!
+//! A crash image is the initial media (what the guest's untraced setup left)
+//! with the lines the model chose. The trace holds the touched lines but
+//! only the hash of the initial media, so the initial media is rebuilt by
+//! running the guest's setup phase again (it is deterministic) and checked
+//! against that hash.
+
+use crate::devices::Verdict;
+use crate::error::VmmError;
+use crate::nvdimm::NvdimmOptions;
+use crate::replay::{self, Replayed};
+use crate::session::{self, GuestSource, RunConfig, VerifyInput};
+use pmemvm_abi::Mode;
+use pmemvm_device::backing::NvdimmConfig;
+use pmemvm_device::crash::ImageSpec;
+use pmemvm_traces::{CrashPoint, Header};
+use sha2::{Digest, Sha256};
+use std::path::Path;
+use std::sync::Arc;
+
+/// How to boot the guest for verification.
+#[derive(Debug, Clone)]
+pub struct VerifyOptions {
+    /// The guest (the one that recorded the trace).
+    pub guest: GuestSource,
+    /// Guest RAM.
+    pub mem: u64,
+    /// Time limit of each run.
+    pub timeout_secs: u64,
+    /// The backing file the recording started from, if it was not a fresh one.
+    pub backing: Option<NvdimmConfig>,
+}
+
+/// The verdict on one image, with the names that reproduce it.
+#[derive(Debug, Clone)]
+pub struct ImageVerdict {
+    /// Pass or fail, with the guest's message.
+    pub verdict: Verdict,
+    /// The explicit name of the image.
+    pub image: String,
+    /// The seq just after which the crash point lies.
+    pub seq: u64,
+}
+
+/// The run configuration shared by the setup replay and verify runs.
+fn base_config(header: &Header, opts: &VerifyOptions) -> RunConfig {
+    let model = replay::model_config(header);
+    RunConfig {
+        guest: opts.guest.clone(),
+        scenario: header.scenario.clone(),
+        variant: header.variant.clone(),
+        seed: header.seed,
+        mem: opts.mem,
+        timeout_secs: opts.timeout_secs,
+        nvdimm: NvdimmOptions {
+            backing: opts.backing.clone(),
+            default_size: header.device.size,
+            persistence: model.persistence,
+            atomicity: model.atomicity,
+            ..NvdimmOptions::default()
+        },
+        ..RunConfig::default()
+    }
+}
+
+/// Rebuilds the initial media of a trace by running the guest's setup
+/// phase again, and checks it against the hash in the header.
+pub fn initial_media(header: &Header, opts: &VerifyOptions) -> Result<Arc<[u8]>, VmmError> {
+    let mut config = base_config(header, opts);
+    config.nvdimm.power_fail_at = Some(CrashPoint::Seq(0));
+    config.nvdimm.keep_media = true;
+    let outcome = session::run(&config, &mut std::io::sink())?;
+    let media = outcome.media.media.unwrap_or_default();
+    if outcome.media.power_failure.is_none() {
+        return Err(VmmError::Protocol(format!(
+            "scenario {} never ended its setup phase, so there is no initial media to verify against",
+            header.scenario
+        )));
+    }
+    let hash: [u8; 32] = Sha256::digest(&media).into();
+    if hash != header.initial_media_sha256 {
+        return Err(VmmError::Config {
+            what: "initial media".into(),
+            reason: "the guest's setup phase does not reproduce the trace's initial media \
+                     (recorded from another backing file or another guest? pass the same --nvdimm and --guest)"
+                .into(),
+        });
+    }
+    Ok(media.into())
+}
+
+/// Boots the guest in verify mode on `media` and returns its verdict. A
+/// guest that faults, hangs or exits without a verdict fails.
+pub fn verify_media(
+    header: &Header,
+    opts: &VerifyOptions,
+    media: Arc<[u8]>,
+    input: VerifyInput,
+) -> Result<Verdict, VmmError> {
+    let mut config = base_config(header, opts);
+    config.mode = Mode::Verify;
+    config.nvdimm.initial_media = Some(media);
+    config.verify = Some(input);
+    let mut console = Vec::new();
+    let verdict = match session::run(&config, &mut console) {
+        Ok(outcome) => outcome.verdict.unwrap_or_else(|| Verdict {
+            passed: false,
+            message: format!(
+                "the guest exited with status {} without a verdict: {}",
+                outcome.status,
+                String::from_utf8_lossy(&console).trim()
+            ),
+        }),
+        Err(e) if e.is_guest_failure() => Verdict {
+            passed: false,
+            message: format!("the guest failed during recovery: {e}"),
+        },
+        Err(e) => return Err(e),
+    };
+    Ok(verdict)
+}
+
+/// `pmemvm verify`: the image `image` of `trace` at `point`, verified.
+pub fn verify_trace(
+    trace: &Path,
+    point: &CrashPoint,
+    image: &ImageSpec,
+    opts: &VerifyOptions,
+) -> Result<ImageVerdict, VmmError> {
+    let Replayed {
+        header,
+        model,
+        seq,
+        verify,
+    } = replay::replay_to(trace, point)?;
+    let spec = model.resolve(image);
+    let lines = model.image(&spec)?;
+    let base = initial_media(&header, opts)?;
+    let mut media = base.to_vec();
+    lines.apply(&mut media);
+    let verdict = verify_media(&header, opts, media.into(), verify)?;
+    Ok(ImageVerdict {
+        verdict,
+        image: spec.to_string(),
+        seq,
+    })
+}
