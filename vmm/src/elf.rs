@@ -60,10 +60,8 @@ impl GuestElf {
         let field = |off: usize| r.u64(off).ok_or_else(|| bad("truncated header".into()));
         let entry = field(24)?;
         let phoff = field(32)?;
-        let shoff = field(40)?;
         let small = |off: usize| r.u16(off).ok_or_else(|| bad("truncated header".into()));
         let (phentsize, phnum) = (small(54)?, small(56)?);
-        let (shentsize, shnum, shstrndx) = (small(58)?, small(60)?, small(62)?);
 
         let mut segments = Vec::new();
         for i in 0..u64::from(phnum) {
@@ -99,7 +97,7 @@ impl GuestElf {
         if segments.iter().all(|s| s.mem_size == 0) {
             return Err(bad("no loadable segment".into()));
         }
-        let header = find_header(&r, shoff, shentsize, shnum, shstrndx).ok_or_else(|| {
+        let header = find_header(bytes).ok_or_else(|| {
             bad(format!(
                 "no `{HEADER_SECTION}` section: not a pmemvm guest (build it on the pmemvm runtime)"
             ))
@@ -133,44 +131,49 @@ impl GuestElf {
     }
 }
 
-fn find_header(r: &Reader, shoff: u64, entsize: u16, num: u16, strndx: u16) -> Option<GuestHeader> {
+/// A section of an ELF: its address and its bytes in the file.
+pub fn section<'a>(bytes: &'a [u8], name: &str) -> Option<(u64, &'a [u8])> {
+    let r = Reader(bytes);
+    let (shoff, entsize) = (r.u64(40)?, r.u16(58)?);
+    let (num, strndx) = (r.u16(60)?, r.u16(62)?);
     let sh = |i: u64| -> Option<usize> {
         usize::try_from(shoff.checked_add(i * u64::from(entsize))?).ok()
     };
     let strtab = sh(u64::from(strndx))?;
-    let (str_off, str_size) = (r.u64(strtab + 24)?, r.u64(strtab + 32)?);
-    let names = r.slice(str_off, str_size)?;
-    for i in 0..u64::from(num) {
+    let names = r.slice(r.u64(strtab + 24)?, r.u64(strtab + 32)?)?;
+    (0..u64::from(num)).find_map(|i| {
         let s = sh(i)?;
-        let name_off = r.u32(s)? as usize;
-        let name = names.get(name_off..)?;
-        let end = name.iter().position(|&b| b == 0)?;
-        if &name[..end] != HEADER_SECTION.as_bytes() {
-            continue;
-        }
-        let data = r.slice(r.u64(s + 24)?, r.u64(s + 32)?)?;
-        if data.len() < core::mem::size_of::<GuestHeader>() {
+        let name_at = names.get(r.u32(s)? as usize..)?;
+        let end = name_at.iter().position(|&b| b == 0)?;
+        if &name_at[..end] != name.as_bytes() {
             return None;
         }
-        let mut vectors = [0u64; VECTORS];
-        let d = Reader(data);
-        for (k, v) in vectors.iter_mut().enumerate() {
-            *v = d.u64(16 + 8 * k)?;
-        }
-        return Some(GuestHeader {
-            magic: d.u64(0)?,
-            abi_version: d.u32(8)?,
-            nvectors: d.u32(12)?,
-            vectors,
-        });
+        Some((r.u64(s + 16)?, r.slice(r.u64(s + 24)?, r.u64(s + 32)?)?))
+    })
+}
+
+fn find_header(bytes: &[u8]) -> Option<GuestHeader> {
+    let (_, data) = section(bytes, HEADER_SECTION)?;
+    if data.len() < core::mem::size_of::<GuestHeader>() {
+        return None;
     }
-    None
+    let mut vectors = [0u64; VECTORS];
+    let d = Reader(data);
+    for (k, v) in vectors.iter_mut().enumerate() {
+        *v = d.u64(16 + 8 * k)?;
+    }
+    Some(GuestHeader {
+        magic: d.u64(0)?,
+        abi_version: d.u32(8)?,
+        nvectors: d.u32(12)?,
+        vectors,
+    })
 }
 
 /// Bounds-checked little-endian reads.
 struct Reader<'a>(&'a [u8]);
 
-impl Reader<'_> {
+impl<'a> Reader<'a> {
     fn bytes<const N: usize>(&self, off: usize) -> Option<[u8; N]> {
         self.0.get(off..off.checked_add(N)?)?.try_into().ok()
     }
@@ -183,7 +186,7 @@ impl Reader<'_> {
     fn u64(&self, off: usize) -> Option<u64> {
         self.bytes(off).map(u64::from_le_bytes)
     }
-    fn slice(&self, off: u64, len: u64) -> Option<&[u8]> {
+    fn slice(&self, off: u64, len: u64) -> Option<&'a [u8]> {
         let off = usize::try_from(off).ok()?;
         let end = off.checked_add(usize::try_from(len).ok()?)?;
         self.0.get(off..end)

@@ -17,8 +17,8 @@ use pmemvm_device::backing::{Backing, DEFAULT_MAX_SIZE, DEFAULT_SIZE, GuestCopy,
 use pmemvm_device::crash::ImageSpec;
 use pmemvm_device::model::{Atomicity, LINE_SIZE, Model, ModelConfig, Persistence};
 use pmemvm_traces::{
-    CrashPoint, DeviceRange, Event, EventKind, Flush, Header, Io, Mark, PointResolver, PowerFail,
-    Promise, TraceWriter, Write,
+    CrashPoint, DeviceRange, Event, EventKind, Flush, Format, Header, Io, Mark, PointResolver,
+    PowerFail, Promise, TraceWriter, Write,
 };
 use sha2::{Digest, Sha256};
 use std::path::PathBuf;
@@ -154,6 +154,9 @@ impl Nvdimm {
             persistence: options.persistence,
             atomicity: options.atomicity,
         });
+        if let Some(path) = &options.trace {
+            Format::from_path(path)?;
+        }
         let resolver = options.power_fail_at.clone().map(PointResolver::new);
         Ok(Nvdimm {
             backing,
@@ -224,6 +227,16 @@ impl Nvdimm {
             )?
         };
         self.phase = Phase::Recording;
+        self.start_trace()?;
+        Ok(match &self.resolver {
+            Some(r) if r.reached().is_some() => Flow::PowerFail,
+            _ => Flow::Continue,
+        })
+    }
+
+    /// Creates the trace file (if one was asked for), with the current
+    /// content as the initial media.
+    fn start_trace(&mut self) -> Result<(), VmmError> {
         if let Some(path) = &self.options.trace {
             let hash: [u8; 32] = Sha256::digest(self.copy.as_slice()).into();
             let header = Header::new(
@@ -246,10 +259,7 @@ impl Nvdimm {
             );
             self.trace = Some(TraceWriter::create(path, &header)?);
         }
-        Ok(match &self.resolver {
-            Some(r) if r.reached().is_some() => Flow::PowerFail,
-            _ => Flow::Continue,
-        })
+        Ok(())
     }
 
     /// Records one event: model, trace, crash point.
@@ -493,6 +503,10 @@ impl Nvdimm {
                 what: format!("--power-fail-at {point}"),
                 reason,
             });
+        }
+        if !self.recording() {
+            // The guest never started recording: an empty trace says so.
+            self.start_trace()?;
         }
         self.backing.write_media(self.copy.as_slice())?;
         let trace = match self.trace.take() {

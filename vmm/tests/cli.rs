@@ -90,6 +90,39 @@ fn bad_input_gets_one_clear_line_and_status_2() {
             &["run", "--scenario", &"x".repeat(80)][..],
             "at most 63 bytes",
         ),
+        (&["run", "--nvdimm", "size=64M"][..], "--nvdimm size=64M"),
+        (
+            &[
+                "run",
+                "--nvdimm",
+                "mem-path=/tmp/a,size=64M",
+                "--nvdimm",
+                "mem-path=/tmp/b,size=64M",
+            ][..],
+            "not supported yet",
+        ),
+        (
+            &["run", "--nvdimm", "mem-path=/tmp/pmemvm-x.img,size=3M"][..],
+            "2 MiB",
+        ),
+        (
+            &["run", "--persistence", "battery"][..],
+            "--persistence battery",
+        ),
+        (&["run", "--atomicity", "byte"][..], "--atomicity byte"),
+        (
+            &["run", "--power-fail-at", "fence:x"][..],
+            "--power-fail-at fence:x",
+        ),
+        (
+            &["run", "--on-power-fail", "half"][..],
+            "--on-power-fail half",
+        ),
+        (&["run", "--trace", "/tmp/t.txt"][..], "/tmp/t.txt"),
+        (
+            &["run", "--power-fail-at", "fence:1"][..],
+            "--power-fail-at fence:1",
+        ),
     ] {
         let out = pmemvm(args);
         let stderr = text(&out.stderr);
