@@ -29,13 +29,17 @@ fn figure(name: &str, mut samples: Vec<f64>) -> Figure {
 }
 
 fn timed_run(scenario: &str, seed: u64) -> Result<(Duration, RunOutcome), VmmError> {
-    let config = RunConfig {
+    timed(&RunConfig {
         scenario: scenario.into(),
         seed,
         ..RunConfig::default()
-    };
+    })
+}
+
+fn timed(config: &RunConfig) -> Result<(Duration, RunOutcome), VmmError> {
+    let scenario = &config.scenario;
     let start = Instant::now();
-    let outcome = session::run(&config, &mut std::io::sink())?;
+    let outcome = session::run(config, &mut std::io::sink())?;
     let took = start.elapsed();
     if outcome.status != 0 {
         return Err(VmmError::Protocol(format!(
@@ -83,5 +87,50 @@ pub fn boot(reps: usize) -> Result<Vec<Figure>, VmmError> {
             "system-call round trip (ud2)",
             per_op("bench-syscall", 1000, reps)?,
         ),
+    ])
+}
+
+/// Stores `bench-pmem` makes per pass (1 MiB of 8-byte stores).
+pub const PMEM_STORES: u64 = (1 << 20) / 8;
+/// Passes of the untraced variants, so that their time stands out of the
+/// noise of a whole run (the traced variant makes one).
+const UNTRACED_PASSES: u64 = 200;
+
+/// Store costs: the same 1 MiB of 8-byte stores to the NVDIMM while
+/// recording (every store an exit, the model and the trace), to the NVDIMM
+/// in the untraced setup phase, and to guest RAM; each is the run's time
+/// minus a run that writes nothing, per store.
+pub fn pmem(reps: usize, trace_dir: Option<&std::path::Path>) -> Result<Vec<Figure>, VmmError> {
+    let run = |variant: &str, rep: usize| -> Result<f64, VmmError> {
+        let mut config = RunConfig {
+            scenario: "bench-pmem".into(),
+            variant: variant.into(),
+            seed: if variant == "traced" {
+                1
+            } else {
+                UNTRACED_PASSES
+            },
+            ..RunConfig::default()
+        };
+        if let Some(dir) = trace_dir.filter(|_| variant == "traced") {
+            config.nvdimm.trace = Some(dir.join(format!("bench-{rep}.jsonl")));
+        }
+        Ok(us(timed(&config)?.0))
+    };
+    let mut samples: [Vec<f64>; 3] = Default::default();
+    let variants = ["traced", "setup", "ram"];
+    for rep in 0..reps {
+        let base = run("none", rep)?;
+        for (i, v) in variants.iter().enumerate() {
+            let passes = if *v == "traced" { 1 } else { UNTRACED_PASSES };
+            let stores = (PMEM_STORES * passes) as f64;
+            samples[i].push((run(v, rep)? - base).max(0.0) / stores);
+        }
+    }
+    let [traced, setup, ram] = samples;
+    Ok(vec![
+        figure("NVDIMM store while recording", traced),
+        figure("NVDIMM store in the setup phase", setup),
+        figure("RAM store", ram),
     ])
 }

@@ -48,6 +48,11 @@ pub const ALL: &[Scenario] = &[
         run: basic::bench_syscall,
     },
     Scenario {
+        name: "bench-pmem",
+        description: "benchmark: writes 1 MiB with 8-byte stores (variants traced, setup, ram, none)",
+        run: basic::bench_pmem,
+    },
+    Scenario {
         name: "panic",
         description: "broken on purpose: panics",
         run: basic::panic,

@@ -183,3 +183,45 @@ pub fn bench_syscall(info: &'static BootInfo) -> u32 {
     }
     0
 }
+
+/// Bytes `bench-pmem` writes.
+const BENCH_BYTES: u64 = 1 << 20;
+
+/// Writes 1 MiB with 8-byte stores, SEED times (for `pmemvm bench pmem`).
+/// Variant `traced`: to the NVDIMM while recording; `setup`: to the NVDIMM
+/// in the untraced setup phase; `ram`: to guest RAM; `none`: nothing.
+pub fn bench_pmem(info: &'static BootInfo) -> u32 {
+    let dev = match pmemvm_rt::pmem::init() {
+        Ok(d) => d,
+        Err(e) => {
+            println!("bench-pmem: no NVDIMM: {e:?}");
+            return 1;
+        }
+    };
+    let ram = alloc::vec![0u64; (BENCH_BYTES / 8) as usize];
+    let target = match info.variant() {
+        "setup" => Some(dev.base),
+        "ram" => Some(ram.as_ptr() as u64),
+        "traced" | "none" => None,
+        other => {
+            println!("bench-pmem: unknown variant `{other}` (traced, setup, ram, none)");
+            return 2;
+        }
+    };
+    let fill = |base: u64| {
+        for pass in 0..info.seed.max(1) {
+            for i in 0..BENCH_BYTES / 8 {
+                // SAFETY: inside the NVDIMM or the RAM buffer, both BENCH_BYTES long.
+                unsafe { ((base + i * 8) as *mut u64).write_volatile(i ^ pass) };
+            }
+        }
+    };
+    if let Some(base) = target {
+        fill(base);
+    }
+    pmemvm_rt::pmem::setup_done();
+    if info.variant() == "traced" {
+        fill(dev.base);
+    }
+    0
+}
