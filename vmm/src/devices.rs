@@ -22,6 +22,20 @@ pub struct Devices<'a> {
     pub findings: Vec<String>,
 }
 
+impl<'a> Devices<'a> {
+    /// The devices of a run in `mode`.
+    pub fn new(console: &'a mut dyn Write, mode: Mode, nvdimm: Nvdimm) -> Devices<'a> {
+        Devices {
+            console,
+            mode,
+            scenarios: Vec::new(),
+            nvdimm,
+            verdict: None,
+            findings: Vec::new(),
+        }
+    }
+}
+
 /// What verify mode concluded about a crash image.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Verdict {

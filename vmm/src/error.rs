@@ -15,15 +15,14 @@ pub enum VmmError {
     },
     /// `/dev/kvm` could not be opened.
     #[error("/dev/kvm: {0} (KVM must be available and accessible to this user)")]
-    KvmUnavailable(#[source] kvm_ioctls::Error),
+    KvmUnavailable(kvm_ioctls::Error),
     /// A KVM ioctl failed.
-    #[error("KVM {op} failed: {source}")]
+    #[error("KVM {op} failed: {error}")]
     Kvm {
         /// The operation.
         op: &'static str,
         /// The error from KVM.
-        #[source]
-        source: kvm_ioctls::Error,
+        error: kvm_ioctls::Error,
     },
     /// A bad command-line value or configuration.
     #[error("{what}: {reason}")]
@@ -73,7 +72,7 @@ pub enum VmmError {
     Protocol(String),
     /// Writing the console failed.
     #[error("console: {0}")]
-    Console(#[source] std::io::Error),
+    Console(std::io::Error),
     /// A trace file could not be read or written.
     #[error(transparent)]
     TraceFile(#[from] pmemvm_traces::TraceError),
@@ -105,6 +104,6 @@ impl VmmError {
 
     /// A KVM ioctl error.
     pub fn kvm(op: &'static str) -> impl FnOnce(kvm_ioctls::Error) -> VmmError {
-        move |source| VmmError::Kvm { op, source }
+        move |error| VmmError::Kvm { op, error }
     }
 }

@@ -15,6 +15,8 @@ pub enum RunEnd {
     Exit(u32),
     /// The crash point was reached and the power cut.
     PowerFail,
+    /// Verify mode reached its snapshot point (call `run` again to go on).
+    Snapshot,
 }
 
 /// What an exit asks the loop to do next (its data copied out of `kvm_run`).
@@ -77,7 +79,7 @@ pub fn run(
             Err(e) => {
                 return Err(VmmError::Kvm {
                     op: "run",
-                    source: e,
+                    error: e,
                 });
             }
         };
@@ -106,8 +108,10 @@ pub fn run(
                 });
             }
         };
-        if flow == Flow::PowerFail {
-            return Ok(RunEnd::PowerFail);
+        match flow {
+            Flow::Continue => {}
+            Flow::PowerFail => return Ok(RunEnd::PowerFail),
+            Flow::Snapshot => return Ok(RunEnd::Snapshot),
         }
         if watchdog.fired() {
             return Err(VmmError::Timeout {

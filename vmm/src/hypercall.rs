@@ -120,6 +120,7 @@ impl Devices<'_> {
                 Err(code) => Err(code),
             },
             hc::SETUP_DONE => Ok(self.nvdimm.setup_done(vm)?),
+            hc::SNAPSHOT if self.mode == Mode::Verify => Ok(Flow::Snapshot),
             _ => {
                 let io = self.nvdimm.io(pmemvm_abi::PORT_HYPERCALL, false)?;
                 self.simple(vm, mb).map(|()| io)

@@ -10,7 +10,7 @@
 
 use crate::error::VmmError;
 use crate::replay;
-use crate::vm::Vm;
+use crate::vm::{SlotFlags, Vm};
 use pmemvm_abi::pmem::{self as ring, Entry};
 use pmemvm_abi::{MarkArgs, NONE, PromiseArgs, layout};
 use pmemvm_device::backing::{Backing, DEFAULT_MAX_SIZE, DEFAULT_SIZE, GuestCopy, NvdimmConfig};
@@ -96,6 +96,8 @@ pub enum Flow {
     Continue,
     /// The crash point was reached: cut the power.
     PowerFail,
+    /// Verify mode reached its snapshot point.
+    Snapshot,
 }
 
 /// How the media ended up, for the run's outcome.
@@ -188,8 +190,13 @@ impl Nvdimm {
         self.phase == Phase::Recording
     }
 
-    /// Registers the NVDIMM memslot, writable, for the setup phase.
-    pub fn attach(&mut self, vm: &Vm) -> Result<(), VmmError> {
+    /// Registers the NVDIMM memslot, writable, for the setup phase (and
+    /// for verify mode, with dirty logging so a reused VM can restore it).
+    pub fn attach(&mut self, vm: &Vm, log_dirty: bool) -> Result<(), VmmError> {
+        let flags = SlotFlags {
+            readonly: false,
+            log_dirty,
+        };
         // SAFETY: the copy stays mapped as long as `self`, which the session
         // drops after the VM.
         unsafe {
@@ -198,9 +205,19 @@ impl Nvdimm {
                 self.base(),
                 self.copy.as_ptr(),
                 self.size(),
-                false,
+                flags,
             )
         }
+    }
+
+    /// Memslot number of the NVDIMM.
+    pub fn slot(&self) -> u32 {
+        NVDIMM_SLOT
+    }
+
+    /// The guest-visible content, for a reused VM to restore and change.
+    pub fn media_mut(&mut self) -> &mut [u8] {
+        self.copy.as_mut_slice()
     }
 
     /// Ends the setup phase: the content becomes the initial media, the slot
@@ -217,13 +234,18 @@ impl Nvdimm {
         }
         vm.remove_slot(NVDIMM_SLOT, self.base())?;
         // SAFETY: as in `attach`.
+        let flags = SlotFlags {
+            readonly: true,
+            log_dirty: false,
+        };
+        // SAFETY: as in `attach`.
         unsafe {
             vm.set_slot(
                 NVDIMM_SLOT,
                 self.base(),
                 self.copy.as_ptr(),
                 self.size(),
-                true,
+                flags,
             )?
         };
         self.phase = Phase::Recording;

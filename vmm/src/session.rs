@@ -84,7 +84,7 @@ pub struct VerifyInput {
 
 impl VerifyInput {
     /// The bytes of the block the guest reads ([`VerifyHeader`] then the promises).
-    fn to_bytes(&self) -> Vec<u8> {
+    pub fn to_bytes(&self) -> Vec<u8> {
         let mut words = vec![self.last_op, self.promises.len() as u64];
         for p in &self.promises {
             words.extend([p.file, p.offset, p.len, p.op, p.range_offset, p.range_len]);
@@ -174,7 +174,10 @@ pub fn check_fits(config: &RunConfig, elf: &GuestElf) -> Result<(), VmmError> {
 
 /// The boot-info block for a run, and the verify block to place at its
 /// `verify` address (just above the image; the heap starts after it).
-fn boot_info(config: &RunConfig, elf: &GuestElf) -> Result<(BootInfo, Vec<u8>), VmmError> {
+pub(crate) fn boot_info(
+    config: &RunConfig,
+    elf: &GuestElf,
+) -> Result<(BootInfo, Vec<u8>), VmmError> {
     check_fits(config, elf)?;
     let (_, hi) = elf.extent();
     let image_end = hi.div_ceil(4096) * 4096;
@@ -213,12 +216,22 @@ fn boot_info(config: &RunConfig, elf: &GuestElf) -> Result<(BootInfo, Vec<u8>), 
     Ok((info, verify))
 }
 
-/// Runs a guest to its exit (or to the power failure), streaming its console
-/// to `console`.
-pub fn run(config: &RunConfig, console: &mut dyn Write) -> Result<RunOutcome, VmmError> {
+/// A VM ready for its first instruction, with its NVDIMM attached.
+pub(crate) struct Started {
+    /// The VM.
+    pub vm: Vm,
+    /// Its NVDIMM.
+    pub nvdimm: Nvdimm,
+    /// Where the verify block lives (0: none).
+    pub verify_at: u64,
+}
+
+/// Loads the guest, creates the VM and the NVDIMM, writes the boot info,
+/// the verify block and the ACPI tables.
+pub(crate) fn start(config: &RunConfig, log_dirty: bool) -> Result<Started, VmmError> {
     let elf = config.guest.load()?;
     let (info, verify) = boot_info(config, &elf)?;
-    let nvdimm = Nvdimm::new(
+    let mut nvdimm = Nvdimm::new(
         config.nvdimm.clone(),
         RunNames {
             scenario: config.scenario.clone(),
@@ -226,30 +239,34 @@ pub fn run(config: &RunConfig, console: &mut dyn Write) -> Result<RunOutcome, Vm
             seed: config.seed,
         },
     )?;
-    let start = Instant::now();
-    let mut vm = Vm::new(config.mem)?;
+    let mut vm = Vm::new(config.mem, log_dirty)?;
     vm.boot(&elf, &info)?;
     if info.verify != 0 {
         vm.write(info.verify, &verify)?;
     }
-    let mut devices = Devices {
-        console,
-        mode: config.mode,
-        scenarios: Vec::new(),
-        nvdimm,
-        verdict: None,
-        findings: Vec::new(),
-    };
-    devices.nvdimm.attach(&vm)?;
+    nvdimm.attach(&vm, log_dirty)?;
     let caps = match config.nvdimm.persistence {
         Persistence::Adr => CAPS_MEM_CTRL,
         Persistence::Eadr => CAPS_CPU,
     };
     let region = NfitRegion {
-        base: devices.nvdimm.base(),
-        size: devices.nvdimm.size(),
+        base: nvdimm.base(),
+        size: nvdimm.size(),
     };
     vm.write(layout::ACPI, &build_acpi_tables(layout::ACPI, region, caps))?;
+    Ok(Started {
+        vm,
+        nvdimm,
+        verify_at: info.verify,
+    })
+}
+
+/// Runs a guest to its exit (or to the power failure), streaming its console
+/// to `console`.
+pub fn run(config: &RunConfig, console: &mut dyn Write) -> Result<RunOutcome, VmmError> {
+    let begin = Instant::now();
+    let Started { mut vm, nvdimm, .. } = start(config, false)?;
+    let mut devices = Devices::new(console, config.mode, nvdimm);
     let watchdog = Watchdog::start(Duration::from_secs(config.timeout_secs)).map_err(|e| {
         VmmError::Config {
             what: "watchdog".into(),
@@ -258,16 +275,21 @@ pub fn run(config: &RunConfig, console: &mut dyn Write) -> Result<RunOutcome, Vm
     })?;
     let mut stats = ExitStats::default();
     let mut first_exit = None;
-    let end = exits::run(
-        &mut vm,
-        &mut devices,
-        &watchdog,
-        config.timeout_secs,
-        &mut stats,
-        &mut || {
-            first_exit.get_or_insert_with(|| start.elapsed());
-        },
-    )?;
+    let end = loop {
+        let end = exits::run(
+            &mut vm,
+            &mut devices,
+            &watchdog,
+            config.timeout_secs,
+            &mut stats,
+            &mut || {
+                first_exit.get_or_insert_with(|| begin.elapsed());
+            },
+        )?;
+        if end != RunEnd::Snapshot {
+            break end;
+        }
+    };
     drop(vm);
     let Devices {
         scenarios,
@@ -280,7 +302,7 @@ pub fn run(config: &RunConfig, console: &mut dyn Write) -> Result<RunOutcome, Vm
     Ok(RunOutcome {
         status: match end {
             RunEnd::Exit(status) => status,
-            RunEnd::PowerFail => 0,
+            RunEnd::PowerFail | RunEnd::Snapshot => 0,
         },
         media,
         scenarios,

@@ -44,8 +44,9 @@ pub struct ImageVerdict {
     pub seq: u64,
 }
 
-/// The run configuration shared by the setup replay and verify runs.
-fn base_config(header: &Header, opts: &VerifyOptions) -> RunConfig {
+/// The run configuration of a trace's guest, shared by the setup replay
+/// and verify runs.
+pub fn run_config(header: &Header, opts: &VerifyOptions) -> RunConfig {
     let model = replay::model_config(header);
     RunConfig {
         guest: opts.guest.clone(),
@@ -68,7 +69,7 @@ fn base_config(header: &Header, opts: &VerifyOptions) -> RunConfig {
 /// Rebuilds the initial media of a trace by running the guest's setup
 /// phase again, and checks it against the hash in the header.
 pub fn initial_media(header: &Header, opts: &VerifyOptions) -> Result<Arc<[u8]>, VmmError> {
-    let mut config = base_config(header, opts);
+    let mut config = run_config(header, opts);
     config.nvdimm.power_fail_at = Some(CrashPoint::Seq(0));
     config.nvdimm.keep_media = true;
     let outcome = session::run(&config, &mut std::io::sink())?;
@@ -99,7 +100,7 @@ pub fn verify_media(
     media: Arc<[u8]>,
     input: VerifyInput,
 ) -> Result<Verdict, VmmError> {
-    let mut config = base_config(header, opts);
+    let mut config = run_config(header, opts);
     config.mode = Mode::Verify;
     config.nvdimm.initial_media = Some(media);
     config.verify = Some(input);

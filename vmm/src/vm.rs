@@ -4,7 +4,9 @@ use crate::boot::{gdt, paging, regs};
 use crate::cpu_dump::CpuDump;
 use crate::elf::GuestElf;
 use crate::error::VmmError;
-use kvm_bindings::{KVM_MAX_CPUID_ENTRIES, KVM_MEM_READONLY, kvm_userspace_memory_region};
+use kvm_bindings::{
+    KVM_MAX_CPUID_ENTRIES, KVM_MEM_LOG_DIRTY_PAGES, KVM_MEM_READONLY, kvm_userspace_memory_region,
+};
 use kvm_ioctls::{Kvm, VcpuFd, VmFd};
 use pmemvm_abi::{BootInfo, layout};
 use vm_memory::{Bytes, GuestAddress, GuestMemoryBackend, GuestMemoryMmap};
@@ -14,7 +16,7 @@ pub const MIN_RAM: u64 = 8 << 20;
 /// Largest guest RAM accepted (what the initial page tables map).
 pub const MAX_RAM: u64 = layout::MAX_RAM_GIB << 30;
 /// Memslot of guest RAM.
-const RAM_SLOT: u32 = 0;
+pub const RAM_SLOT: u32 = 0;
 /// Where KVM may put its TSS on Intel (outside guest RAM).
 const KVM_TSS_ADDRESS: usize = 0xfffb_d000;
 
@@ -25,11 +27,36 @@ pub struct Vm {
     vcpu: VcpuFd,
     ram: GuestMemoryMmap,
     ram_size: u64,
+    log_dirty_ram: bool,
+    ram_registered: bool,
+}
+
+/// How a memslot is mapped.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SlotFlags {
+    /// Guest stores exit (`KVM_MEM_READONLY`).
+    pub readonly: bool,
+    /// KVM logs the pages the guest writes (`KVM_MEM_LOG_DIRTY_PAGES`).
+    pub log_dirty: bool,
+}
+
+impl SlotFlags {
+    fn bits(self) -> u32 {
+        let mut bits = 0;
+        if self.readonly {
+            bits |= KVM_MEM_READONLY;
+        }
+        if self.log_dirty {
+            bits |= KVM_MEM_LOG_DIRTY_PAGES;
+        }
+        bits
+    }
 }
 
 impl Vm {
-    /// Opens `/dev/kvm` and creates a VM with `ram_size` bytes of RAM and one vCPU.
-    pub fn new(ram_size: u64) -> Result<Vm, VmmError> {
+    /// Opens `/dev/kvm` and creates a VM with `ram_size` bytes of RAM and one
+    /// vCPU; `log_dirty` tracks the RAM pages the guest writes.
+    pub fn new(ram_size: u64, log_dirty: bool) -> Result<Vm, VmmError> {
         check_ram_size(ram_size)?;
         let kvm = Kvm::new().map_err(VmmError::KvmUnavailable)?;
         let fd = kvm.create_vm().map_err(VmmError::kvm("create VM"))?;
@@ -40,25 +67,64 @@ impl Vm {
         let size = usize::try_from(ram_size).map_err(|_| VmmError::Memory("RAM size".into()))?;
         let ram: GuestMemoryMmap = GuestMemoryMmap::from_ranges(&[(GuestAddress(0), size)])
             .map_err(|e| VmmError::Memory(format!("cannot map {ram_size} bytes: {e}")))?;
-        let host = ram
-            .get_host_address(GuestAddress(0))
-            .map_err(|e| VmmError::Memory(e.to_string()))?;
         let vcpu = fd.create_vcpu(0).map_err(VmmError::kvm("create vCPU"))?;
         let cpuid = kvm
             .get_supported_cpuid(KVM_MAX_CPUID_ENTRIES)
             .map_err(VmmError::kvm("get supported CPUID"))?;
         vcpu.set_cpuid2(&cpuid)
             .map_err(VmmError::kvm("set CPUID"))?;
-        let vm = Vm {
+        let mut vm = Vm {
             _kvm: kvm,
             fd,
             vcpu,
             ram,
             ram_size,
+            log_dirty_ram: false,
+            ram_registered: false,
+        };
+        vm.log_dirty_ram = log_dirty;
+        vm.register_ram()?;
+        Ok(vm)
+    }
+
+    /// Registers the RAM memslot (again: removing and re-adding it makes KVM
+    /// drop shadow page tables built from RAM the VMM has since rewritten,
+    /// see PLATFORM.md).
+    pub fn register_ram(&mut self) -> Result<(), VmmError> {
+        if self.ram_registered {
+            self.remove_slot(RAM_SLOT, 0)?;
+        }
+        let host = self
+            .ram
+            .get_host_address(GuestAddress(0))
+            .map_err(|e| VmmError::Memory(e.to_string()))?;
+        let flags = SlotFlags {
+            readonly: false,
+            log_dirty: self.log_dirty_ram,
         };
         // SAFETY: `ram` maps `ram_size` bytes and lives as long as the VM.
-        unsafe { vm.set_slot(RAM_SLOT, 0, host, ram_size, false)? };
-        Ok(vm)
+        unsafe { self.set_slot(RAM_SLOT, 0, host, self.ram_size, flags)? };
+        self.ram_registered = true;
+        Ok(())
+    }
+
+    /// Guest-physical page numbers written in `slot` (of `size` bytes) since
+    /// the last call; the slot must log dirty pages.
+    pub fn dirty_pages(&self, slot: u32, size: u64) -> Result<Vec<u64>, VmmError> {
+        let size = usize::try_from(size).map_err(|_| VmmError::Memory("slot size".into()))?;
+        let bitmap = self
+            .fd
+            .get_dirty_log(slot, size)
+            .map_err(VmmError::kvm("get dirty log"))?;
+        Ok(bitmap
+            .iter()
+            .enumerate()
+            .flat_map(|(i, &word)| {
+                (0..64u64)
+                    .filter(move |b| word & (1 << b) != 0)
+                    .map(move |b| i as u64 * 64 + b)
+            })
+            .collect())
     }
 
     /// Registers (or re-registers) memslot `slot` at `gpa`, backed by `size`
@@ -73,11 +139,11 @@ impl Vm {
         gpa: u64,
         host: *mut u8,
         size: u64,
-        readonly: bool,
+        flags: SlotFlags,
     ) -> Result<(), VmmError> {
         let region = kvm_userspace_memory_region {
             slot,
-            flags: if readonly { KVM_MEM_READONLY } else { 0 },
+            flags: flags.bits(),
             guest_phys_addr: gpa,
             memory_size: size,
             userspace_addr: host as u64,

@@ -195,6 +195,9 @@ pub mod hc {
     /// A check the guest failed in record mode (a finding, e.g. an mtime
     /// that did not change): `args = [msg_gpa, msg_len]`.
     pub const FINDING: u64 = 7;
+    /// Verify mode, booted and about to read its crash image: the VMM may
+    /// snapshot the VM here and restore it for the next image. No arguments.
+    pub const SNAPSHOT: u64 = 8;
 
     /// Success.
     pub const OK: u64 = 0;
@@ -280,7 +283,7 @@ pub struct MarkArgs {
 /// Arguments of [`hc::PROMISE`]: the guest declares durable `len` bytes of
 /// `file` at `offset`, stored at the device range given, by operation `op`.
 #[repr(C)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct PromiseArgs {
     /// File (inode number).
     pub file: u64,

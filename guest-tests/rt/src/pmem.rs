@@ -264,7 +264,7 @@ pub unsafe fn copy_cached(dst: *mut u8, src: &[u8]) {
     let mut i = 0;
     while i < src.len() {
         let at = dst as usize + i;
-        if at % 8 == 0 && src.len() - i >= 8 {
+        if at.is_multiple_of(8) && src.len() - i >= 8 {
             let mut w = [0u8; 8];
             w.copy_from_slice(&src[i..i + 8]);
             // SAFETY: the caller guarantees `dst`.
@@ -369,7 +369,7 @@ pub unsafe fn pmem_memset_persist(dst: *mut u8, c: i32, len: usize) -> *mut u8 {
     let mut i = 0;
     while i < len {
         let at = dst as usize + i;
-        if at % 8 == 0 && len - i >= 8 {
+        if at.is_multiple_of(8) && len - i >= 8 {
             // SAFETY: the caller guarantees `dst`.
             unsafe { (at as *mut u64).write_volatile(u64::from_ne_bytes([byte; 8])) };
             i += 8;

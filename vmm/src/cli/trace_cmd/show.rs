@@ -1,0 +1,89 @@
+//! `pmemvm trace show FILE [--from POINT] [--to POINT] [--line ADDR] [--kind KINDS]`.
+
+use std::io::Write as _;
+use std::path::PathBuf;
+
+use pmemvm_traces::analysis::{resolve_point, show};
+use pmemvm_traces::{TraceError, TraceReader};
+
+use super::common;
+
+/// Arguments of `pmemvm trace show`.
+#[derive(Debug, clap::Args)]
+pub struct ShowArgs {
+    /// The trace (.json or .jsonl).
+    file: PathBuf,
+    /// Start just after this crash point (seq:N, fence:K, store:K, promise:K, mark:LABEL[#K], end).
+    #[arg(long, value_name = "POINT")]
+    from: Option<String>,
+    /// Stop at this crash point (its event included).
+    #[arg(long, value_name = "POINT")]
+    to: Option<String>,
+    /// Only events concerning this line (device offset or guest-physical
+    /// address): its writes and flushes, marks covering it, fences while it
+    /// is not persistent.
+    #[arg(long, value_name = "ADDR")]
+    line: Option<String>,
+    /// Only these kinds, comma-separated (store, clwb, …, or writes, flushes, fences).
+    #[arg(long, value_name = "KINDS")]
+    kind: Option<String>,
+    /// Print JSON Lines (one object per event) instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Streams the selected events to stdout.
+pub fn run(a: &ShowArgs) -> anyhow::Result<i32> {
+    let mut reader = TraceReader::open(&a.file)?;
+    let resolve = |flag: &str, text: &Option<String>| -> anyhow::Result<Option<u64>> {
+        text.as_deref()
+            .map(|t| {
+                let p = common::point(flag, t)?;
+                common::name_file(&a.file, resolve_point(&a.file, &p))
+            })
+            .transpose()
+    };
+    let filter = show::Filter {
+        after: resolve("--from", &a.from)?.unwrap_or(0),
+        until: resolve("--to", &a.to)?,
+        line: a
+            .line
+            .as_deref()
+            .map(|l| common::line(l, reader.header()))
+            .transpose()?,
+        kinds: a
+            .kind
+            .as_deref()
+            .map(|k| show::KindSet::parse(k).map_err(|e| anyhow::anyhow!("--kind {k}: {e}")))
+            .transpose()?,
+    };
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let to_stdout = |e: std::io::Error| TraceError::Io {
+        path: "<stdout>".into(),
+        source: e,
+    };
+    if !a.json {
+        writeln!(out, "{}", show::TITLES).map_err(to_stdout)?;
+    }
+    let json = a.json;
+    let result = show::run(&mut reader, filter, |row| {
+        let r = if json {
+            serde_json::to_writer(&mut out, row)
+                .map_err(std::io::Error::from)
+                .and_then(|()| writeln!(out))
+        } else {
+            writeln!(out, "{row}")
+        };
+        r.map_err(to_stdout)
+    })
+    .and_then(|_| out.flush().map_err(to_stdout));
+    match result {
+        // `| head`: the reader went away; that is not an error.
+        Err(TraceError::Io { source, .. }) if source.kind() == std::io::ErrorKind::BrokenPipe => {
+            Ok(0)
+        }
+        Err(e) => Err(e.into()),
+        Ok(()) => Ok(0),
+    }
+}

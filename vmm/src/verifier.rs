@@ -1,0 +1,307 @@
+//! A VM kept to verify many crash images, one after the other.
+//!
+//! Creating a VM per image costs milliseconds; instead the verifier boots the
+//! guest once in verify mode and snapshots it at the guest's snapshot
+//! hypercall (booted, about to read its crash image). For each image it then
+//! restores only what the last run changed:
+//! * the RAM pages KVM's dirty log reports, from the snapshot's RAM copy;
+//! * the full vCPU state: registers, special registers, FPU/SSE, MSRs and
+//!   pending events;
+//! * the NVDIMM pages the guest wrote (dirty log) and the lines the last
+//!   image changed, from the base media;
+//!
+//! and re-registers the RAM memslot, without which PVM keeps shadow page
+//! tables built from the old RAM (PLATFORM.md: 199 wrong runs out of 200).
+//! Then it applies only the new image's lines and runs the guest to its verdict.
+
+use crate::devices::{Devices, Verdict};
+use crate::error::VmmError;
+use crate::exits::{self, ExitStats, RunEnd};
+use crate::nvdimm::Nvdimm;
+use crate::session::{self, RunConfig, Started, VerifyInput};
+use crate::vm::Vm;
+use crate::watchdog::Watchdog;
+use kvm_bindings::{Msrs, kvm_fpu, kvm_msr_entry, kvm_regs, kvm_sregs, kvm_vcpu_events};
+use pmemvm_abi::{Mode, layout};
+use pmemvm_device::crash::Image;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// MSRs saved with a snapshot (the guest cannot write any MSR from ring 3,
+/// but a snapshot holds the whole vCPU state).
+const SNAPSHOT_MSRS: [u32; 9] = [
+    0x174,       // SYSENTER_CS
+    0x175,       // SYSENTER_ESP
+    0x176,       // SYSENTER_EIP
+    0x277,       // PAT
+    0xc000_0081, // STAR
+    0xc000_0082, // LSTAR
+    0xc000_0083, // CSTAR
+    0xc000_0084, // SFMASK
+    0xc000_0102, // KERNEL_GS_BASE
+];
+const PAGE: u64 = 4096;
+
+/// The VM state at the snapshot point.
+struct Snapshot {
+    ram: Vec<u8>,
+    regs: kvm_regs,
+    sregs: kvm_sregs,
+    fpu: kvm_fpu,
+    events: kvm_vcpu_events,
+    msrs: Msrs,
+}
+
+/// A reusable verify-mode VM.
+pub struct Verifier {
+    vm: Vm,
+    nvdimm: Option<Nvdimm>,
+    base: Arc<[u8]>,
+    verify_at: u64,
+    verify_capacity: usize,
+    timeout_secs: u64,
+    snapshot: Option<Snapshot>,
+    /// Lines of the NVDIMM the last image changed (device offsets).
+    applied: Vec<u64>,
+    last_verdict: Option<Verdict>,
+    runs: u64,
+}
+
+impl Verifier {
+    /// Boots `config`'s guest in verify mode on `base` (the initial media),
+    /// with room for `max_promises` promises.
+    pub fn new(
+        config: &RunConfig,
+        base: Arc<[u8]>,
+        max_promises: usize,
+    ) -> Result<Verifier, VmmError> {
+        let mut config = config.clone();
+        config.mode = Mode::Verify;
+        config.nvdimm.initial_media = Some(base.clone());
+        config.nvdimm.trace = None;
+        config.nvdimm.power_fail_at = None;
+        config.verify = Some(VerifyInput {
+            last_op: 0,
+            promises: vec![Default::default(); max_promises],
+        });
+        let verify_capacity = config.verify.as_ref().map_or(0, |v| v.to_bytes().len());
+        let Started {
+            vm,
+            nvdimm,
+            verify_at,
+        } = session::start(&config, true)?;
+        Ok(Verifier {
+            vm,
+            nvdimm: Some(nvdimm),
+            base,
+            verify_at,
+            verify_capacity,
+            timeout_secs: config.timeout_secs,
+            snapshot: None,
+            applied: Vec::new(),
+            last_verdict: None,
+            runs: 0,
+        })
+    }
+
+    /// Images verified so far.
+    pub fn runs(&self) -> u64 {
+        self.runs
+    }
+
+    /// Verifies one crash image given as the lines it changes from the base.
+    pub fn verify(&mut self, image: &Image, input: &VerifyInput) -> Result<Verdict, VmmError> {
+        let bytes = input.to_bytes();
+        if bytes.len() > self.verify_capacity {
+            return Err(VmmError::Protocol(format!(
+                "{} promises, but the verifier was made for fewer",
+                input.promises.len()
+            )));
+        }
+        if self.snapshot.is_some() {
+            self.restore()?;
+        } else if self.run_guest()? != RunEnd::Snapshot {
+            return Err(VmmError::Protocol(
+                "the guest ended before its verify-mode snapshot point".into(),
+            ));
+        } else {
+            self.snapshot = Some(self.take_snapshot()?);
+        }
+        self.vm.write(self.verify_at, &bytes)?;
+        self.apply(image)?;
+        let mut console = Vec::new();
+        let outcome = loop {
+            match self.run_guest_with(&mut console) {
+                Ok(RunEnd::Snapshot) => continue,
+                other => break other,
+            }
+        };
+        self.runs += 1;
+        let verdict = match outcome {
+            Ok(_) => self.take_verdict().unwrap_or_else(|| Verdict {
+                passed: false,
+                message: format!(
+                    "the guest exited without a verdict: {}",
+                    String::from_utf8_lossy(&console).trim()
+                ),
+            }),
+            Err(e) if e.is_guest_failure() => Verdict {
+                passed: false,
+                message: format!("the guest failed during recovery: {e}"),
+            },
+            Err(e) => return Err(e),
+        };
+        Ok(verdict)
+    }
+
+    fn run_guest(&mut self) -> Result<RunEnd, VmmError> {
+        self.run_guest_with(&mut std::io::sink())
+    }
+
+    fn run_guest_with(&mut self, console: &mut dyn std::io::Write) -> Result<RunEnd, VmmError> {
+        let nvdimm = self
+            .nvdimm
+            .take()
+            .ok_or_else(|| VmmError::Protocol("verifier used after a failure".into()))?;
+        let mut devices = Devices::new(console, Mode::Verify, nvdimm);
+        let watchdog = Watchdog::start(Duration::from_secs(self.timeout_secs)).map_err(|e| {
+            VmmError::Config {
+                what: "watchdog".into(),
+                reason: e.to_string(),
+            }
+        })?;
+        let end = exits::run(
+            &mut self.vm,
+            &mut devices,
+            &watchdog,
+            self.timeout_secs,
+            &mut ExitStats::default(),
+            &mut || {},
+        );
+        self.last_verdict = devices.verdict.take();
+        self.nvdimm = Some(devices.nvdimm);
+        end
+    }
+
+    fn take_verdict(&mut self) -> Option<Verdict> {
+        self.last_verdict.take()
+    }
+
+    fn nvdimm(&mut self) -> Result<&mut Nvdimm, VmmError> {
+        self.nvdimm
+            .as_mut()
+            .ok_or_else(|| VmmError::Protocol("verifier used after a failure".into()))
+    }
+
+    fn take_snapshot(&mut self) -> Result<Snapshot, VmmError> {
+        let ram = self
+            .vm
+            .read(0, self.vm.ram_size())
+            .ok_or_else(|| VmmError::Memory("cannot read RAM for the snapshot".into()))?;
+        // Start both dirty logs afresh at the snapshot.
+        self.vm
+            .dirty_pages(crate::vm::RAM_SLOT, self.vm.ram_size())?;
+        let (slot, size) = {
+            let n = self.nvdimm()?;
+            (n.slot(), n.size())
+        };
+        self.vm.dirty_pages(slot, size)?;
+        let vcpu = self.vm.vcpu();
+        let mut msrs = Msrs::from_entries(&SNAPSHOT_MSRS.map(|index| kvm_msr_entry {
+            index,
+            ..Default::default()
+        }))
+        .map_err(|e| VmmError::Memory(format!("MSR list: {e:?}")))?;
+        let read = vcpu
+            .get_msrs(&mut msrs)
+            .map_err(VmmError::kvm("get MSRs"))?;
+        let entries: Vec<kvm_msr_entry> = msrs.as_slice()[..read].to_vec();
+        let msrs = Msrs::from_entries(&entries)
+            .map_err(|e| VmmError::Memory(format!("MSR list: {e:?}")))?;
+        Ok(Snapshot {
+            ram,
+            regs: vcpu.get_regs().map_err(VmmError::kvm("get regs"))?,
+            sregs: vcpu.get_sregs().map_err(VmmError::kvm("get sregs"))?,
+            fpu: vcpu.get_fpu().map_err(VmmError::kvm("get FPU"))?,
+            events: vcpu
+                .get_vcpu_events()
+                .map_err(VmmError::kvm("get vCPU events"))?,
+            msrs,
+        })
+    }
+
+    /// Puts the VM back in its snapshot state.
+    fn restore(&mut self) -> Result<(), VmmError> {
+        let snap = self
+            .snapshot
+            .as_ref()
+            .ok_or_else(|| VmmError::Protocol("no snapshot to restore".into()))?;
+        let mut pages = self
+            .vm
+            .dirty_pages(crate::vm::RAM_SLOT, self.vm.ram_size())?;
+        // Pages the VMM itself writes (KVM does not log those).
+        let verify_end = self.verify_at + self.verify_capacity as u64;
+        pages.extend([layout::MAILBOX / PAGE, layout::PMEM_RING / PAGE]);
+        pages.extend(self.verify_at / PAGE..verify_end.div_ceil(PAGE));
+        for page in pages {
+            let at = (page * PAGE) as usize;
+            if let Some(src) = snap.ram.get(at..at + PAGE as usize) {
+                self.vm.write(page * PAGE, src)?;
+            }
+        }
+        self.vm.register_ram()?;
+        let vcpu = self.vm.vcpu();
+        vcpu.set_sregs(&snap.sregs)
+            .map_err(VmmError::kvm("set sregs"))?;
+        vcpu.set_regs(&snap.regs)
+            .map_err(VmmError::kvm("set regs"))?;
+        vcpu.set_fpu(&snap.fpu).map_err(VmmError::kvm("set FPU"))?;
+        vcpu.set_msrs(&snap.msrs)
+            .map_err(VmmError::kvm("set MSRs"))?;
+        vcpu.set_vcpu_events(&snap.events)
+            .map_err(VmmError::kvm("set vCPU events"))?;
+        // The NVDIMM: what the guest wrote, and the last image's lines.
+        let (slot, size) = {
+            let n = self.nvdimm()?;
+            (n.slot(), n.size())
+        };
+        let dirty = self.vm.dirty_pages(slot, size)?;
+        let base = self.base.clone();
+        let applied = std::mem::take(&mut self.applied);
+        let media = self.nvdimm()?.media_mut();
+        for page in dirty {
+            let at = (page * PAGE) as usize;
+            if let (Some(dst), Some(src)) = (
+                media.get_mut(at..at + PAGE as usize),
+                base.get(at..at + PAGE as usize),
+            ) {
+                dst.copy_from_slice(src);
+            }
+        }
+        for line in applied {
+            let at = line as usize;
+            if let (Some(dst), Some(src)) = (media.get_mut(at..at + 64), base.get(at..at + 64)) {
+                dst.copy_from_slice(src);
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes the image's lines over the base media.
+    fn apply(&mut self, image: &Image) -> Result<(), VmmError> {
+        let media = self.nvdimm()?.media_mut();
+        let mut applied = Vec::with_capacity(image.lines.len());
+        for (&off, content) in &image.lines {
+            let at = off as usize;
+            let dst = media.get_mut(at..at + 64).ok_or_else(|| {
+                VmmError::Protocol(format!("image line {off:#x} outside the NVDIMM"))
+            })?;
+            if dst != content {
+                dst.copy_from_slice(content);
+                applied.push(off);
+            }
+        }
+        self.applied = applied;
+        Ok(())
+    }
+}
