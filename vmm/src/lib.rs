@@ -14,6 +14,7 @@
 pub mod bench;
 pub mod boot;
 pub mod cpu_dump;
+pub mod crashtest;
 pub mod devices;
 pub mod elf;
 mod error;

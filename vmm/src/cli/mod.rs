@@ -1,6 +1,7 @@
 //! Command-line parsing and the subcommands.
 
 mod bench_cmd;
+mod crashtest_cmd;
 mod run_cmd;
 mod scenarios_cmd;
 mod trace_cmd;
@@ -19,6 +20,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Crash-test a scenario: every way it can lose data on power failure.
+    Crashtest(crashtest_cmd::CrashTestArgs),
     /// Run a scenario of a guest (the bundled agent by default).
     Run(run_cmd::RunArgs),
     /// List a guest's scenarios (asks the guest itself).
@@ -104,6 +107,18 @@ impl GuestArgs {
     }
 }
 
+/// Writes `bytes` to `path` through a temporary file and a rename, so a
+/// partial file never looks complete.
+fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let name = path
+        .file_name()
+        .ok_or_else(|| anyhow::anyhow!("{}: not a file name", path.display()))?;
+    let tmp = path.with_file_name(format!(".{}.tmp", name.to_string_lossy()));
+    std::fs::write(&tmp, bytes).map_err(|e| anyhow::anyhow!("{}: {e}", tmp.display()))?;
+    std::fs::rename(&tmp, path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    Ok(())
+}
+
 /// Exit status when the tool could not run (bad input, no KVM).
 const EXIT_CANNOT_RUN: i32 = 2;
 /// Exit status when the guest failed (exception, timeout, unexpected exit).
@@ -116,6 +131,7 @@ pub fn main() -> i32 {
         .init();
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Crashtest(a) => crashtest_cmd::run(&a),
         Command::Run(a) => run_cmd::run(&a),
         Command::Scenarios(a) => scenarios_cmd::run(&a),
         Command::Bench(a) => bench_cmd::run(&a),

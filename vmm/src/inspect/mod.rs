@@ -5,3 +5,6 @@
 
 pub mod lines;
 pub mod why;
+
+#[cfg(test)]
+mod tests;

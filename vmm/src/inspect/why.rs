@@ -298,8 +298,13 @@ impl Writer<'_> {
                     ),
                 };
                 if u.persisted_store != 0 {
+                    let by = self
+                        .c
+                        .details
+                        .get(&u.persisted_by)
+                        .map_or("seq", |d| d.kind);
                     s.push_str(&format!(
-                        "; the line is guaranteed only up to store seq {} (made durable at seq {})",
+                        "; the line is guaranteed only up to store seq {} (made durable by {by} seq {})",
                         u.persisted_store, u.persisted_by
                     ));
                 }

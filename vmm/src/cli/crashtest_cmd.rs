@@ -1,0 +1,122 @@
+//! `pmemvm crashtest`.
+
+use super::{GuestArgs, NvdimmArgs};
+use pmemvm::crashtest::{self, CrashTestOptions, states};
+use pmemvm::session::RunConfig;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Arguments of `pmemvm crashtest`.
+#[derive(Debug, clap::Args)]
+pub struct CrashTestArgs {
+    #[command(flatten)]
+    guest: GuestArgs,
+    /// Scenario to test.
+    #[arg(long, default_value = "dax-fsync")]
+    scenario: String,
+    /// Variant of the scenario.
+    #[arg(long, default_value = "correct")]
+    variant: String,
+    /// Seed of the workload (and of sampled images).
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    #[command(flatten)]
+    nvdimm: NvdimmArgs,
+    /// Crash points: fences, stores, marks, all, seq:A..B, random:N, or one point.
+    #[arg(long, default_value = "fences")]
+    points: String,
+    /// Crash images at each point: minimal, maximal, exhaustive:N, subsets:K, sample:N.
+    #[arg(long, default_value = states::DEFAULT_STATES)]
+    states: String,
+    /// At most this many images per crash point.
+    #[arg(long, default_value_t = 256)]
+    max_images_per_point: usize,
+    /// Worker VMs (default: the number of cores).
+    #[arg(long)]
+    jobs: Option<usize>,
+    /// Directory for the trace (kept for the reproduction commands).
+    #[arg(long, value_name = "DIR", default_value = "pmemvm-crashtest")]
+    out: PathBuf,
+    /// Also write the report as JSON there.
+    #[arg(long, value_name = "FILE")]
+    report: Option<PathBuf>,
+    /// Print the report as JSON on stdout instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_interrupt(_: libc::c_int) {
+    INTERRUPTED.store(true, Ordering::SeqCst);
+}
+
+/// Runs the crash test; exit 0 no failure, 1 failures found.
+pub fn run(a: &CrashTestArgs) -> anyhow::Result<i32> {
+    let points = a
+        .points
+        .parse()
+        .map_err(|e| anyhow::anyhow!("--points {}: {e}", a.points))?;
+    let states = states::parse_list(&a.states)?;
+    anyhow::ensure!(
+        a.max_images_per_point > 0,
+        "--max-images-per-point 0: at least one image per point is needed"
+    );
+    let jobs = a
+        .jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from));
+    anyhow::ensure!(jobs > 0, "--jobs 0: at least one worker is needed");
+    let interrupted = Arc::new(AtomicBool::new(false));
+    // SAFETY: installs an async-signal-safe handler that only stores to an atomic.
+    unsafe {
+        libc::signal(
+            libc::SIGINT,
+            on_interrupt as *const () as libc::sighandler_t,
+        )
+    };
+    let watcher = {
+        let flag = interrupted.clone();
+        std::thread::spawn(move || {
+            while !flag.load(Ordering::SeqCst) {
+                if INTERRUPTED.load(Ordering::SeqCst) {
+                    flag.store(true, Ordering::SeqCst);
+                }
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+        })
+    };
+    let opts = CrashTestOptions {
+        run: RunConfig {
+            guest: a.guest.source(),
+            scenario: a.scenario.clone(),
+            variant: a.variant.clone(),
+            seed: a.seed,
+            mem: a.guest.mem_bytes()?,
+            timeout_secs: a.guest.timeout,
+            nvdimm: a.nvdimm.options()?,
+            ..RunConfig::default()
+        },
+        points,
+        states,
+        max_images_per_point: a.max_images_per_point,
+        jobs,
+        out_dir: a.out.clone(),
+        progress: !a.json && std::io::stderr().is_terminal(),
+        interrupted: interrupted.clone(),
+    };
+    let result = crashtest::run(&opts);
+    interrupted.store(true, Ordering::SeqCst);
+    let _ = watcher.join();
+    let report = result?;
+    if let Some(path) = &a.report {
+        super::write_atomically(path, serde_json::to_string_pretty(&report)?.as_bytes())?;
+    }
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", report.to_text());
+    }
+    Ok(if report.passed() { 0 } else { 1 })
+}

@@ -1,0 +1,438 @@
+//! `pmemvm crashtest`: in which ways can this code lose data on power failure?
+//!
+//! 1. Record one run of the guest (trace, marks, promises).
+//! 2. Walk the trace with the persistency model; at each chosen crash point
+//!    build crash images (`--states`), deduplicated by (content, promises
+//!    made before the point).
+//! 3. Verify each image on a pool of reusable VMs ([`Verifier`]): the guest
+//!    recovers and checks its promises.
+//! 4. Report each distinct failure once, with the command that reproduces it.
+
+pub mod describe;
+pub mod points;
+pub mod report;
+pub mod states;
+
+use crate::devices::Verdict;
+use crate::error::VmmError;
+use crate::replay;
+use crate::session::{self, RunConfig, VerifyInput};
+use crate::verifier::Verifier;
+use crate::verify::{self, VerifyOptions};
+use describe::Describer;
+use indicatif::{ProgressBar, ProgressStyle};
+use pmemvm_device::crash::{Image, ImageSpec};
+use pmemvm_device::model::Model;
+use pmemvm_traces::{Header, PointSet, TraceReader};
+use points::PointSelector;
+use report::{Counts, FailedImage, Failure, Report};
+use states::States;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+/// Everything a crash test needs.
+#[derive(Debug, Clone)]
+pub struct CrashTestOptions {
+    /// The guest, scenario, variant, seed, RAM, time limit and NVDIMM.
+    pub run: RunConfig,
+    /// Crash points (`--points`).
+    pub points: PointSet,
+    /// Crash images at each point (`--states`).
+    pub states: Vec<States>,
+    /// At most this many images per point.
+    pub max_images_per_point: usize,
+    /// Worker VMs.
+    pub jobs: usize,
+    /// Where the trace (and reports) go.
+    pub out_dir: PathBuf,
+    /// Show a progress bar.
+    pub progress: bool,
+    /// Set (by Ctrl-C) to stop early with an incomplete report.
+    pub interrupted: Arc<AtomicBool>,
+}
+
+/// One image to verify.
+struct Job {
+    id: u64,
+    seq: u64,
+    spec: ImageSpec,
+    image: Image,
+    input: Arc<VerifyInput>,
+    lost: Vec<u64>,
+    kept: usize,
+}
+
+/// A verified image.
+struct Outcome {
+    job: Job,
+    verdict: Result<Verdict, String>,
+}
+
+/// Runs a crash test.
+pub fn run(opts: &CrashTestOptions) -> Result<Report, VmmError> {
+    let begin = Instant::now();
+    std::fs::create_dir_all(&opts.out_dir).map_err(|e| VmmError::Config {
+        what: format!("--out {}", opts.out_dir.display()),
+        reason: e.to_string(),
+    })?;
+    let trace = opts.out_dir.join("trace.jsonl");
+    let (events, findings) = record(opts, &trace)?;
+    let header = TraceReader::open(&trace)?.header().clone();
+    let vopts = VerifyOptions {
+        guest: opts.run.guest.clone(),
+        mem: opts.run.mem,
+        timeout_secs: opts.run.timeout_secs,
+        backing: opts.run.nvdimm.backing.clone(),
+    };
+    let base = verify::initial_media(&header, &vopts)?;
+    let survey = survey(&trace, &opts.points, opts.run.seed)?;
+    let config = verify::run_config(&header, &vopts);
+    let bar = progress_bar(opts.progress, survey.points);
+
+    let (job_tx, job_rx) = sync_channel::<Job>(opts.jobs.max(1) * 8);
+    let job_rx = Arc::new(Mutex::new(job_rx));
+    let (out_tx, out_rx) = sync_channel::<Outcome>(opts.jobs.max(1) * 8);
+    let verify_begin = Instant::now();
+    let (walk, outcomes) = std::thread::scope(|scope| {
+        for _ in 0..opts.jobs.max(1) {
+            let (rx, tx) = (job_rx.clone(), out_tx.clone());
+            let (config, base) = (&config, base.clone());
+            let stop = &opts.interrupted;
+            scope.spawn(move || worker(config, base, survey.promises, &rx, &tx, stop));
+        }
+        drop(out_tx);
+        let collector = scope.spawn(move || out_rx.into_iter().collect::<Vec<_>>());
+        let walk = walk_trace(opts, &trace, &survey, job_tx, &bar);
+        let outcomes = collector.join().unwrap_or_default();
+        (walk, outcomes)
+    });
+    let walk = walk?;
+    bar.finish_and_clear();
+    let verify_secs = verify_begin.elapsed().as_secs_f64();
+    let mut failures: BTreeMap<String, Failure> = BTreeMap::new();
+    let mut verified = 0;
+    let mut sorted = outcomes;
+    sorted.sort_by_key(|o| o.job.id);
+    for o in sorted {
+        let verdict = match o.verdict {
+            Ok(v) => v,
+            Err(e) => {
+                return Err(VmmError::Protocol(format!(
+                    "verification failed to run: {e}"
+                )));
+            }
+        };
+        verified += 1;
+        if verdict.passed {
+            continue;
+        }
+        let entry = failures
+            .entry(verdict.message.clone())
+            .or_insert_with(|| Failure {
+                message: verdict.message.clone(),
+                images: 0,
+                first: failed_image(opts, &trace, &o.job, &walk.descriptions),
+            });
+        entry.images += 1;
+    }
+    let mut failures: Vec<Failure> = failures.into_values().collect();
+    failures.sort_by(|a, b| b.images.cmp(&a.images).then(a.message.cmp(&b.message)));
+    let complete = !opts.interrupted.load(Ordering::SeqCst);
+    Ok(Report {
+        tool_version: env!("CARGO_PKG_VERSION").into(),
+        scenario: header.scenario.clone(),
+        variant: header.variant.clone(),
+        seed: header.seed,
+        persistence: header.persistence.as_str().into(),
+        atomicity: header.atomicity.as_str().into(),
+        points: opts.points.to_string(),
+        states: opts
+            .states
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(","),
+        trace: trace.display().to_string(),
+        complete,
+        events,
+        record_findings: findings,
+        counts: Counts {
+            images_verified: verified,
+            ..walk.counts
+        },
+        seconds: begin.elapsed().as_secs_f64(),
+        images_per_second: verified as f64 / verify_secs.max(1e-9),
+        failures,
+    })
+}
+
+/// Records the run; a guest that crashes here is a tool-level error.
+fn record(opts: &CrashTestOptions, trace: &Path) -> Result<(u64, Vec<String>), VmmError> {
+    let mut config = opts.run.clone();
+    config.nvdimm.trace = Some(trace.to_path_buf());
+    config.nvdimm.power_fail_at = None;
+    let mut console = Vec::new();
+    let outcome = session::run(&config, &mut console).map_err(|e| {
+        if e.is_guest_failure() {
+            VmmError::Protocol(format!(
+                "the guest failed in record mode, so nothing can be tested: {e}"
+            ))
+        } else {
+            e
+        }
+    })?;
+    if outcome.status != 0 && outcome.findings.is_empty() {
+        return Err(VmmError::Protocol(format!(
+            "the guest exited with status {} in record mode: {}",
+            outcome.status,
+            String::from_utf8_lossy(&console).trim()
+        )));
+    }
+    if outcome.media.trace.is_none() {
+        return Err(VmmError::Protocol("the recording wrote no trace".into()));
+    }
+    Ok((outcome.media.events, outcome.findings))
+}
+
+/// What a first, cheap pass over the trace tells.
+struct Survey {
+    points: u64,
+    promises: usize,
+    resolved: Option<BTreeSet<u64>>,
+}
+
+fn survey(trace: &Path, set: &PointSet, seed: u64) -> Result<Survey, VmmError> {
+    let resolved = if PointSelector::needs_resolution(set) {
+        let reader = TraceReader::open(trace)?;
+        Some(set.resolve(reader, seed)?.into_iter().collect())
+    } else {
+        None
+    };
+    let mut selector = PointSelector::new(set.clone(), resolved.clone());
+    let mut reader = TraceReader::open(trace)?;
+    let (mut points, mut promises) = (u64::from(selector.before_any()), 0);
+    let mut pending = reader.next_event()?;
+    while let Some(ev) = pending {
+        pending = reader.next_event()?;
+        promises += usize::from(matches!(ev.kind, pmemvm_traces::EventKind::Promise(_)));
+        points += u64::from(selector.after(&ev, pending.is_none()));
+    }
+    Ok(Survey {
+        points,
+        promises,
+        resolved,
+    })
+}
+
+fn progress_bar(show: bool, points: u64) -> ProgressBar {
+    if !show {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(points);
+    if let Ok(style) = ProgressStyle::with_template(
+        "{elapsed_precise} [{bar:30}] {pos}/{len} points, {msg} (ETA {eta})",
+    ) {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar
+}
+
+/// What walking the trace produced.
+struct Walk {
+    counts: Counts,
+    descriptions: HashMap<u64, String>,
+}
+
+/// Replays the trace and sends the images of every chosen point.
+fn walk_trace(
+    opts: &CrashTestOptions,
+    trace: &Path,
+    survey: &Survey,
+    jobs: SyncSender<Job>,
+    bar: &ProgressBar,
+) -> Result<Walk, VmmError> {
+    let mut reader = TraceReader::open(trace)?;
+    let header: Header = reader.header().clone();
+    let mut model = Model::new(replay::model_config(&header));
+    let mut selector = PointSelector::new(opts.points.clone(), survey.resolved.clone());
+    let mut describer = Describer::default();
+    let mut input = VerifyInput::default();
+    let mut w = Walk {
+        counts: Counts::default(),
+        descriptions: HashMap::new(),
+    };
+    let mut seen = HashSet::new();
+    let mut next_id = 0;
+    let mut last_point = None;
+    let mut visit = |seq: u64, model: &Model, input: &VerifyInput, w: &mut Walk, desc: String| {
+        w.descriptions.insert(seq, desc);
+        w.counts.points += 1;
+        let sent = point_jobs(
+            opts,
+            model,
+            seq,
+            input,
+            &mut seen,
+            &mut next_id,
+            &mut w.counts,
+        )?;
+        for job in sent {
+            if jobs.send(job).is_err() {
+                break;
+            }
+        }
+        bar.inc(1);
+        bar.set_message(format!("{} images", w.counts.images_unique));
+        Ok::<(), VmmError>(())
+    };
+    if selector.before_any() {
+        visit(0, &model, &input, &mut w, describer.describe())?;
+        last_point = Some(0);
+    }
+    let mut pending = reader.next_event()?;
+    while let Some(ev) = pending {
+        if opts.interrupted.load(Ordering::SeqCst) {
+            break;
+        }
+        pending = reader.next_event()?;
+        if let Some(p) = last_point.take()
+            && let Some(d) = w.descriptions.get_mut(&p)
+        {
+            d.push_str(", ");
+            d.push_str(&Describer::before(&ev));
+        }
+        replay::apply(&mut model, &ev)?;
+        replay::note_for_verify(&mut input, &ev);
+        describer.observe(&ev);
+        if selector.after(&ev, pending.is_none()) {
+            visit(ev.seq, &model, &input, &mut w, describer.describe())?;
+            last_point = Some(ev.seq);
+        }
+    }
+    Ok(w)
+}
+
+/// The deduplicated images of one point, as jobs.
+fn point_jobs(
+    opts: &CrashTestOptions,
+    model: &Model,
+    seq: u64,
+    input: &VerifyInput,
+    seen: &mut HashSet<([u8; 32], usize)>,
+    next_id: &mut u64,
+    counts: &mut Counts,
+) -> Result<Vec<Job>, VmmError> {
+    let limit = opts.max_images_per_point;
+    let mut images = Vec::new();
+    for s in &opts.states {
+        let room = limit.saturating_sub(images.len());
+        images.extend(states::images(model, *s, room.max(1), opts.run.seed ^ seq)?);
+    }
+    if images.len() > limit {
+        images.truncate(limit);
+        counts.points_truncated += 1;
+    } else if opts
+        .states
+        .iter()
+        .any(|s| matches!(s, States::Exhaustive(n) if model.count_images() > *n as u128))
+    {
+        counts.points_truncated += 1;
+    }
+    counts.images_generated += images.len() as u64;
+    let maximal = model.image(&model.resolve(&ImageSpec::Maximal))?;
+    let input = Arc::new(input.clone());
+    let mut jobs = Vec::new();
+    for (spec, image) in images {
+        if !seen.insert((image.hash(), input.promises.len())) {
+            continue;
+        }
+        counts.images_unique += 1;
+        let lost: Vec<u64> = image
+            .lines
+            .iter()
+            .filter(|(off, content)| maximal.lines.get(off) != Some(content))
+            .map(|(off, _)| *off)
+            .collect();
+        let kept = image.lines.len() - lost.len();
+        *next_id += 1;
+        jobs.push(Job {
+            id: *next_id,
+            seq,
+            spec,
+            image,
+            input: input.clone(),
+            lost,
+            kept,
+        });
+    }
+    Ok(jobs)
+}
+
+/// A worker: one reusable VM, made on its first job.
+fn worker(
+    config: &RunConfig,
+    base: Arc<[u8]>,
+    max_promises: usize,
+    jobs: &Mutex<Receiver<Job>>,
+    out: &SyncSender<Outcome>,
+    stop: &AtomicBool,
+) {
+    let mut verifier: Option<Verifier> = None;
+    loop {
+        let job = match jobs.lock().map(|rx| rx.recv()) {
+            Ok(Ok(job)) => job,
+            _ => return,
+        };
+        if stop.load(Ordering::SeqCst) {
+            continue;
+        }
+        let verdict = (|| -> Result<Verdict, VmmError> {
+            let v = match verifier.as_mut() {
+                Some(v) => v,
+                None => verifier.insert(Verifier::new(config, base.clone(), max_promises)?),
+            };
+            v.verify(&job.image, &job.input)
+        })()
+        .map_err(|e| {
+            // A verifier that failed is not reused.
+            verifier = None;
+            e.to_string()
+        });
+        if out.send(Outcome { job, verdict }).is_err() {
+            return;
+        }
+    }
+}
+
+/// The report entry of a failed image.
+fn failed_image(
+    opts: &CrashTestOptions,
+    trace: &Path,
+    job: &Job,
+    descriptions: &HashMap<u64, String>,
+) -> FailedImage {
+    let mut reproduce = format!(
+        "pmemvm verify --trace {} --at seq:{} --image '{}'",
+        trace.display(),
+        job.seq,
+        job.spec
+    );
+    if let session::GuestSource::Path(p) = &opts.run.guest {
+        reproduce.push_str(&format!(" --guest {}", p.display()));
+    }
+    if let Some(b) = &opts.run.nvdimm.backing {
+        reproduce.push_str(&format!(" --nvdimm '{b}'"));
+    }
+    FailedImage {
+        point: format!("seq:{}", job.seq),
+        description: descriptions.get(&job.seq).cloned().unwrap_or_default(),
+        image: job.spec.to_string(),
+        lost_lines: job.lost.iter().map(|l| format!("{l:#x}")).collect(),
+        kept_lines: job.kept,
+        reproduce,
+    }
+}

@@ -1,0 +1,151 @@
+//! The crash-test report: counts, time, and each distinct failure once with
+//! the command that reproduces it. Text for people, JSON for scripts (the
+//! schema is in `traces/REPORT.md`).
+
+use serde::Serialize;
+use std::fmt::Write as _;
+
+/// One verified image that failed.
+#[derive(Debug, Clone, Serialize)]
+pub struct FailedImage {
+    /// Crash point (`seq:N`).
+    pub point: String,
+    /// The point in the guest's words (its marks around it).
+    pub description: String,
+    /// The explicit image name.
+    pub image: String,
+    /// Lines (device offsets) whose content is older than their latest write.
+    pub lost_lines: Vec<String>,
+    /// Lines the run touched that hold their latest write.
+    pub kept_lines: usize,
+    /// The command that verifies exactly this image again.
+    pub reproduce: String,
+}
+
+/// A distinct failure: every image whose guest message was the same.
+#[derive(Debug, Clone, Serialize)]
+pub struct Failure {
+    /// The guest's message.
+    pub message: String,
+    /// How many verified images failed with it.
+    pub images: u64,
+    /// The first of them.
+    pub first: FailedImage,
+}
+
+/// Counters of a crash test.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Counts {
+    /// Crash points visited.
+    pub points: u64,
+    /// Images built.
+    pub images_generated: u64,
+    /// Distinct by (content, promises made).
+    pub images_unique: u64,
+    /// Verified by the guest.
+    pub images_verified: u64,
+    /// Points whose images were cut at `--max-images-per-point`.
+    pub points_truncated: u64,
+}
+
+/// The whole report.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// pmemvm version.
+    pub tool_version: String,
+    /// Scenario.
+    pub scenario: String,
+    /// Variant.
+    pub variant: String,
+    /// Seed.
+    pub seed: u64,
+    /// `mem-ctrl` or `cpu`.
+    pub persistence: String,
+    /// `line` or `word`.
+    pub atomicity: String,
+    /// `--points`.
+    pub points: String,
+    /// `--states`.
+    pub states: String,
+    /// The recorded trace.
+    pub trace: String,
+    /// False when the test was interrupted.
+    pub complete: bool,
+    /// Events recorded.
+    pub events: u64,
+    /// Checks the guest failed in record mode.
+    pub record_findings: Vec<String>,
+    /// Counters.
+    pub counts: Counts,
+    /// Wall-clock seconds of the whole test (recording included).
+    pub seconds: f64,
+    /// Verified images per second of verification.
+    pub images_per_second: f64,
+    /// Distinct failures, most frequent first.
+    pub failures: Vec<Failure>,
+}
+
+impl Report {
+    /// True when nothing failed.
+    pub fn passed(&self) -> bool {
+        self.failures.is_empty() && self.record_findings.is_empty()
+    }
+
+    /// The report for people.
+    pub fn to_text(&self) -> String {
+        let mut s = String::new();
+        let c = &self.counts;
+        let _ = writeln!(
+            s,
+            "pmemvm crashtest: scenario {}, variant {}, seed {}, persistence {}, atomicity {}",
+            self.scenario, self.variant, self.seed, self.persistence, self.atomicity
+        );
+        let _ = writeln!(s, "recorded {} events; trace: {}", self.events, self.trace);
+        let _ = writeln!(
+            s,
+            "crash points: {} ({} + promises, crash marks, end); states: {}",
+            c.points, self.points, self.states
+        );
+        let _ = writeln!(
+            s,
+            "images: {} generated, {} unique, {} verified, {} point(s) truncated",
+            c.images_generated, c.images_unique, c.images_verified, c.points_truncated
+        );
+        let _ = writeln!(
+            s,
+            "time: {:.2} s, {:.0} verified images per second{}",
+            self.seconds,
+            self.images_per_second,
+            if self.complete {
+                ""
+            } else {
+                " (INTERRUPTED: incomplete)"
+            }
+        );
+        for f in &self.record_findings {
+            let _ = writeln!(s, "RECORD-MODE FINDING: {f}");
+        }
+        if self.failures.is_empty() {
+            let _ = writeln!(s, "no failure: every verified image kept its promises");
+            return s;
+        }
+        let _ = writeln!(s, "FAILED: {} distinct failure(s)", self.failures.len());
+        for (i, f) in self.failures.iter().enumerate() {
+            let first = &f.first;
+            let _ = writeln!(s, "[{}] {} ({} image(s))", i + 1, f.message, f.images);
+            let _ = writeln!(s, "    first at {}: {}", first.point, first.description);
+            let _ = writeln!(
+                s,
+                "    lost lines: {} (kept {})",
+                if first.lost_lines.is_empty() {
+                    "none".to_string()
+                } else {
+                    first.lost_lines.join(", ")
+                },
+                first.kept_lines
+            );
+            let _ = writeln!(s, "    reproduce: {}", first.reproduce);
+        }
+        s
+    }
+}
