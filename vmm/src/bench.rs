@@ -134,3 +134,84 @@ pub fn pmem(reps: usize, trace_dir: Option<&std::path::Path>) -> Result<Vec<Figu
         figure("RAM store", ram),
     ])
 }
+
+/// A crash test's speed next to its floor.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct CrashBench {
+    /// The crash test's report (counts, time, where the verify VMs spent it).
+    pub report: crate::crashtest::report::Report,
+    /// Empty verify runs per second on reused VMs, as many workers.
+    pub floor_per_second: f64,
+}
+
+/// Verify runs per second of a guest that passes at once (`idle`), on
+/// `jobs` reused VMs in parallel: the floor of any crash test.
+pub fn verify_floor(jobs: usize, runs_per_job: u64) -> Result<f64, VmmError> {
+    let config = RunConfig {
+        scenario: "idle".into(),
+        ..RunConfig::default()
+    };
+    let base: std::sync::Arc<[u8]> = vec![0u8; config.nvdimm.default_size as usize].into();
+    let image = pmemvm_device::crash::Image {
+        lines: Default::default(),
+    };
+    let input = crate::session::VerifyInput::default();
+    let mut verifiers = (0..jobs.max(1))
+        .map(|_| crate::verifier::Verifier::new(&config, base.clone(), 0))
+        .collect::<Result<Vec<_>, _>>()?;
+    // The first run of each boots its VM: not part of the floor.
+    for v in &mut verifiers {
+        v.verify(&image, &input)?;
+    }
+    let start = Instant::now();
+    std::thread::scope(|s| {
+        let handles: Vec<_> = verifiers
+            .iter_mut()
+            .map(|v| {
+                let (image, input) = (&image, &input);
+                s.spawn(move || -> Result<(), VmmError> {
+                    for _ in 0..runs_per_job {
+                        v.verify(image, input)?;
+                    }
+                    Ok(())
+                })
+            })
+            .collect();
+        handles.into_iter().try_for_each(|h| {
+            h.join()
+                .unwrap_or_else(|_| Err(VmmError::Protocol("floor worker panicked".into())))
+        })
+    })?;
+    for v in &verifiers {
+        log::info!("floor verifier: {} runs, {:?}", v.runs(), v.timings());
+    }
+    Ok((runs_per_job * jobs.max(1) as u64) as f64 / start.elapsed().as_secs_f64())
+}
+
+/// Crash-tests `scenario` with the default options and measures the floor
+/// in the same run.
+pub fn crashtest(
+    scenario: &str,
+    jobs: usize,
+    out_dir: &std::path::Path,
+) -> Result<CrashBench, VmmError> {
+    let opts = crate::crashtest::CrashTestOptions {
+        run: RunConfig {
+            scenario: scenario.into(),
+            ..RunConfig::default()
+        },
+        points: pmemvm_traces::PointSet::Fences,
+        states: crate::crashtest::states::parse_list(crate::crashtest::states::DEFAULT_STATES)?,
+        max_images_per_point: 256,
+        jobs,
+        out_dir: out_dir.to_path_buf(),
+        progress: false,
+        interrupted: Default::default(),
+    };
+    let report = crate::crashtest::run(&opts)?;
+    let floor_per_second = verify_floor(jobs, 300)?;
+    Ok(CrashBench {
+        report,
+        floor_per_second,
+    })
+}

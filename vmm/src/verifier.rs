@@ -25,7 +25,7 @@ use kvm_bindings::{Msrs, kvm_fpu, kvm_msr_entry, kvm_regs, kvm_sregs, kvm_vcpu_e
 use pmemvm_abi::{Mode, layout};
 use pmemvm_device::crash::Image;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// MSRs saved with a snapshot (the guest cannot write any MSR from ring 3,
 /// but a snapshot holds the whole vCPU state).
@@ -52,6 +52,31 @@ struct Snapshot {
     msrs: Msrs,
 }
 
+/// Where a verifier's time goes, summed over its runs.
+#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
+pub struct Timings {
+    /// First boot to the snapshot point, and taking the snapshot.
+    pub boot: Duration,
+    /// Restoring dirty RAM pages and the vCPU state.
+    pub restore_ram: Duration,
+    /// Re-registering the RAM memslot.
+    pub reregister: Duration,
+    /// Restoring dirty NVDIMM pages and applying the image's lines.
+    pub media: Duration,
+    /// Running the guest to its verdict.
+    pub guest: Duration,
+}
+
+impl std::ops::AddAssign for Timings {
+    fn add_assign(&mut self, o: Timings) {
+        self.boot += o.boot;
+        self.restore_ram += o.restore_ram;
+        self.reregister += o.reregister;
+        self.media += o.media;
+        self.guest += o.guest;
+    }
+}
+
 /// A reusable verify-mode VM.
 pub struct Verifier {
     vm: Vm,
@@ -65,6 +90,7 @@ pub struct Verifier {
     applied: Vec<u64>,
     last_verdict: Option<Verdict>,
     runs: u64,
+    timings: Timings,
 }
 
 impl Verifier {
@@ -101,12 +127,18 @@ impl Verifier {
             applied: Vec::new(),
             last_verdict: None,
             runs: 0,
+            timings: Timings::default(),
         })
     }
 
     /// Images verified so far.
     pub fn runs(&self) -> u64 {
         self.runs
+    }
+
+    /// Where the time went so far.
+    pub fn timings(&self) -> Timings {
+        self.timings
     }
 
     /// Verifies one crash image given as the lines it changes from the base.
@@ -118,6 +150,7 @@ impl Verifier {
                 input.promises.len()
             )));
         }
+        let t = Instant::now();
         if self.snapshot.is_some() {
             self.restore()?;
         } else if self.run_guest()? != RunEnd::Snapshot {
@@ -126,9 +159,13 @@ impl Verifier {
             ));
         } else {
             self.snapshot = Some(self.take_snapshot()?);
+            self.timings.boot += t.elapsed();
         }
         self.vm.write(self.verify_at, &bytes)?;
+        let t = Instant::now();
         self.apply(image)?;
+        self.timings.media += t.elapsed();
+        let t = Instant::now();
         let mut console = Vec::new();
         let outcome = loop {
             match self.run_guest_with(&mut console) {
@@ -137,6 +174,7 @@ impl Verifier {
             }
         };
         self.runs += 1;
+        self.timings.guest += t.elapsed();
         let verdict = match outcome {
             Ok(_) => self.take_verdict().unwrap_or_else(|| Verdict {
                 passed: false,
@@ -232,6 +270,20 @@ impl Verifier {
 
     /// Puts the VM back in its snapshot state.
     fn restore(&mut self) -> Result<(), VmmError> {
+        let t = Instant::now();
+        self.restore_ram_and_vcpu()?;
+        self.timings.restore_ram += t.elapsed();
+        let t = Instant::now();
+        self.vm.register_ram()?;
+        self.timings.reregister += t.elapsed();
+        let t = Instant::now();
+        self.restore_media()?;
+        self.timings.media += t.elapsed();
+        Ok(())
+    }
+
+    /// The RAM pages the last run dirtied, and the vCPU state.
+    fn restore_ram_and_vcpu(&mut self) -> Result<(), VmmError> {
         let snap = self
             .snapshot
             .as_ref()
@@ -249,7 +301,6 @@ impl Verifier {
                 self.vm.write(page * PAGE, src)?;
             }
         }
-        self.vm.register_ram()?;
         let vcpu = self.vm.vcpu();
         vcpu.set_sregs(&snap.sregs)
             .map_err(VmmError::kvm("set sregs"))?;
@@ -260,7 +311,11 @@ impl Verifier {
             .map_err(VmmError::kvm("set MSRs"))?;
         vcpu.set_vcpu_events(&snap.events)
             .map_err(VmmError::kvm("set vCPU events"))?;
-        // The NVDIMM: what the guest wrote, and the last image's lines.
+        Ok(())
+    }
+
+    /// The NVDIMM pages the guest wrote, and the last image's lines.
+    fn restore_media(&mut self) -> Result<(), VmmError> {
         let (slot, size) = {
             let n = self.nvdimm()?;
             (n.slot(), n.size())
@@ -269,18 +324,12 @@ impl Verifier {
         let base = self.base.clone();
         let applied = std::mem::take(&mut self.applied);
         let media = self.nvdimm()?.media_mut();
-        for page in dirty {
-            let at = (page * PAGE) as usize;
-            if let (Some(dst), Some(src)) = (
-                media.get_mut(at..at + PAGE as usize),
-                base.get(at..at + PAGE as usize),
-            ) {
-                dst.copy_from_slice(src);
-            }
-        }
-        for line in applied {
-            let at = line as usize;
-            if let (Some(dst), Some(src)) = (media.get_mut(at..at + 64), base.get(at..at + 64)) {
+        let ranges = dirty
+            .iter()
+            .map(|p| (p * PAGE) as usize..((p + 1) * PAGE) as usize)
+            .chain(applied.iter().map(|&l| l as usize..l as usize + 64));
+        for range in ranges {
+            if let (Some(dst), Some(src)) = (media.get_mut(range.clone()), base.get(range)) {
                 dst.copy_from_slice(src);
             }
         }

@@ -1,6 +1,9 @@
 //! The agent's scenarios.
 
 mod basic;
+mod dax_fsync;
+mod fsx;
+mod generic_080;
 mod pmem_smoke;
 
 use pmemvm_rt::BootInfo;
@@ -33,6 +36,21 @@ pub const ALL: &[Scenario] = &[
         run: basic::tasks,
     },
     Scenario {
+        name: "dax-fsync",
+        description: "mini DAX: every fault, writeback, write(2), truncate, punch and sync path (variants: correct)",
+        run: dax_fsync::run,
+    },
+    Scenario {
+        name: "generic-080",
+        description: "mini DAX: read fault then store; mtime must change and the store must survive fsync (variants: correct)",
+        run: generic_080::run,
+    },
+    Scenario {
+        name: "fsx",
+        description: "mini DAX: seeded random pwrite/mmap/msync/truncate/punch/fsync/sync mix over three files (variants: correct)",
+        run: fsx::run,
+    },
+    Scenario {
         name: "pmem-smoke",
         description: "every kind of persistent-memory event once, at known offsets",
         run: pmem_smoke::run,
@@ -46,6 +64,11 @@ pub const ALL: &[Scenario] = &[
         name: "bench-syscall",
         description: "benchmark: makes SEED system calls (invlpg through ud2)",
         run: basic::bench_syscall,
+    },
+    Scenario {
+        name: "idle",
+        description: "benchmark: records nothing; in verify mode passes at once (the floor)",
+        run: basic::idle,
     },
     Scenario {
         name: "bench-pmem",

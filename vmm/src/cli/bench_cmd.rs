@@ -9,6 +9,8 @@ enum Suite {
     Boot,
     /// Stores: traced to the NVDIMM, untraced in setup, to RAM.
     Pmem,
+    /// Verified crash images per second on a scenario, next to the floor.
+    Crashtest,
 }
 
 /// Arguments of `pmemvm bench`.
@@ -26,6 +28,12 @@ pub struct BenchArgs {
     /// `pmem`: also write each recording's trace (JSON Lines) to this directory.
     #[arg(long, value_name = "DIR")]
     trace_dir: Option<std::path::PathBuf>,
+    /// `crashtest`: the scenario.
+    #[arg(long, default_value = "dax-fsync")]
+    scenario: String,
+    /// `crashtest`: worker VMs (default: the number of cores).
+    #[arg(long)]
+    jobs: Option<usize>,
 }
 
 /// Runs the benchmarks and prints medians.
@@ -34,6 +42,7 @@ pub fn run(a: &BenchArgs) -> anyhow::Result<i32> {
     let figures = match a.suite {
         Suite::Boot => pmemvm::bench::boot(a.reps)?,
         Suite::Pmem => pmemvm::bench::pmem(a.reps, a.trace_dir.as_deref())?,
+        Suite::Crashtest => return crashtest(a),
     };
     if a.json {
         println!("{}", serde_json::to_string_pretty(&figures)?);
@@ -58,5 +67,43 @@ pub fn run(a: &BenchArgs) -> anyhow::Result<i32> {
             );
         }
     }
+    Ok(0)
+}
+
+/// `pmemvm bench crashtest`.
+fn crashtest(a: &BenchArgs) -> anyhow::Result<i32> {
+    let jobs = a
+        .jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from));
+    let dir = std::env::temp_dir().join(format!("pmemvm-bench-{}", std::process::id()));
+    let result = pmemvm::bench::crashtest(&a.scenario, jobs, &dir);
+    let _ = std::fs::remove_dir_all(&dir);
+    let b = result?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&b)?);
+        return Ok(0);
+    }
+    let r = &b.report;
+    let t = &r.time_in_verifiers;
+    println!(
+        "scenario {} ({} jobs): {} images verified at {} crash points",
+        r.scenario, jobs, r.counts.images_verified, r.counts.points
+    );
+    println!(
+        "verified crash images per second      {:>10.0}",
+        r.images_per_second
+    );
+    println!(
+        "floor (empty verify runs per second)  {:>10.0}",
+        b.floor_per_second
+    );
+    println!(
+        "ratio floor / crash test              {:>10.2}x",
+        b.floor_per_second / r.images_per_second.max(1e-9)
+    );
+    println!(
+        "time in verify VMs (s): boot {:.3}, restore RAM+vCPU {:.3}, re-register {:.3}, media {:.3}, guest {:.3}",
+        t.boot, t.restore_ram, t.reregister, t.media, t.guest
+    );
     Ok(0)
 }

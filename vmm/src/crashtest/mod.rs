@@ -17,7 +17,7 @@ use crate::devices::Verdict;
 use crate::error::VmmError;
 use crate::replay;
 use crate::session::{self, RunConfig, VerifyInput};
-use crate::verifier::Verifier;
+use crate::verifier::{Timings, Verifier};
 use crate::verify::{self, VerifyOptions};
 use describe::Describer;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -97,12 +97,18 @@ pub fn run(opts: &CrashTestOptions) -> Result<Report, VmmError> {
     let job_rx = Arc::new(Mutex::new(job_rx));
     let (out_tx, out_rx) = sync_channel::<Outcome>(opts.jobs.max(1) * 8);
     let verify_begin = Instant::now();
+    let timings = Mutex::new(Timings::default());
     let (walk, outcomes) = std::thread::scope(|scope| {
         for _ in 0..opts.jobs.max(1) {
             let (rx, tx) = (job_rx.clone(), out_tx.clone());
             let (config, base) = (&config, base.clone());
-            let stop = &opts.interrupted;
-            scope.spawn(move || worker(config, base, survey.promises, &rx, &tx, stop));
+            let (stop, timings) = (&opts.interrupted, &timings);
+            scope.spawn(move || {
+                let t = worker(config, base, survey.promises, &rx, &tx, stop);
+                if let Ok(mut sum) = timings.lock() {
+                    *sum += t;
+                }
+            });
         }
         drop(out_tx);
         let collector = scope.spawn(move || out_rx.into_iter().collect::<Vec<_>>());
@@ -166,6 +172,7 @@ pub fn run(opts: &CrashTestOptions) -> Result<Report, VmmError> {
         },
         seconds: begin.elapsed().as_secs_f64(),
         images_per_second: verified as f64 / verify_secs.max(1e-9),
+        time_in_verifiers: timings.into_inner().unwrap_or_default().into(),
         failures,
     })
 }
@@ -372,7 +379,8 @@ fn point_jobs(
     Ok(jobs)
 }
 
-/// A worker: one reusable VM, made on its first job.
+/// A worker: one reusable VM, made on its first job. Returns where its
+/// verifiers spent their time.
 fn worker(
     config: &RunConfig,
     base: Arc<[u8]>,
@@ -380,12 +388,13 @@ fn worker(
     jobs: &Mutex<Receiver<Job>>,
     out: &SyncSender<Outcome>,
     stop: &AtomicBool,
-) {
+) -> Timings {
     let mut verifier: Option<Verifier> = None;
+    let mut spent = Timings::default();
     loop {
         let job = match jobs.lock().map(|rx| rx.recv()) {
             Ok(Ok(job)) => job,
-            _ => return,
+            _ => break,
         };
         if stop.load(Ordering::SeqCst) {
             continue;
@@ -399,13 +408,19 @@ fn worker(
         })()
         .map_err(|e| {
             // A verifier that failed is not reused.
-            verifier = None;
+            if let Some(v) = verifier.take() {
+                spent += v.timings();
+            }
             e.to_string()
         });
         if out.send(Outcome { job, verdict }).is_err() {
-            return;
+            break;
         }
     }
+    if let Some(v) = verifier {
+        spent += v.timings();
+    }
+    spent
 }
 
 /// The report entry of a failed image.

@@ -48,6 +48,33 @@ pub struct Counts {
     pub points_truncated: u64,
 }
 
+/// Seconds spent by the verify VMs, by phase.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct TimeBreakdown {
+    /// Booting each VM to its snapshot point.
+    pub boot: f64,
+    /// Restoring dirty RAM pages and the vCPU state.
+    pub restore_ram: f64,
+    /// Re-registering the RAM memslot.
+    pub reregister: f64,
+    /// Restoring the NVDIMM and applying images.
+    pub media: f64,
+    /// The guest's recovery and checks.
+    pub guest: f64,
+}
+
+impl From<crate::verifier::Timings> for TimeBreakdown {
+    fn from(t: crate::verifier::Timings) -> Self {
+        TimeBreakdown {
+            boot: t.boot.as_secs_f64(),
+            restore_ram: t.restore_ram.as_secs_f64(),
+            reregister: t.reregister.as_secs_f64(),
+            media: t.media.as_secs_f64(),
+            guest: t.guest.as_secs_f64(),
+        }
+    }
+}
+
 /// The whole report.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
@@ -81,6 +108,8 @@ pub struct Report {
     pub seconds: f64,
     /// Verified images per second of verification.
     pub images_per_second: f64,
+    /// Seconds the verify VMs spent, summed over workers, by phase.
+    pub time_in_verifiers: TimeBreakdown,
     /// Distinct failures, most frequent first.
     pub failures: Vec<Failure>,
 }
