@@ -1,14 +1,17 @@
 //! The bundled guest agent of pmemvm.
 //!
 //! Boots in one of three modes: `list` reports every scenario, `run` runs
-//! the scenario named in the boot info.
+//! the scenario named in the boot info (recording), `verify` runs the same
+//! scenario's recovery and checks on a crash image.
 
 #![no_std]
 #![no_main]
 
 extern crate alloc;
 
+mod dax;
 mod scenarios;
+mod workload;
 
 use pmemvm_abi::Mode;
 use pmemvm_rt::{BootInfo, println};

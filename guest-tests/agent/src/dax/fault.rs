@@ -1,0 +1,258 @@
+//! Page faults on file mappings (`__dax_fault`, `__dax_pmd_fault`,
+//! `dax_pfn_mkwrite`, `dax_radix_entry`), run by the CPU's real faults.
+//!
+//! Read faults install a read-only PTE and a clean entry (or, on a hole, a
+//! read-only zero page and no DAX entry); write faults and writes to
+//! read-only PTEs tag the entry DIRTY *before* the PTE becomes writable and
+//! update mtime/ctime. A PMD fault needs the whole 2-MiB range inside the
+//! VMA and the file and backed by one aligned extent, else it falls back to
+//! PTEs (the miniature never allocates 2 MiB in a fault); PMD read faults
+//! insert no entry, and a write to a read-only PMD runs the PMD fault again.
+
+use super::fs::Fs;
+use super::inode::ZeroPage;
+use super::layout::{self, PAGE, PMD_PAGES, PMD_SIZE};
+use super::marks;
+use super::mm;
+use super::radix::{self, DIRTY};
+use super::variant::{Yp, yield_point};
+use alloc::boxed::Box;
+use pmemvm_rt::fault::Fault;
+use pmemvm_rt::paging::HUGE_PAGE_SIZE;
+
+/// The page-fault handler of the guest while a file system is mounted.
+pub fn handle(f: &Fault) -> bool {
+    let fs = super::fs();
+    let Some(v) = fs.mm.find(f.addr) else {
+        return false;
+    };
+    match (f.is_protection(), f.is_write()) {
+        (false, write) => fault(fs, v, f.addr, write),
+        (true, true) => wp_fault(fs, v, f.addr),
+        (true, false) => false,
+    }
+}
+
+/// `__dax_fault` / `__dax_pmd_fault` for the VMA at index `v`.
+fn fault(fs: &mut Fs, v: usize, addr: u64, write: bool) -> bool {
+    let (ino, page) = {
+        let vma = &fs.mm.vmas[v];
+        (vma.ino, vma.page_of(addr))
+    };
+    if page * PAGE >= fs.inode(ino).cur.size {
+        marks::page("sigbus", fs.op, ino, page, None);
+        return false;
+    }
+    if let Some(first) = pmd_extent(fs, v, addr) {
+        return pmd_fault(fs, v, addr, first, write);
+    }
+    if mm::translate(addr).is_some_and(|m| m.size == HUGE_PAGE_SIZE) {
+        // A read-only PMD that can no longer be one: split it.
+        fs.mm.zap(ino, page, page);
+    }
+    pte_fault(fs, v, addr, page, write)
+}
+
+/// The first block of the PMD extent around `addr`, when a PMD may map it.
+fn pmd_extent(fs: &mut Fs, v: usize, addr: u64) -> Option<u32> {
+    let vma = &fs.mm.vmas[v];
+    let head_va = addr & !(PMD_SIZE - 1);
+    let head = vma.page_of(addr) - (addr - head_va) / PAGE;
+    let fits = vma.huge
+        && head_va >= vma.start
+        && head_va + PMD_SIZE <= vma.end()
+        && head.is_multiple_of(PMD_PAGES)
+        && !vma.pte_tables.contains(&head_va);
+    let ino = vma.ino;
+    let inode = fs.inode(ino);
+    if !fits || (head + PMD_PAGES) * PAGE > inode.cur.size {
+        return None;
+    }
+    let first = inode.block(head)?;
+    let contiguous = (0..PMD_PAGES).all(|i| inode.block(head + i) == Some(first + i as u32));
+    (contiguous && u64::from(first).is_multiple_of(PMD_PAGES)).then_some(first)
+}
+
+fn pmd_fault(fs: &mut Fs, v: usize, addr: u64, first: u32, write: bool) -> bool {
+    let ino = fs.mm.vmas[v].ino;
+    let head_va = addr & !(PMD_SIZE - 1);
+    let head = fs.mm.vmas[v].page_of(head_va);
+    let range = Some((layout::block_off(first), PMD_SIZE));
+    let phys = fs.media.addr(layout::block_off(first));
+    if !write {
+        marks::page("fault-pmd-read", fs.op, ino, head, range);
+        return fs.mm.map_pmd(head_va, phys, false);
+    }
+    marks::page("fault-pmd-write", fs.op, ino, head, range);
+    fs.inode(ino).touch();
+    radix_entry(fs, ino, head, Some(layout::block_sector(first)), true, true)
+        && fs.mm.map_pmd(head_va, phys, true)
+}
+
+fn pte_fault(fs: &mut Fs, v: usize, addr: u64, page: u64, write: bool) -> bool {
+    let ino = fs.mm.vmas[v].ino;
+    let va = addr & !(PAGE - 1);
+    let block = match (fs.inode(ino).block(page), write) {
+        (Some(b), _) => b,
+        (None, false) => return hole_page(fs, v, va, page),
+        (None, true) => {
+            let Some(b) = fs.alloc_block(ino, page) else {
+                return false;
+            };
+            // clear_pmem + wmb_pmem before the block becomes visible.
+            fs.media.clear_nt(layout::block_off(b), PAGE);
+            fs.media.fence();
+            remove_hole_page(fs, ino, page);
+            b
+        }
+    };
+    let range = Some((layout::block_off(block), PAGE));
+    marks::page(
+        if write { "fault-write" } else { "fault-read" },
+        fs.op,
+        ino,
+        page,
+        range,
+    );
+    if write {
+        fs.inode(ino).touch();
+    }
+    insert_mapping(fs, v, va, page, block, write)
+}
+
+/// `dax_insert_mapping`: the radix entry, then the PTE (v4.5 order).
+fn insert_mapping(fs: &mut Fs, v: usize, va: u64, page: u64, block: u32, write: bool) -> bool {
+    let ino = fs.mm.vmas[v].ino;
+    radix_entry(
+        fs,
+        ino,
+        page,
+        Some(layout::block_sector(block)),
+        false,
+        write,
+    ) && fs
+        .mm
+        .map_pte(v, va, fs.media.addr(layout::block_off(block)), write)
+}
+
+/// A read fault on a hole: a zero page mapped read-only, no DAX entry.
+fn hole_page(fs: &mut Fs, v: usize, va: u64, page: u64) -> bool {
+    let ino = fs.mm.vmas[v].ino;
+    let op = fs.op;
+    let inode = fs.inode(ino);
+    let phys = match inode.tree.lookup(page) {
+        Some(e) if !radix::is_dax(e) => e,
+        Some(_) => return false,
+        None => {
+            let zero = Box::new(ZeroPage([0; 4096]));
+            let phys = &*zero as *const ZeroPage as u64;
+            inode.tree.insert(page, phys);
+            inode.holes.insert(page, zero);
+            phys
+        }
+    };
+    marks::page("fault-hole", op, ino, page, None);
+    fs.mm.map_pte(v, va, phys, false)
+}
+
+/// Drops the hole page of `page`, if any, from every mapping and the tree.
+pub fn remove_hole_page(fs: &mut Fs, ino: u64, page: u64) {
+    let inode = fs.inode(ino);
+    if let Some(e) = inode.tree.lookup(page).filter(|e| !radix::is_dax(*e)) {
+        inode.tree.delete_item(page, e);
+        inode.holes.remove(&page);
+        fs.mm.zap(ino, page, page);
+    }
+}
+
+/// A write to a present read-only page: `do_wp_page`.
+fn wp_fault(fs: &mut Fs, v: usize, addr: u64) -> bool {
+    let Some(before) = mm::translate(addr) else {
+        return false;
+    };
+    let (ino, page) = {
+        let vma = &fs.mm.vmas[v];
+        (vma.ino, vma.page_of(addr))
+    };
+    let hole = fs
+        .inode(ino)
+        .tree
+        .lookup(page)
+        .is_some_and(|e| !radix::is_dax(e));
+    if before.size == HUGE_PAGE_SIZE || hole {
+        // A read-only PMD runs the PMD fault again; a hole page goes
+        // through `page_mkwrite`, a full write fault.
+        return fault(fs, v, addr, true);
+    }
+    pfn_mkwrite(fs, v, addr, before)
+}
+
+/// The file system's `pfn_mkwrite`, then the PTE upgrade of `wp_pfn_shared`.
+fn pfn_mkwrite(fs: &mut Fs, v: usize, addr: u64, before: pmemvm_rt::paging::Mapping) -> bool {
+    let (ino, page) = {
+        let vma = &fs.mm.vmas[v];
+        (vma.ino, vma.page_of(addr))
+    };
+    if page * PAGE >= fs.inode(ino).cur.size {
+        marks::page("sigbus", fs.op, ino, page, None);
+        return false;
+    }
+    let range = fs.page_range(ino, page);
+    marks::page("fault-wp", fs.op, ino, page, range);
+    fs.inode(ino).touch();
+    // dax_pfn_mkwrite: tag the existing entry, no get_block.
+    radix_entry(fs, ino, page, None, false, true);
+    yield_point(Yp::Mkwrite);
+    // pte_same: upgrade only if nobody changed the PTE meanwhile; otherwise
+    // the store faults again.
+    let fs = super::fs();
+    if mm::translate(addr) == Some(before) {
+        fs.mm.make_writable(addr & !(PAGE - 1));
+    }
+    true
+}
+
+/// `dax_radix_entry(mapping, index, sector, pmd_entry, dirty)` (v4.5);
+/// `sector` is `None` for `NO_SECTOR`. False for `-EIO`.
+pub fn radix_entry(
+    fs: &mut Fs,
+    ino: u64,
+    index: u64,
+    sector: Option<u64>,
+    pmd: bool,
+    dirty: bool,
+) -> bool {
+    let op = fs.op;
+    let tree = &mut fs.inode(ino).tree;
+    let head = radix::pmd_index(index);
+    let mut at = index;
+    let existing = match tree.lookup(head) {
+        Some(e) if radix::is_pmd(e) => {
+            at = head;
+            Some(e)
+        }
+        _ => tree.lookup(index),
+    };
+    let entry = match existing {
+        Some(e) if !radix::is_dax(e) => return false,
+        Some(e) if !pmd || radix::is_pmd(e) => e,
+        found => {
+            if let Some(pte) = found {
+                tree.delete_item(index, pte);
+            }
+            let Some(sector) = sector else {
+                return true;
+            };
+            let e = radix::dax_entry(sector, pmd);
+            tree.insert(index, e);
+            e
+        }
+    };
+    if dirty {
+        tree.tag_set(at, DIRTY);
+        let len = if radix::is_pmd(entry) { PMD_SIZE } else { PAGE };
+        let off = radix::sector(entry) * layout::SECTOR;
+        marks::page("tag-dirty", op, ino, at, Some((off, len)));
+    }
+    true
+}

@@ -1,0 +1,202 @@
+//! Record mode: format and preallocate in the untraced setup, mount, end
+//! the setup, then execute every operation with begin/end marks, checking
+//! reads against the model and the file-system invariants at the end.
+
+use super::model::Model;
+use super::{Hook, Op, Plan, pattern};
+use crate::dax::fs::Fs;
+use crate::dax::media::Media;
+use crate::dax::variant::Variant;
+use crate::dax::{self, check, io, marks, mkfs, truncate, writeback};
+use alloc::collections::BTreeMap;
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+use pmemvm_rt::{pmem, println, report};
+
+/// The NVDIMM, or a message.
+pub fn media() -> Result<Media, String> {
+    let d = pmem::init().map_err(|e| format!("no NVDIMM: {e:?}"))?;
+    Ok(Media {
+        base: d.base,
+        size: d.size,
+    })
+}
+
+/// Loads `len` bytes through the user mapping at `va`.
+fn user_load(va: u64, len: u64) -> Vec<u8> {
+    (va..va + len)
+        // SAFETY: inside a live file mapping; a fault maps the page.
+        .map(|a| unsafe { (a as *const u8).read_volatile() })
+        .collect()
+}
+
+/// Stores `data` through the user mapping at `va`.
+fn user_store(va: u64, data: &[u8]) {
+    // SAFETY: inside a live file mapping; faults map the pages.
+    unsafe { pmem::copy_cached(va as *mut u8, data) };
+}
+
+fn compare(what: &str, found: &[u8], expected: &[u8]) -> Result<(), String> {
+    match found.iter().zip(expected).position(|(f, e)| f != e) {
+        None if found.len() == expected.len() => Ok(()),
+        None => Err(format!(
+            "{what}: {} bytes, expected {}",
+            found.len(),
+            expected.len()
+        )),
+        Some(i) => Err(format!(
+            "{what}: byte {i} is {:#04x}, expected {:#04x}",
+            found[i], expected[i]
+        )),
+    }
+}
+
+/// Executes one operation; `maps` turns plan mapping names into VMA ids.
+fn execute(op: &Op, model: &Model, maps: &mut BTreeMap<u64, u64>) -> Result<(), String> {
+    let va = |maps: &BTreeMap<u64, u64>, map: &u64, off: &u64| {
+        maps.get(map)
+            .map(|id| dax::fs().mm.vma(*id).start + off)
+            .ok_or_else(|| format!("mapping {map} is not mapped"))
+    };
+    match op {
+        Op::Write { ino, off, data } => io::write(dax::fs(), *ino, *off, data)
+            .map_err(|e| format!("pwrite to inode {ino} failed: {e:?}"))?,
+        Op::Read { ino, off, len } => {
+            let found = io::read(dax::fs(), *ino, *off, *len);
+            let n = (*len).min(model.size(*ino).saturating_sub(*off));
+            compare(
+                &format!("pread inode {ino} at {off:#x}"),
+                &found,
+                &model.bytes(*ino, *off, n),
+            )?;
+        }
+        Op::Mmap {
+            map,
+            ino,
+            pgoff,
+            pages,
+            huge,
+        } => {
+            let id = dax::fs().mm.mmap(*ino, *pgoff, *pages, *huge);
+            maps.insert(*map, id);
+        }
+        Op::Munmap { map } => {
+            if let Some(id) = maps.remove(map) {
+                dax::fs().mm.munmap(id);
+            }
+        }
+        Op::Store { map, off, data } => user_store(va(maps, map, off)?, data),
+        Op::Load { map, off, len } => {
+            let found = user_load(va(maps, map, off)?, *len);
+            let (ino, pgoff) = model.map(*map).ok_or("load through no mapping")?;
+            let at = pgoff * crate::dax::layout::PAGE + off;
+            compare(
+                &format!("mmap load of inode {ino} at {at:#x}"),
+                &found,
+                &model.bytes(ino, at, *len),
+            )?;
+        }
+        Op::Msync { map, off, len } => {
+            let id = *maps.get(map).ok_or("msync of no mapping")?;
+            writeback::msync(dax::fs(), id, *off, *len);
+        }
+        Op::Fsync { ino } | Op::Fdatasync { ino } => {
+            writeback::fsync_range(dax::fs(), *ino, 0, u64::MAX)
+        }
+        Op::Sync => writeback::sync(dax::fs()),
+        Op::Truncate { ino, size } => truncate::truncate(dax::fs(), *ino, *size),
+        Op::Punch { ino, off, len } => truncate::punch(dax::fs(), *ino, *off, *len),
+        Op::Invalidate { ino } => truncate::invalidate(dax::fs(), *ino, 0, u64::MAX),
+    }
+    Ok(())
+}
+
+/// The file an operation concerns, for its marks.
+fn file_of(op: &Op, model: &Model) -> Option<u64> {
+    match op {
+        Op::Write { ino, .. }
+        | Op::Read { ino, .. }
+        | Op::Mmap { ino, .. }
+        | Op::Fsync { ino }
+        | Op::Fdatasync { ino }
+        | Op::Truncate { ino, .. }
+        | Op::Punch { ino, .. }
+        | Op::Invalidate { ino } => Some(*ino),
+        Op::Munmap { map }
+        | Op::Store { map, .. }
+        | Op::Load { map, .. }
+        | Op::Msync { map, .. } => model.map(*map).map(|(ino, _)| ino),
+        Op::Sync => None,
+    }
+}
+
+fn run_ops(plan: &Plan, hook: Hook) -> Result<Model, String> {
+    let mut model = Model::new(&plan.files);
+    let mut maps = BTreeMap::new();
+    for (i, op) in plan.ops.iter().enumerate() {
+        let id = i as u64 + 1;
+        dax::fs().op = id;
+        let file = file_of(op, &model);
+        marks::mark(&format!("{}-begin", op.name()), id, file, None, None);
+        execute(op, &model, &mut maps).map_err(|e| format!("op {id} ({}): {e}", op.name()))?;
+        model.apply(op);
+        marks::mark(&format!("{}-end", op.name()), id, file, None, None);
+        hook(id, op)?;
+    }
+    Ok(model)
+}
+
+/// Checks every file's content (through `read(2)`) and the invariants.
+fn final_check(plan: &Plan, model: &Model) -> Result<(), String> {
+    let fs = dax::fs();
+    check::consistency(fs)?;
+    for f in &plan.files {
+        let size = model.size(f.ino);
+        let found = io::read(fs, f.ino, 0, size);
+        compare(
+            &format!("final content of inode {}", f.ino),
+            &found,
+            &model.bytes(f.ino, 0, size),
+        )?;
+    }
+    Ok(())
+}
+
+/// Record mode: returns the exit status (1 after a finding).
+pub fn record(name: &str, plan: &Plan, variant: Variant, hook: Hook) -> u32 {
+    let media = match media() {
+        Ok(m) => m,
+        Err(e) => {
+            println!("{name}: {e}");
+            return 1;
+        }
+    };
+    mkfs::format(&media, &plan.files, pattern);
+    match Fs::mount(media, variant) {
+        Ok(fs) => dax::install(fs),
+        Err(e) => {
+            println!("{name}: mount after mkfs failed: {e}");
+            return 1;
+        }
+    }
+    pmem::setup_done();
+    let result = run_ops(plan, hook).and_then(|model| final_check(plan, &model));
+    match result {
+        Ok(()) => {
+            println!(
+                "{name}: {} operations done (variant {}, {} transactions)",
+                plan.ops.len(),
+                dax::fs().variant.name(),
+                dax::fs().seq
+            );
+            0
+        }
+        Err(e) => {
+            let msg = format!("{name}: {e}");
+            println!("{msg}");
+            report::finding(&msg);
+            1
+        }
+    }
+}
