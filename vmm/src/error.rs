@@ -67,6 +67,9 @@ pub enum VmmError {
         /// Where the vCPU was.
         dump: Box<CpuDump>,
     },
+    /// A crash test cannot be done (the recording itself failed).
+    #[error("{0}")]
+    CannotTest(String),
     /// The guest broke the hypercall protocol.
     #[error("guest protocol error: {0}")]
     Protocol(String),

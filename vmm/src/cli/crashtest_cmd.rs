@@ -68,6 +68,16 @@ pub fn run(a: &CrashTestArgs) -> anyhow::Result<i32> {
         .jobs
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from));
     anyhow::ensure!(jobs > 0, "--jobs 0: at least one worker is needed");
+    let mem = a.guest.mem_bytes()?;
+    let known = pmemvm::session::list_scenarios(&a.guest.source(), mem, a.guest.timeout)?;
+    if !known.iter().any(|s| s.name == a.scenario) {
+        let names: Vec<&str> = known.iter().map(|s| s.name.as_str()).collect();
+        anyhow::bail!(
+            "--scenario {}: unknown scenario; the guest has: {}",
+            a.scenario,
+            names.join(", ")
+        );
+    }
     let interrupted = Arc::new(AtomicBool::new(false));
     // SAFETY: installs an async-signal-safe handler that only stores to an atomic.
     unsafe {
@@ -93,7 +103,7 @@ pub fn run(a: &CrashTestArgs) -> anyhow::Result<i32> {
             scenario: a.scenario.clone(),
             variant: a.variant.clone(),
             seed: a.seed,
-            mem: a.guest.mem_bytes()?,
+            mem,
             timeout_secs: a.guest.timeout,
             nvdimm: a.nvdimm.options()?,
             ..RunConfig::default()

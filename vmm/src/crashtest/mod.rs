@@ -185,7 +185,7 @@ fn record(opts: &CrashTestOptions, trace: &Path) -> Result<(u64, Vec<String>), V
     let mut console = Vec::new();
     let outcome = session::run(&config, &mut console).map_err(|e| {
         if e.is_guest_failure() {
-            VmmError::Protocol(format!(
+            VmmError::CannotTest(format!(
                 "the guest failed in record mode, so nothing can be tested: {e}"
             ))
         } else {
@@ -193,14 +193,16 @@ fn record(opts: &CrashTestOptions, trace: &Path) -> Result<(u64, Vec<String>), V
         }
     })?;
     if outcome.status != 0 && outcome.findings.is_empty() {
-        return Err(VmmError::Protocol(format!(
+        return Err(VmmError::CannotTest(format!(
             "the guest exited with status {} in record mode: {}",
             outcome.status,
             String::from_utf8_lossy(&console).trim()
         )));
     }
     if outcome.media.trace.is_none() {
-        return Err(VmmError::Protocol("the recording wrote no trace".into()));
+        return Err(VmmError::CannotTest(
+            "the guest never ended its setup phase, so nothing was recorded".into(),
+        ));
     }
     Ok((outcome.media.events, outcome.findings))
 }
@@ -333,20 +335,22 @@ fn point_jobs(
     next_id: &mut u64,
     counts: &mut Counts,
 ) -> Result<Vec<Job>, VmmError> {
+    // Ask for one image more than the limit, to know when it cuts.
     let limit = opts.max_images_per_point;
     let mut images = Vec::new();
     for s in &opts.states {
-        let room = limit.saturating_sub(images.len());
-        images.extend(states::images(model, *s, room.max(1), opts.run.seed ^ seq)?);
+        let room = (limit + 1).saturating_sub(images.len());
+        if room == 0 {
+            break;
+        }
+        images.extend(states::images(model, *s, room, opts.run.seed ^ seq)?);
     }
-    if images.len() > limit {
-        images.truncate(limit);
-        counts.points_truncated += 1;
-    } else if opts
+    let beyond_exhaustive = opts
         .states
         .iter()
-        .any(|s| matches!(s, States::Exhaustive(n) if model.count_images() > *n as u128))
-    {
+        .any(|s| matches!(s, States::Exhaustive(n) if model.count_images() > *n as u128));
+    if images.len() > limit || beyond_exhaustive {
+        images.truncate(limit);
         counts.points_truncated += 1;
     }
     counts.images_generated += images.len() as u64;

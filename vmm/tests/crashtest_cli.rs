@@ -1,0 +1,279 @@
+//! `pmemvm crashtest` as a user runs it (real KVM): exit codes, options,
+//! the JSON report and its schema, the reproduction command, Ctrl-C.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn kvm() -> bool {
+    match std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/kvm")
+    {
+        Ok(_) => true,
+        Err(e) if std::env::var("PMEMVM_SKIP_KVM").as_deref() == Ok("1") => {
+            eprintln!("SKIPPED: /dev/kvm not usable ({e}) and PMEMVM_SKIP_KVM=1");
+            false
+        }
+        Err(e) => panic!("/dev/kvm is not usable ({e}); set PMEMVM_SKIP_KVM=1 to skip KVM tests"),
+    }
+}
+
+fn dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("pmemvm-ct-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).expect("dir");
+    d
+}
+
+fn crashtest(out: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_pmemvm"))
+        .arg("crashtest")
+        .arg("--out")
+        .arg(out)
+        .args(args)
+        .output()
+        .expect("runs")
+}
+
+fn json(out: &Output) -> serde_json::Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "not JSON ({e}): {}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+#[test]
+fn a_correct_scenario_passes_with_exit_0() {
+    if !kvm() {
+        return;
+    }
+    let d = dir("pass");
+    let out = crashtest(&d, &["--scenario", "pmem-smoke", "--json"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r = json(&out);
+    assert_eq!(r["failures"].as_array().map(Vec::len), Some(0));
+    assert!(r["counts"]["images_verified"].as_u64() > Some(10));
+    assert_eq!(r["complete"], true);
+    std::fs::remove_dir_all(&d).ok();
+}
+
+#[test]
+fn a_missing_fence_fails_with_exit_1_and_the_reproduction_reproduces() {
+    if !kvm() {
+        return;
+    }
+    let d = dir("fail");
+    let report = d.join("report.json");
+    let out = crashtest(
+        &d,
+        &[
+            "--scenario",
+            "pmem-smoke",
+            "--variant",
+            "no-fence",
+            "--report",
+        ],
+    );
+    // `--report` needs its value: a bad command line is status 2.
+    assert_eq!(out.status.code(), Some(2));
+    let out = crashtest(
+        &d,
+        &[
+            "--scenario",
+            "pmem-smoke",
+            "--variant",
+            "no-fence",
+            "--report",
+            report.to_str().expect("utf-8"),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("FAILED") && text.contains("promised 0x11, found 0xaa"),
+        "{text}"
+    );
+    // The report validates against its schema.
+    let r: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&report).expect("report")).expect("JSON");
+    let schema_path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../traces/schema/crashtest-report-v1.schema.json"
+    );
+    let schema: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(schema_path).expect("schema")).expect("schema JSON");
+    let v = jsonschema::validator_for(&schema).expect("schema compiles");
+    let errors: Vec<String> = v.iter_errors(&r).map(|e| e.to_string()).collect();
+    assert!(errors.is_empty(), "{errors:?}");
+    // Each reproduction command fails the same way.
+    for f in r["failures"].as_array().expect("failures") {
+        let cmd = f["first"]["reproduce"].as_str().expect("command");
+        let args = shell_words(cmd);
+        assert_eq!(args[0], "pmemvm");
+        let rep = Command::new(env!("CARGO_BIN_EXE_pmemvm"))
+            .args(&args[1..])
+            .output()
+            .expect("runs");
+        assert_eq!(rep.status.code(), Some(1), "{cmd}");
+        let msg = f["message"].as_str().expect("message");
+        assert!(String::from_utf8_lossy(&rep.stdout).contains(msg), "{cmd}");
+    }
+    std::fs::remove_dir_all(&d).ok();
+}
+
+/// Splits a command line made of plain words and single-quoted words.
+fn shell_words(cmd: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut cur = String::new();
+    let mut quoted = false;
+    for c in cmd.chars() {
+        match c {
+            '\'' => quoted = !quoted,
+            ' ' if !quoted => {
+                if !cur.is_empty() {
+                    words.push(std::mem::take(&mut cur));
+                }
+            }
+            c => cur.push(c),
+        }
+    }
+    if !cur.is_empty() {
+        words.push(cur);
+    }
+    words
+}
+
+#[test]
+fn points_states_and_limits_change_what_is_visited() {
+    if !kvm() {
+        return;
+    }
+    let d = dir("options");
+    let count = |args: &[&str]| {
+        let out = crashtest(
+            &d,
+            &[&["--scenario", "pmem-smoke", "--json"], args].concat(),
+        );
+        assert!(
+            out.status.code() == Some(0),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        json(&out)["counts"].clone()
+    };
+    let fences = count(&["--points", "fences", "--states", "minimal"]);
+    let stores = count(&["--points", "stores", "--states", "minimal"]);
+    let all = count(&["--points", "all", "--states", "minimal"]);
+    let marks = count(&["--points", "marks", "--states", "minimal"]);
+    let range = count(&["--points", "seq:2..5", "--states", "minimal"]);
+    assert!(fences["points"].as_u64() < stores["points"].as_u64());
+    assert!(stores["points"].as_u64() < all["points"].as_u64());
+    assert!(marks["points"].as_u64() < all["points"].as_u64());
+    // seq:2..5 plus the promise and the end.
+    assert_eq!(range["points"].as_u64(), Some(6));
+    let one = count(&["--points", "all", "--states", "maximal", "--jobs", "1"]);
+    assert_eq!(one["points"], all["points"]);
+    let exhaustive = count(&["--points", "end", "--states", "exhaustive:4"]);
+    assert!(
+        exhaustive["points_truncated"].as_u64() >= Some(1),
+        "more than 4 images at the end"
+    );
+    let capped = count(&[
+        "--points",
+        "all",
+        "--states",
+        "sample:50",
+        "--max-images-per-point",
+        "2",
+    ]);
+    assert!(capped["points_truncated"].as_u64() > Some(0));
+    assert!(
+        capped["images_generated"].as_u64() <= Some(2 * capped["points"].as_u64().unwrap_or(0))
+    );
+    std::fs::remove_dir_all(&d).ok();
+}
+
+#[test]
+fn bad_input_is_named_with_exit_2() {
+    if !kvm() {
+        return;
+    }
+    let d = dir("bad");
+    for (args, want) in [
+        (
+            &["--scenario", "nope"][..],
+            "unknown scenario; the guest has:",
+        ),
+        (
+            &["--scenario", "pmem-smoke", "--points", "sometimes"][..],
+            "--points sometimes",
+        ),
+        (
+            &["--scenario", "pmem-smoke", "--states", "many"][..],
+            "--states many",
+        ),
+        (
+            &["--scenario", "pmem-smoke", "--variant", "bogus"][..],
+            "unknown variant `bogus`",
+        ),
+        (&["--scenario", "pmem-smoke", "--jobs", "0"][..], "--jobs 0"),
+        (
+            &["--scenario", "panic"][..],
+            "exited with status 101 in record mode",
+        ),
+        (&["--scenario", "exception"][..], "failed in record mode"),
+    ] {
+        let out = crashtest(&d, args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(want), "{args:?}: {stderr}");
+    }
+    std::fs::remove_dir_all(&d).ok();
+}
+
+#[test]
+fn ctrl_c_stops_cleanly_with_an_incomplete_report() {
+    if !kvm() {
+        return;
+    }
+    let d = dir("interrupt");
+    let child = Command::new(env!("CARGO_BIN_EXE_pmemvm"))
+        .args([
+            "crashtest",
+            "--scenario",
+            "pmem-smoke",
+            "--points",
+            "all",
+            "--states",
+            "sample:400",
+            "--jobs",
+            "1",
+            "--json",
+            "--out",
+        ])
+        .arg(&d)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("starts");
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    // SAFETY: sends SIGINT to our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let out = child.wait_with_output().expect("ends");
+    let r = json(&out);
+    assert_eq!(r["complete"], false, "interrupted");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "no failure among what was verified"
+    );
+    std::fs::remove_dir_all(&d).ok();
+}
