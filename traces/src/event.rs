@@ -264,12 +264,16 @@ impl EventKind {
         )
     }
 
-    /// True for the drain points of eADR: fences, `rmw`, `clflush`, `io`, `mark`.
+    /// True for the drain points of eADR: fences, `rmw`, `clflush`, and the
+    /// port I/O instructions: `io`, `mark`, `promise`.
     pub fn is_drain_point(&self) -> bool {
         self.is_fence()
             || matches!(
                 self,
-                EventKind::Clflush(_) | EventKind::Io(_) | EventKind::Mark(_)
+                EventKind::Clflush(_)
+                    | EventKind::Io(_)
+                    | EventKind::Mark(_)
+                    | EventKind::Promise(_)
             )
     }
 

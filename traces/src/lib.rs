@@ -29,6 +29,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod analysis;
 pub mod error;
 pub mod event;
 pub mod header;

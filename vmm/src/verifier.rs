@@ -91,6 +91,7 @@ pub struct Verifier {
     last_verdict: Option<Verdict>,
     runs: u64,
     timings: Timings,
+    watchdog: Option<Watchdog>,
 }
 
 impl Verifier {
@@ -128,6 +129,7 @@ impl Verifier {
             last_verdict: None,
             runs: 0,
             timings: Timings::default(),
+            watchdog: None,
         })
     }
 
@@ -202,12 +204,17 @@ impl Verifier {
             .take()
             .ok_or_else(|| VmmError::Protocol("verifier used after a failure".into()))?;
         let mut devices = Devices::new(console, Mode::Verify, nvdimm);
-        let watchdog = Watchdog::start(Duration::from_secs(self.timeout_secs)).map_err(|e| {
-            VmmError::Config {
+        let limit = Duration::from_secs(self.timeout_secs);
+        let watchdog = match self.watchdog.take() {
+            Some(w) => {
+                w.rearm(limit);
+                w
+            }
+            None => Watchdog::start(limit).map_err(|e| VmmError::Config {
                 what: "watchdog".into(),
                 reason: e.to_string(),
-            }
-        })?;
+            })?,
+        };
         let end = exits::run(
             &mut self.vm,
             &mut devices,
@@ -216,6 +223,8 @@ impl Verifier {
             &mut ExitStats::default(),
             &mut || {},
         );
+        watchdog.disarm();
+        self.watchdog = Some(watchdog);
         self.last_verdict = devices.verdict.take();
         self.nvdimm = Some(devices.nvdimm);
         end

@@ -1,18 +1,19 @@
 //! A time limit for guests that spin without exits.
 //!
-//! A helper thread waits for the limit; when it passes, it marks the run as
-//! timed out and keeps sending a signal to the vCPU thread (every few
+//! A helper thread waits for the deadline; when it passes, it marks the run
+//! as timed out and keeps sending a signal to the vCPU thread (every few
 //! milliseconds, so a signal that lands outside `KVM_RUN` is not lost) until
-//! the run ends. The signal has a no-op handler installed without
-//! `SA_RESTART`, so `KVM_RUN` returns `EINTR`.
+//! the run is re-armed or ends. The signal has a no-op handler installed
+//! without `SA_RESTART`, so `KVM_RUN` returns `EINTR`. One watchdog serves
+//! many runs (a reused verify VM re-arms it for each image).
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex, Once};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, Once};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use vmm_sys_util::signal::{SIGRTMIN, register_signal_handler};
 
-/// How often the vCPU thread is kicked once the limit has passed.
+/// How often the vCPU thread is kicked once the deadline has passed.
 const KICK_INTERVAL: Duration = Duration::from_millis(5);
 
 extern "C" fn on_kick(_: libc::c_int, _: *mut libc::siginfo_t, _: *mut libc::c_void) {}
@@ -27,13 +28,27 @@ fn install_handler() -> std::io::Result<()> {
     result
 }
 
+/// What the watching thread waits on.
+struct State {
+    /// When the current run times out, and the thread to kick then.
+    deadline: Option<(Instant, libc::pthread_t)>,
+    /// The watchdog is being dropped.
+    done: bool,
+}
+
 struct Shared {
-    done: Mutex<bool>,
+    state: Mutex<State>,
     wake: Condvar,
     fired: AtomicBool,
 }
 
-/// Watches the calling thread for as long as it lives.
+impl Shared {
+    fn lock(&self) -> Option<MutexGuard<'_, State>> {
+        self.state.lock().ok()
+    }
+}
+
+/// Watches the vCPU thread of a run.
 pub struct Watchdog {
     shared: Arc<Shared>,
     thread: Option<JoinHandle<()>>,
@@ -43,53 +58,90 @@ impl Watchdog {
     /// Starts watching the calling (vCPU) thread with a limit of `limit`.
     pub fn start(limit: Duration) -> std::io::Result<Watchdog> {
         install_handler()?;
-        // SAFETY: pthread_self has no preconditions.
-        let target = unsafe { libc::pthread_self() };
         let shared = Arc::new(Shared {
-            done: Mutex::new(false),
+            state: Mutex::new(State {
+                deadline: None,
+                done: false,
+            }),
             wake: Condvar::new(),
             fired: AtomicBool::new(false),
         });
         let s = shared.clone();
         let thread = std::thread::Builder::new()
             .name("pmemvm-watchdog".into())
-            .spawn(move || watch(&s, target, limit))?;
-        Ok(Watchdog {
+            .spawn(move || watch(&s))?;
+        let dog = Watchdog {
             shared,
             thread: Some(thread),
-        })
+        };
+        dog.rearm(limit);
+        Ok(dog)
     }
 
-    /// True once the limit has passed.
+    /// Starts a new run on the calling (vCPU) thread, limited to `limit`.
+    pub fn rearm(&self, limit: Duration) {
+        // SAFETY: pthread_self has no preconditions.
+        let me = unsafe { libc::pthread_self() };
+        if let Some(mut st) = self.shared.lock() {
+            self.shared.fired.store(false, Ordering::SeqCst);
+            st.deadline = Some((Instant::now() + limit, me));
+        }
+        self.shared.wake.notify_all();
+    }
+
+    /// Ends the current run: no more kicks.
+    pub fn disarm(&self) {
+        if let Some(mut st) = self.shared.lock() {
+            st.deadline = None;
+        }
+        self.shared.wake.notify_all();
+    }
+
+    /// True once the deadline of the current run has passed.
     pub fn fired(&self) -> bool {
         self.shared.fired.load(Ordering::SeqCst)
     }
 }
 
-fn watch(s: &Shared, target: libc::pthread_t, limit: Duration) {
-    let Ok(done) = s.done.lock() else { return };
-    let Ok((mut done, _)) = s.wake.wait_timeout_while(done, limit, |d| !*d) else {
-        return;
-    };
-    if *done {
-        return;
-    }
-    s.fired.store(true, Ordering::SeqCst);
-    while !*done {
-        // SAFETY: `target` is the vCPU thread, alive until it sets `done`
-        // (it joins this thread before exiting).
-        unsafe { libc::pthread_kill(target, SIGRTMIN()) };
-        match s.wake.wait_timeout(done, KICK_INTERVAL) {
-            Ok((d, _)) => done = d,
-            Err(_) => return,
+fn watch(s: &Shared) {
+    let Some(mut st) = s.lock() else { return };
+    loop {
+        if st.done {
+            return;
         }
+        let wait = match st.deadline {
+            None => None,
+            Some((deadline, target)) => {
+                let now = Instant::now();
+                if now >= deadline {
+                    s.fired.store(true, Ordering::SeqCst);
+                    // SAFETY: `target` is the vCPU thread of the armed run;
+                    // it disarms (or drops) the watchdog before it exits.
+                    unsafe { libc::pthread_kill(target, SIGRTMIN()) };
+                    Some(KICK_INTERVAL)
+                } else {
+                    Some(deadline - now)
+                }
+            }
+        };
+        st = match wait {
+            None => match s.wake.wait(st) {
+                Ok(g) => g,
+                Err(_) => return,
+            },
+            Some(d) => match s.wake.wait_timeout(st, d) {
+                Ok((g, _)) => g,
+                Err(_) => return,
+            },
+        };
     }
 }
 
 impl Drop for Watchdog {
     fn drop(&mut self) {
-        if let Ok(mut done) = self.shared.done.lock() {
-            *done = true;
+        if let Some(mut st) = self.shared.lock() {
+            st.done = true;
+            st.deadline = None;
         }
         self.shared.wake.notify_all();
         if let Some(t) = self.thread.take() {
