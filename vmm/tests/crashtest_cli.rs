@@ -264,7 +264,16 @@ fn ctrl_c_stops_cleanly_with_an_incomplete_report() {
         .stdout(std::process::Stdio::piped())
         .spawn()
         .expect("starts");
-    std::thread::sleep(std::time::Duration::from_millis(1500));
+    // Once the recording has started, the handler is in place and most of
+    // the work (initial media, verify VMs, images) is still ahead.
+    let started = std::time::Instant::now();
+    while std::fs::read_dir(&d).map_or(0, Iterator::count) == 0 {
+        assert!(
+            started.elapsed().as_secs() < 30,
+            "the recording never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
     // SAFETY: sends SIGINT to our own child.
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
     let out = child.wait_with_output().expect("ends");
