@@ -25,7 +25,7 @@ use pmemvm_device::crash::{Image, ImageSpec};
 use pmemvm_device::model::Model;
 use pmemvm_traces::{Header, PointSet, TraceReader};
 use points::PointSelector;
-use report::{Counts, FailedImage, Failure, Report};
+use report::{Counts, FailedImage, Failure, PointResult, Report};
 use states::States;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -120,6 +120,19 @@ pub fn run(opts: &CrashTestOptions) -> Result<Report, VmmError> {
     bar.finish_and_clear();
     let verify_secs = verify_begin.elapsed().as_secs_f64();
     let mut failures: BTreeMap<String, Failure> = BTreeMap::new();
+    let mut per_point: BTreeMap<u64, PointResult> = walk
+        .descriptions
+        .keys()
+        .map(|&seq| {
+            (
+                seq,
+                PointResult {
+                    seq,
+                    ..PointResult::default()
+                },
+            )
+        })
+        .collect();
     let mut verified = 0;
     let mut sorted = outcomes;
     sorted.sort_by_key(|o| o.job.id);
@@ -133,9 +146,13 @@ pub fn run(opts: &CrashTestOptions) -> Result<Report, VmmError> {
             }
         };
         verified += 1;
+        let point = per_point.entry(o.job.seq).or_default();
+        point.seq = o.job.seq;
+        point.verified += 1;
         if verdict.passed {
             continue;
         }
+        point.failed += 1;
         let entry = failures
             .entry(verdict.message.clone())
             .or_insert_with(|| Failure {
@@ -174,6 +191,7 @@ pub fn run(opts: &CrashTestOptions) -> Result<Report, VmmError> {
         images_per_second: verified as f64 / verify_secs.max(1e-9),
         time_in_verifiers: timings.into_inner().unwrap_or_default().into(),
         failures,
+        point_results: per_point.into_values().collect(),
     })
 }
 

@@ -33,6 +33,17 @@ pub struct Failure {
     pub first: FailedImage,
 }
 
+/// What happened at one crash point (for the report's timeline).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct PointResult {
+    /// The seq just after which the point lies.
+    pub seq: u64,
+    /// Unique images verified there.
+    pub verified: u64,
+    /// Of which failed.
+    pub failed: u64,
+}
+
 /// Counters of a crash test.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Counts {
@@ -112,6 +123,8 @@ pub struct Report {
     pub time_in_verifiers: TimeBreakdown,
     /// Distinct failures, most frequent first.
     pub failures: Vec<Failure>,
+    /// Every visited point with its verified and failed images, in trace order.
+    pub point_results: Vec<PointResult>,
 }
 
 impl Report {
