@@ -92,6 +92,7 @@ pub struct Verifier {
     runs: u64,
     timings: Timings,
     watchdog: Option<Watchdog>,
+    exits: ExitStats,
 }
 
 impl Verifier {
@@ -130,12 +131,18 @@ impl Verifier {
             runs: 0,
             timings: Timings::default(),
             watchdog: None,
+            exits: ExitStats::default(),
         })
     }
 
     /// Images verified so far.
     pub fn runs(&self) -> u64 {
         self.runs
+    }
+
+    /// Exits of all runs so far.
+    pub fn exits(&self) -> ExitStats {
+        self.exits
     }
 
     /// Where the time went so far.
@@ -220,7 +227,7 @@ impl Verifier {
             &mut devices,
             &watchdog,
             self.timeout_secs,
-            &mut ExitStats::default(),
+            &mut self.exits,
             &mut || {},
         );
         watchdog.disarm();

@@ -440,6 +440,12 @@ fn worker(
         }
     }
     if let Some(v) = verifier {
+        log::info!(
+            "verifier: {} runs, {:?}, {:?}",
+            v.runs(),
+            v.exits(),
+            v.timings()
+        );
         spent += v.timings();
     }
     spent

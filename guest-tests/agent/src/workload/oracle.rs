@@ -6,8 +6,8 @@
 //! allows, so only the latest promise of each byte matters: the promises
 //! are painted into disjoint segments, each with its sync's id. Replaying
 //! the plan's effects up to the last started operation, a segment takes a
-//! snapshot of the model just before its sync and collects, per byte, the
-//! values written afterwards.
+//! snapshot of the model just before its sync and remembers the writes
+//! that hit it afterwards.
 
 use super::model::{Change, Model};
 use super::{Plan, exec};
@@ -15,7 +15,6 @@ use crate::dax::fs::Fs;
 use crate::dax::io;
 use crate::dax::layout::{self, PAGE};
 use crate::dax::variant::Variant;
-use alloc::collections::BTreeMap;
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -30,26 +29,28 @@ struct Segment {
     op: u64,
     /// The model's bytes just before `op` (empty until then).
     expected: Vec<u8>,
-    /// Other allowed values per offset, as 256-bit sets.
-    later: BTreeMap<u64, [u64; 4]>,
+    /// Indices (into the replay's changes) of later writes that hit it.
+    later: Vec<usize>,
 }
 
 impl Segment {
-    fn allows(&self, at: u64, v: u8) -> bool {
-        self.expected[(at - self.start) as usize] == v
-            || self
-                .later
-                .get(&at)
-                .is_some_and(|set| set[v as usize / 64] & (1 << (v % 64)) != 0)
+    /// Every value byte `at` may hold.
+    fn allowed(&self, at: u64, changes: &[Change]) -> Vec<u8> {
+        let mut values = alloc::vec![self.expected[(at - self.start) as usize]];
+        values.extend(
+            self.later
+                .iter()
+                .map(|&i| &changes[i])
+                .filter(|c| (c.off..c.off + c.len).contains(&at))
+                .map(|c| c.byte(at)),
+        );
+        values.sort_unstable();
+        values.dedup();
+        values
     }
 
-    fn allowed(&self, at: u64) -> String {
-        let mut values = alloc::vec![self.expected[(at - self.start) as usize]];
-        if let Some(set) = self.later.get(&at) {
-            values.extend((0..=255u8).filter(|v| set[*v as usize / 64] & (1 << (v % 64)) != 0));
-        }
-        let list: Vec<String> = values.iter().map(|v| format!("{v:#04x}")).collect();
-        list.join(", ")
+    fn allows(&self, at: u64, v: u8, changes: &[Change]) -> bool {
+        self.expected[(at - self.start) as usize] == v || self.allowed(at, changes).contains(&v)
     }
 }
 
@@ -90,7 +91,7 @@ fn segments(promises: &[PromiseArgs]) -> Vec<Segment> {
                     end,
                     op,
                     expected: Vec::new(),
-                    later: BTreeMap::new(),
+                    later: Vec::new(),
                 }),
             }
         }
@@ -98,22 +99,19 @@ fn segments(promises: &[PromiseArgs]) -> Vec<Segment> {
     out
 }
 
-/// Adds the values of `change` (by operation `id`) to the segments it hits.
-fn record(segs: &mut [Segment], id: u64, change: &Change) {
-    for s in segs.iter_mut().filter(|s| s.ino == change.ino && s.op < id) {
-        let from = s.start.max(change.off);
-        let to = s.end.min(change.off + change.len);
-        for at in from..to {
-            let v = change.byte(at);
-            if s.expected[(at - s.start) as usize] != v {
-                s.later.entry(at).or_insert([0; 4])[v as usize / 64] |= 1 << (v % 64);
-            }
+/// Notes `changes[index]` (by operation `id`) in the segments it hits
+/// whose sync came before.
+fn record(segs: &mut [Segment], id: u64, changes: &[Change], index: usize) {
+    let c = &changes[index];
+    for s in segs.iter_mut().filter(|s| s.ino == c.ino && s.op < id) {
+        if s.start < c.off + c.len && c.off < s.end {
+            s.later.push(index);
         }
     }
 }
 
 /// Checks every segment against the recovered file system.
-fn check(fs: &mut Fs, segs: &[Segment]) -> Result<(), String> {
+fn check(fs: &mut Fs, segs: &[Segment], changes: &[Change]) -> Result<(), String> {
     for s in segs {
         if s.expected.len() as u64 != s.end - s.start {
             return Err(format!(
@@ -124,7 +122,7 @@ fn check(fs: &mut Fs, segs: &[Segment]) -> Result<(), String> {
         let mut found = io::read(fs, s.ino, s.start, s.end - s.start);
         found.resize((s.end - s.start) as usize, 0);
         let bad: Vec<u64> = (s.start..s.end)
-            .filter(|at| !s.allows(*at, found[(at - s.start) as usize]))
+            .filter(|at| !s.allows(*at, found[(at - s.start) as usize], changes))
             .collect();
         if let (Some(&first), Some(&last)) = (bad.first(), bad.last()) {
             let device = fs.inode(s.ino).block(first / PAGE).map_or_else(
@@ -135,7 +133,11 @@ fn check(fs: &mut Fs, segs: &[Segment]) -> Result<(), String> {
                 "file {} offset {first:#x} ({device}): promised by op {}, allowed {{{}}}, found {:#04x}; {} promised bytes lost in [{first:#x}, {:#x}]",
                 s.ino,
                 s.op,
-                s.allowed(first),
+                s.allowed(first, changes)
+                    .iter()
+                    .map(|v| format!("{v:#04x}"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
                 found[(first - s.start) as usize],
                 bad.len(),
                 last
@@ -150,16 +152,18 @@ fn verify_inner(plan: &Plan, variant: Variant) -> Result<String, String> {
     let mut fs = Fs::mount(exec::media()?, variant).map_err(|e| format!("mount: {e}"))?;
     let mut segs = segments(promises);
     let mut model = Model::new(&plan.files);
+    let mut changes = Vec::new();
     for (i, op) in plan.ops.iter().enumerate().take(last_op as usize) {
         let id = i as u64 + 1;
         for s in segs.iter_mut().filter(|s| s.op == id) {
             s.expected = model.bytes(s.ino, s.start, s.end - s.start);
         }
         if let Some(change) = model.apply(op) {
-            record(&mut segs, id, &change);
+            changes.push(change);
+            record(&mut segs, id, &changes, changes.len() - 1);
         }
     }
-    check(&mut fs, &segs)?;
+    check(&mut fs, &segs, &changes)?;
     Ok(format!(
         "{} promises, {} segments, ops up to {last_op}",
         promises.len(),
