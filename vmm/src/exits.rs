@@ -92,7 +92,7 @@ pub fn run(
             Next::Io { port, doorbell } => devices.nvdimm.io(port, doorbell)?,
             Next::Store { gpa, data, len } => {
                 stats.stores += 1;
-                let rip = vm.vcpu().get_regs().map_err(VmmError::kvm("get regs"))?.rip;
+                let rip = vm.rip()?;
                 devices.nvdimm.store(gpa, &data[..len], rip)?
             }
             Next::Hypercall => {

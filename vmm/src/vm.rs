@@ -29,6 +29,8 @@ pub struct Vm {
     ram_size: u64,
     log_dirty_ram: bool,
     ram_registered: bool,
+    /// KVM copies the registers to `kvm_run` at every exit (`KVM_CAP_SYNC_REGS`).
+    sync_regs: bool,
 }
 
 /// How a memslot is mapped.
@@ -73,6 +75,11 @@ impl Vm {
             .map_err(VmmError::kvm("get supported CPUID"))?;
         vcpu.set_cpuid2(&cpuid)
             .map_err(VmmError::kvm("set CPUID"))?;
+        let sync_regs = kvm.check_extension(kvm_ioctls::Cap::SyncRegs);
+        let mut vcpu = vcpu;
+        if sync_regs {
+            vcpu.set_sync_valid_reg(kvm_ioctls::SyncReg::Register);
+        }
         let mut vm = Vm {
             _kvm: kvm,
             fd,
@@ -81,6 +88,7 @@ impl Vm {
             ram_size,
             log_dirty_ram: false,
             ram_registered: false,
+            sync_regs,
         };
         vm.log_dirty_ram = log_dirty;
         vm.register_ram()?;
@@ -169,6 +177,15 @@ impl Vm {
     /// Whether KVM supports read-only memslots.
     pub fn has_readonly_slots(&self) -> bool {
         self.fd.check_extension(kvm_ioctls::Cap::ReadonlyMem)
+    }
+
+    /// The guest's RIP at the last exit (without an ioctl when KVM syncs
+    /// registers into `kvm_run`).
+    pub fn rip(&mut self) -> Result<u64, VmmError> {
+        if self.sync_regs {
+            return Ok(self.vcpu.sync_regs().regs.rip);
+        }
+        Ok(self.vcpu.get_regs().map_err(VmmError::kvm("get regs"))?.rip)
     }
 
     /// Size of guest RAM.
