@@ -193,10 +193,17 @@ impl Nvdimm {
     /// Registers the NVDIMM memslot, writable, for the setup phase (and
     /// for verify mode, with dirty logging so a reused VM can restore it).
     pub fn attach(&mut self, vm: &Vm, log_dirty: bool) -> Result<(), VmmError> {
-        let flags = SlotFlags {
-            readonly: false,
-            log_dirty,
-        };
+        self.register(
+            vm,
+            SlotFlags {
+                readonly: false,
+                log_dirty,
+            },
+        )
+    }
+
+    /// Registers the NVDIMM memslot with `flags`.
+    fn register(&self, vm: &Vm, flags: SlotFlags) -> Result<(), VmmError> {
         // SAFETY: the copy stays mapped as long as `self`, which the session
         // drops after the VM.
         unsafe {
@@ -233,21 +240,13 @@ impl Nvdimm {
             });
         }
         vm.remove_slot(NVDIMM_SLOT, self.base())?;
-        // SAFETY: as in `attach`.
-        let flags = SlotFlags {
-            readonly: true,
-            log_dirty: false,
-        };
-        // SAFETY: as in `attach`.
-        unsafe {
-            vm.set_slot(
-                NVDIMM_SLOT,
-                self.base(),
-                self.copy.as_ptr(),
-                self.size(),
-                flags,
-            )?
-        };
+        self.register(
+            vm,
+            SlotFlags {
+                readonly: true,
+                log_dirty: false,
+            },
+        )?;
         self.phase = Phase::Recording;
         self.start_trace()?;
         Ok(match &self.resolver {

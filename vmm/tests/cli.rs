@@ -1,5 +1,8 @@
 //! The `pmemvm` command line, run as a process (real KVM).
 
+mod common;
+use common::kvm;
+
 use std::process::{Command, Output};
 
 fn pmemvm(args: &[&str]) -> Output {
@@ -8,22 +11,6 @@ fn pmemvm(args: &[&str]) -> Output {
         .env("RUST_LOG", "warn")
         .output()
         .expect("pmemvm starts")
-}
-
-/// Same policy as the guest tests: loud failure without KVM unless skipping is asked for.
-fn kvm() -> bool {
-    match std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open("/dev/kvm")
-    {
-        Ok(_) => true,
-        Err(e) if std::env::var("PMEMVM_SKIP_KVM").as_deref() == Ok("1") => {
-            eprintln!("SKIPPED: /dev/kvm not usable ({e}) and PMEMVM_SKIP_KVM=1");
-            false
-        }
-        Err(e) => panic!("/dev/kvm is not usable ({e}); set PMEMVM_SKIP_KVM=1 to skip KVM tests"),
-    }
 }
 
 fn text(b: &[u8]) -> String {
@@ -120,7 +107,7 @@ fn bad_input_gets_one_clear_line_and_status_2() {
         ),
         (&["run", "--trace", "/tmp/t.txt"][..], "/tmp/t.txt"),
         (
-            &["run", "--power-fail-at", "fence:1"][..],
+            &["run", "--scenario", "hello", "--power-fail-at", "fence:1"][..],
             "--power-fail-at fence:1",
         ),
     ] {

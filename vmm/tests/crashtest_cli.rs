@@ -1,23 +1,11 @@
 //! `pmemvm crashtest` as a user runs it (real KVM): exit codes, options,
 //! the JSON report and its schema, the reproduction command, Ctrl-C.
 
+mod common;
+use common::kvm;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-
-fn kvm() -> bool {
-    match std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open("/dev/kvm")
-    {
-        Ok(_) => true,
-        Err(e) if std::env::var("PMEMVM_SKIP_KVM").as_deref() == Ok("1") => {
-            eprintln!("SKIPPED: /dev/kvm not usable ({e}) and PMEMVM_SKIP_KVM=1");
-            false
-        }
-        Err(e) => panic!("/dev/kvm is not usable ({e}); set PMEMVM_SKIP_KVM=1 to skip KVM tests"),
-    }
-}
 
 fn dir(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("pmemvm-ct-{name}-{}", std::process::id()));

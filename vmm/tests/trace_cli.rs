@@ -1,6 +1,9 @@
 //! `pmemvm trace stats|show|lines|why|diff|export` as a process: on traces
 //! written here with `TraceWriter`, and on a real pmem-smoke run (KVM).
 
+mod common;
+use common::kvm;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -20,22 +23,6 @@ fn pmemvm(args: &[&str]) -> Output {
 
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
-}
-
-/// Same policy as `cli.rs`: loud failure without KVM unless skipping is asked for.
-fn kvm() -> bool {
-    match std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open("/dev/kvm")
-    {
-        Ok(_) => true,
-        Err(e) if std::env::var("PMEMVM_SKIP_KVM").as_deref() == Ok("1") => {
-            eprintln!("SKIPPED: /dev/kvm not usable ({e}) and PMEMVM_SKIP_KVM=1");
-            false
-        }
-        Err(e) => panic!("/dev/kvm is not usable ({e}); set PMEMVM_SKIP_KVM=1 to skip KVM tests"),
-    }
 }
 
 /// A directory removed when dropped.

@@ -1,6 +1,6 @@
 //! `pmemvm crashtest`.
 
-use super::{GuestArgs, NvdimmArgs};
+use super::{GuestArgs, NvdimmArgs, WorkloadArgs};
 use pmemvm::crashtest::{self, CrashTestOptions, states};
 use pmemvm::session::RunConfig;
 use std::io::IsTerminal;
@@ -13,15 +13,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 pub struct CrashTestArgs {
     #[command(flatten)]
     guest: GuestArgs,
-    /// Scenario to test.
-    #[arg(long, default_value = "dax-fsync")]
-    scenario: String,
-    /// Variant of the scenario.
-    #[arg(long, default_value = "correct")]
-    variant: String,
-    /// Seed of the workload (and of sampled images).
-    #[arg(long, default_value_t = 1)]
-    seed: u64,
+    #[command(flatten)]
+    workload: WorkloadArgs,
     #[command(flatten)]
     nvdimm: NvdimmArgs,
     /// Crash points: fences, stores, marks, all, seq:A..B, random:N, or one point.
@@ -42,6 +35,9 @@ pub struct CrashTestArgs {
     /// Also write the report as JSON there.
     #[arg(long, value_name = "FILE")]
     report: Option<PathBuf>,
+    /// Also write the report as one self-contained HTML page there.
+    #[arg(long, value_name = "FILE")]
+    html: Option<PathBuf>,
     /// Print the report as JSON on stdout instead of text.
     #[arg(long)]
     json: bool,
@@ -70,11 +66,11 @@ pub fn run(a: &CrashTestArgs) -> anyhow::Result<i32> {
     anyhow::ensure!(jobs > 0, "--jobs 0: at least one worker is needed");
     let mem = a.guest.mem_bytes()?;
     let known = pmemvm::session::list_scenarios(&a.guest.source(), mem, a.guest.timeout)?;
-    if !known.iter().any(|s| s.name == a.scenario) {
+    if !known.iter().any(|s| s.name == a.workload.scenario) {
         let names: Vec<&str> = known.iter().map(|s| s.name.as_str()).collect();
         anyhow::bail!(
             "--scenario {}: unknown scenario; the guest has: {}",
-            a.scenario,
+            a.workload.scenario,
             names.join(", ")
         );
     }
@@ -100,9 +96,9 @@ pub fn run(a: &CrashTestArgs) -> anyhow::Result<i32> {
     let opts = CrashTestOptions {
         run: RunConfig {
             guest: a.guest.source(),
-            scenario: a.scenario.clone(),
-            variant: a.variant.clone(),
-            seed: a.seed,
+            scenario: a.workload.scenario.clone(),
+            variant: a.workload.variant.clone(),
+            seed: a.workload.seed,
             mem,
             timeout_secs: a.guest.timeout,
             nvdimm: a.nvdimm.options()?,
@@ -122,6 +118,10 @@ pub fn run(a: &CrashTestArgs) -> anyhow::Result<i32> {
     let report = result?;
     if let Some(path) = &a.report {
         super::write_atomically(path, serde_json::to_string_pretty(&report)?.as_bytes())?;
+    }
+    if let Some(path) = &a.html {
+        let page = crashtest::html::render_report(&report)?;
+        super::write_atomically(path, page.as_bytes())?;
     }
     if a.json {
         println!("{}", serde_json::to_string_pretty(&report)?);

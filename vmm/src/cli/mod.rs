@@ -49,6 +49,20 @@ struct GuestArgs {
     timeout: u64,
 }
 
+/// Which workload to run.
+#[derive(Debug, clap::Args, Clone)]
+struct WorkloadArgs {
+    /// Scenario (`pmemvm scenarios` lists them).
+    #[arg(long, default_value = "dax-fsync")]
+    scenario: String,
+    /// Variant of the scenario.
+    #[arg(long, default_value = "correct")]
+    variant: String,
+    /// Seed of the workload.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+}
+
 /// Options of the emulated NVDIMM.
 #[derive(Debug, clap::Args, Clone)]
 struct NvdimmArgs {

@@ -1,6 +1,6 @@
 //! `pmemvm run`.
 
-use super::{GuestArgs, NvdimmArgs};
+use super::{GuestArgs, NvdimmArgs, WorkloadArgs};
 use pmemvm::session::{self, RunConfig};
 use std::path::PathBuf;
 
@@ -9,15 +9,8 @@ use std::path::PathBuf;
 pub struct RunArgs {
     #[command(flatten)]
     guest: GuestArgs,
-    /// Scenario to run.
-    #[arg(long, default_value = "hello")]
-    scenario: String,
-    /// Variant of the scenario.
-    #[arg(long, default_value = "correct")]
-    variant: String,
-    /// Seed of the workload.
-    #[arg(long, default_value_t = 1)]
-    seed: u64,
+    #[command(flatten)]
+    workload: WorkloadArgs,
     #[command(flatten)]
     nvdimm: NvdimmArgs,
     /// Write the persistence trace there (.json or .jsonl).
@@ -50,9 +43,9 @@ pub fn run(a: &RunArgs) -> anyhow::Result<i32> {
     let config = RunConfig {
         nvdimm,
         guest: a.guest.source(),
-        scenario: a.scenario.clone(),
-        variant: a.variant.clone(),
-        seed: a.seed,
+        scenario: a.workload.scenario.clone(),
+        variant: a.workload.variant.clone(),
+        seed: a.workload.seed,
         mem: a.guest.mem_bytes()?,
         timeout_secs: a.guest.timeout,
         ..RunConfig::default()

@@ -9,6 +9,7 @@
 //! 4. Report each distinct failure once, with the command that reproduces it.
 
 pub mod describe;
+pub mod html;
 pub mod points;
 pub mod report;
 pub mod states;

@@ -7,9 +7,9 @@ use super::timeline::{Span, Timeline};
 use crate::crashtest::report::{PointResult, Report};
 use crate::error::VmmError;
 use plotters::coord::Shift;
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
-use plotters_svg::SVGBackend;
 use std::collections::BTreeMap;
 
 /// Width of the picture in pixels (it scales with the page).
@@ -160,7 +160,7 @@ pub fn timeline(report: &Report, t: &Timeline) -> Result<String, VmmError> {
             .x_labels(10)
             .x_label_formatter(&|x| format!("{x:.0}"))
             .x_desc("event seq")
-            .light_line_style(GRID)
+            .light_line_style(TRANSPARENT)
             .bold_line_style(GRID)
             .label_style((FONT, 12).into_font().color(&TEXT))
             .axis_desc_style((FONT, 13).into_font().color(&TEXT))
@@ -209,7 +209,11 @@ pub fn timeline(report: &Report, t: &Timeline) -> Result<String, VmmError> {
 type Chart<'a, 'b> = ChartContext<'a, SVGBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
 
 /// Lines dirty (filled) and flushed but not fenced (a line), per bucket.
-fn curve(area: &DrawingArea<SVGBackend<'_>, Shift>, t: &Timeline, end: f64) -> Result<(), VmmError> {
+fn curve(
+    area: &DrawingArea<SVGBackend<'_>, Shift>,
+    t: &Timeline,
+    end: f64,
+) -> Result<(), VmmError> {
     let top = t
         .buckets
         .iter()
@@ -229,7 +233,7 @@ fn curve(area: &DrawingArea<SVGBackend<'_>, Shift>, t: &Timeline, end: f64) -> R
         .y_labels(5)
         .y_label_formatter(&|y| format!("{y:.0}"))
         .y_desc("lines")
-        .light_line_style(GRID)
+        .light_line_style(TRANSPARENT)
         .bold_line_style(GRID)
         .label_style((FONT, 12).into_font().color(&TEXT))
         .axis_desc_style((FONT, 13).into_font().color(&TEXT))
@@ -244,10 +248,16 @@ fn curve(area: &DrawingArea<SVGBackend<'_>, Shift>, t: &Timeline, end: f64) -> R
         })
     };
     chart
-        .draw_series(AreaSeries::new(steps(|b| b.dirty_max), 0.0, DIRTY.mix(0.35)).border_style(DIRTY.stroke_width(2)))
+        .draw_series(
+            AreaSeries::new(steps(|b| b.dirty_max), 0.0, DIRTY.mix(0.35))
+                .border_style(DIRTY.stroke_width(2)),
+        )
         .map_err(draw_error)?;
     chart
-        .draw_series(AreaSeries::new(steps(|b| b.flushed_max), 0.0, FLUSHED.mix(0.0)).border_style(FLUSHED.stroke_width(2)))
+        .draw_series(
+            AreaSeries::new(steps(|b| b.flushed_max), 0.0, FLUSHED.mix(0.0))
+                .border_style(FLUSHED.stroke_width(2)),
+        )
         .map_err(draw_error)?;
     Ok(())
 }
@@ -324,7 +334,10 @@ fn regions(
     let row = |s: &Span| first_row - s.depth.min(MAX_REGION_LANES - 1) as f64;
     chart
         .draw_series(t.regions.iter().map(|s| {
-            let (x0, x1) = (s.begin as f64, (s.end as f64).max(s.begin as f64 + 2.0 * seq_per_px));
+            let (x0, x1) = (
+                s.begin as f64,
+                (s.end as f64).max(s.begin as f64 + 2.0 * seq_per_px),
+            );
             let (y0, y1) = (row(s) - 0.15, row(s) - 0.85);
             Rectangle::new([(x0, y0), (x1, y1)], color(&s.name).mix(0.85).filled())
         }))
