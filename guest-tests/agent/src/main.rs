@@ -19,13 +19,13 @@ use pmemvm_rt::{BootInfo, println};
 fn main(info: &'static BootInfo) -> u32 {
     match Mode::from_raw(info.mode) {
         Some(Mode::List) => {
-            for s in scenarios::ALL {
-                pmemvm_rt::report_scenario(s.name, s.description);
+            for (name, description) in scenarios::list() {
+                pmemvm_rt::report_scenario(name, description);
             }
             0
         }
         Some(Mode::Run | Mode::Verify) => match scenarios::find(info.scenario()) {
-            Some(s) => (s.run)(info),
+            Some(run) => run(info),
             None => {
                 println!("unknown scenario `{}`", info.scenario());
                 2

@@ -5,6 +5,7 @@ mod dax_fsync;
 mod fsx;
 mod generic_080;
 mod pmem_smoke;
+mod variants;
 
 use pmemvm_rt::BootInfo;
 
@@ -37,17 +38,17 @@ pub const ALL: &[Scenario] = &[
     },
     Scenario {
         name: "dax-fsync",
-        description: "mini DAX: every fault, writeback, write(2), truncate, punch and sync path (variants: correct)",
+        description: "mini DAX: every fault, writeback, write(2), truncate, punch and sync path (variants: correct, correct-v410 and every bug variant; see the scenarios named after them)",
         run: dax_fsync::run,
     },
     Scenario {
         name: "generic-080",
-        description: "mini DAX: read fault then store; mtime must change and the store must survive fsync (variants: correct)",
+        description: "mini DAX: read fault then store; mtime must change and the store must survive fsync (variants: correct, correct-v410 and every bug variant; see the scenarios named after them)",
         run: generic_080::run,
     },
     Scenario {
         name: "fsx",
-        description: "mini DAX: seeded random pwrite/mmap/msync/truncate/punch/fsync/sync mix over three files (variants: correct)",
+        description: "mini DAX: seeded random pwrite/mmap/msync/truncate/punch/fsync/sync mix over three files (variants: correct, correct-v410 and every bug variant; see the scenarios named after them)",
         run: fsx::run,
     },
     Scenario {
@@ -97,7 +98,21 @@ pub const ALL: &[Scenario] = &[
     },
 ];
 
-/// The scenario called `name`.
-pub fn find(name: &str) -> Option<&'static Scenario> {
-    ALL.iter().find(|s| s.name == name)
+/// Every scenario's name and description: [`ALL`], then one per bug
+/// variant, named after it.
+pub fn list() -> impl Iterator<Item = (&'static str, &'static str)> {
+    ALL.iter()
+        .map(|s| (s.name, s.description))
+        .chain(variants::ALL.iter().map(|(n, d, _)| (*n, *d)))
+}
+
+/// How to run the scenario called `name`.
+pub fn find(name: &str) -> Option<fn(&'static BootInfo) -> u32> {
+    match ALL.iter().find(|s| s.name == name) {
+        Some(s) => Some(s.run),
+        None => variants::ALL
+            .iter()
+            .any(|(n, _, _)| *n == name)
+            .then_some(variants::run_scenario as fn(&'static BootInfo) -> u32),
+    }
 }

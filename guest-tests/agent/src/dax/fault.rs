@@ -8,6 +8,12 @@
 //! VMA and the file and backed by one aligned extent, else it falls back to
 //! PTEs (the miniature never allocates 2 MiB in a fault); PMD read faults
 //! insert no entry, and a write to a read-only PMD runs the PMD fault again.
+//!
+//! In v4.10 a fault waits for the entry lock of its page (nothing yields
+//! inside a v4.10 fault, so holding it is implicit), and `pfn_mkwrite`
+//! tags DIRTY and upgrades the PTE with the entry locked. A failed radix
+//! insert (the V4 fault injection) reports SIGBUS, which the harness
+//! treats as "retry the access".
 
 use super::fs::Fs;
 use super::inode::ZeroPage;
@@ -15,7 +21,7 @@ use super::layout::{self, PAGE, PMD_PAGES, PMD_SIZE};
 use super::marks;
 use super::mm;
 use super::radix::{self, DIRTY};
-use super::variant::{Yp, yield_point};
+use super::variant::{Variant, Yp, wait_while, yield_point};
 use alloc::boxed::Box;
 use pmemvm_rt::fault::Fault;
 use pmemvm_rt::paging::HUGE_PAGE_SIZE;
@@ -33,12 +39,33 @@ pub fn handle(f: &Fault) -> bool {
     }
 }
 
+/// Why `dax_radix_entry` failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntryError {
+    /// A hole page sits where the entry goes (`-EIO`).
+    Io,
+    /// The insert failed (`-ENOMEM`, injected).
+    NoMem,
+}
+
+/// Waits (v4.10) until no task holds the entry lock of `page` of `ino`.
+fn wait_unlocked(fs: &Fs, ino: u64, page: u64) {
+    if fs.variant.v410() {
+        wait_while(|| {
+            let tree = &super::fs().inode(ino).tree;
+            tree.entry_index(page).is_some_and(|i| tree.locked(i))
+        });
+    }
+}
+
 /// `__dax_fault` / `__dax_pmd_fault` for the VMA at index `v`.
 fn fault(fs: &mut Fs, v: usize, addr: u64, write: bool) -> bool {
     let (ino, page) = {
         let vma = &fs.mm.vmas[v];
         (vma.ino, vma.page_of(addr))
     };
+    wait_unlocked(fs, ino, page);
+    let fs = super::fs();
     if page * PAGE >= fs.inode(ino).cur.size {
         marks::page("sigbus", fs.op, ino, page, None);
         return false;
@@ -85,7 +112,7 @@ fn pmd_fault(fs: &mut Fs, v: usize, addr: u64, first: u32, write: bool) -> bool 
     }
     marks::page("fault-pmd-write", fs.op, ino, head, range);
     fs.inode(ino).touch();
-    radix_entry(fs, ino, head, Some(layout::block_sector(first)), true, true)
+    radix_entry(fs, ino, head, Some(layout::block_sector(first)), true, true).is_ok()
         && fs.mm.map_pmd(head_va, phys, true)
 }
 
@@ -120,19 +147,37 @@ fn pte_fault(fs: &mut Fs, v: usize, addr: u64, page: u64, write: bool) -> bool {
     insert_mapping(fs, v, va, page, block, write)
 }
 
-/// `dax_insert_mapping`: the radix entry, then the PTE (v4.5 order).
+/// `dax_insert_mapping`: the radix entry, then the PTE (v4.5 order); V4
+/// installs the PTE first and keeps it when the entry fails.
 fn insert_mapping(fs: &mut Fs, v: usize, va: u64, page: u64, block: u32, write: bool) -> bool {
     let ino = fs.mm.vmas[v].ino;
-    radix_entry(
-        fs,
-        ino,
-        page,
-        Some(layout::block_sector(block)),
-        false,
-        write,
-    ) && fs
-        .mm
-        .map_pte(v, va, fs.media.addr(layout::block_off(block)), write)
+    let phys = fs.media.addr(layout::block_off(block));
+    let sector = Some(layout::block_sector(block));
+    let entry = if fs.variant == Variant::PteBeforeRadixEntry {
+        if !fs.mm.map_pte(v, va, phys, write) {
+            return false;
+        }
+        yield_point(Yp::FaultPte);
+        radix_entry(super::fs(), ino, page, sector, false, write)
+    } else {
+        radix_entry(fs, ino, page, sector, false, write).and_then(|()| {
+            fs.mm
+                .map_pte(v, va, phys, write)
+                .then_some(())
+                .ok_or(EntryError::Io)
+        })
+    };
+    match entry {
+        Ok(()) => true,
+        Err(EntryError::NoMem) => {
+            // SIGBUS: the harness retries the access.
+            let fs = super::fs();
+            fs.fail_next_insert = false;
+            marks::page("sigbus", fs.op, ino, page, None);
+            true
+        }
+        Err(EntryError::Io) => false,
+    }
 }
 
 /// A read fault on a hole: a zero page mapped read-only, no DAX entry.
@@ -200,8 +245,18 @@ fn pfn_mkwrite(fs: &mut Fs, v: usize, addr: u64, before: pmemvm_rt::paging::Mapp
     let range = fs.page_range(ino, page);
     marks::page("fault-wp", fs.op, ino, page, range);
     fs.inode(ino).touch();
-    // dax_pfn_mkwrite: tag the existing entry, no get_block.
-    radix_entry(fs, ino, page, None, false, true);
+    // v4.10 (not V10): DIRTY and the upgrade under the entry lock.
+    let locked = fs.variant.v410() && fs.variant != Variant::MkwritePteUpgradeUnlocked;
+    wait_unlocked(fs, ino, page);
+    let fs = super::fs();
+    let at = fs.inode(ino).tree.entry_index(page);
+    // dax_pfn_mkwrite: tag the existing entry, no get_block (V2: nothing).
+    if fs.variant != Variant::NoPfnMkwriteTracking {
+        let _ = radix_entry(fs, ino, page, None, false, true);
+    }
+    if let Some(i) = at.filter(|_| locked) {
+        fs.inode(ino).tree.set_locked(i, true);
+    }
     yield_point(Yp::Mkwrite);
     // pte_same: upgrade only if nobody changed the PTE meanwhile; otherwise
     // the store faults again.
@@ -209,11 +264,15 @@ fn pfn_mkwrite(fs: &mut Fs, v: usize, addr: u64, before: pmemvm_rt::paging::Mapp
     if mm::translate(addr) == Some(before) {
         fs.mm.make_writable(addr & !(PAGE - 1));
     }
+    if let Some(i) = at.filter(|_| locked) {
+        fs.inode(ino).tree.set_locked(i, false);
+    }
     true
 }
 
 /// `dax_radix_entry(mapping, index, sector, pmd_entry, dirty)` (v4.5);
-/// `sector` is `None` for `NO_SECTOR`. False for `-EIO`.
+/// `sector` is `None` for `NO_SECTOR`. V5 tracks no DIRTY state. An
+/// armed fault injection fails the insert (the caller disarms it).
 pub fn radix_entry(
     fs: &mut Fs,
     ino: u64,
@@ -221,8 +280,10 @@ pub fn radix_entry(
     sector: Option<u64>,
     pmd: bool,
     dirty: bool,
-) -> bool {
+) -> Result<(), EntryError> {
     let op = fs.op;
+    let dirty = dirty && fs.variant != Variant::MsyncOnlyVmaFlush;
+    let fail = fs.fail_next_insert;
     let tree = &mut fs.inode(ino).tree;
     let head = radix::pmd_index(index);
     let mut at = index;
@@ -234,15 +295,18 @@ pub fn radix_entry(
         _ => tree.lookup(index),
     };
     let entry = match existing {
-        Some(e) if !radix::is_dax(e) => return false,
+        Some(e) if !radix::is_dax(e) => return Err(EntryError::Io),
         Some(e) if !pmd || radix::is_pmd(e) => e,
         found => {
             if let Some(pte) = found {
                 tree.delete_item(index, pte);
             }
             let Some(sector) = sector else {
-                return true;
+                return Ok(());
             };
+            if fail {
+                return Err(EntryError::NoMem);
+            }
             let e = radix::dax_entry(sector, pmd);
             tree.insert(index, e);
             e
@@ -254,5 +318,5 @@ pub fn radix_entry(
         let off = radix::sector(entry) * layout::SECTOR;
         marks::page("tag-dirty", op, ino, at, Some((off, len)));
     }
-    true
+    Ok(())
 }

@@ -5,7 +5,7 @@
 use super::alloc::Allocator;
 use super::check;
 use super::inode::{Inode, Meta};
-use super::journal;
+use super::journal::{self, Field};
 use super::layout::{self, I_USED, MAGIC, MAX_INODES, PAGE, sb};
 use super::marks;
 use super::media::Media;
@@ -31,6 +31,8 @@ pub struct Fs {
     pub op: u64,
     /// The behaviour switches.
     pub variant: Variant,
+    /// Fault injection (V4): the next radix-tree insert fails (`-ENOMEM`).
+    pub fail_next_insert: bool,
 }
 
 impl Fs {
@@ -66,6 +68,7 @@ impl Fs {
             mm: Mm::default(),
             op: 0,
             variant,
+            fail_next_insert: false,
         })
     }
 
@@ -113,10 +116,12 @@ impl Fs {
     }
 
     /// `fs_commit_metadata`: journals the inode's changed metadata, then
-    /// releases the blocks its transaction freed.
-    pub fn commit(&mut self, ino: u64) {
+    /// releases the blocks its transaction freed. With `datasync`
+    /// (fdatasync, msync) timestamps alone commit nothing.
+    pub fn commit(&mut self, ino: u64, datasync: bool) {
         let updates = self.inode(ino).updates();
-        if updates.is_empty() {
+        let timestamps = |u: &journal::Update| matches!(u.field, Field::Mtime | Field::Ctime);
+        if updates.is_empty() || (datasync && updates.iter().all(timestamps)) {
             return;
         }
         let op = self.op;

@@ -57,15 +57,49 @@ pub fn write(fs: &mut Fs, ino: u64, off: u64, data: &[u8]) -> Result<(), IoError
 
 /// `pread(ino, len, off)`: short at end of file; holes read as zeros.
 pub fn read(fs: &mut Fs, ino: u64, off: u64, len: u64) -> Vec<u8> {
+    let end = (off + len).min(fs.inode(ino).cur.size);
+    let mut out = vec![0u8; end.saturating_sub(off) as usize];
+    read_into(fs, ino, off, &mut out);
+    out
+}
+
+/// Fills `buf` with the bytes of `ino` at `off`: zeros for holes and past
+/// end of file; aligned words are loaded a word at a time.
+pub fn read_into(fs: &mut Fs, ino: u64, off: u64, buf: &mut [u8]) {
     let media = fs.media;
     let inode = fs.inode(ino);
-    let end = (off + len).min(inode.cur.size);
-    let mut out = vec![0u8; end.saturating_sub(off) as usize];
-    for (i, byte) in out.iter_mut().enumerate() {
-        let at = off + i as u64;
-        if let Some(b) = inode.block(at / PAGE) {
-            *byte = media.read_u8(layout::block_off(b) + at % PAGE);
+    let size = inode.cur.size;
+    let mut done = 0;
+    while done < buf.len() {
+        let at = off + done as u64;
+        let n = (((at / PAGE + 1) * PAGE - at) as usize).min(buf.len() - done);
+        let dst = &mut buf[done..done + n];
+        match inode.block(at / PAGE).filter(|_| at < size) {
+            Some(b) => copy_from_media(&media, layout::block_off(b) + at % PAGE, dst),
+            None => dst.fill(0),
         }
+        let valid = size.saturating_sub(at).min(n as u64) as usize;
+        dst[valid..].fill(0);
+        done += n;
     }
-    out
+}
+
+/// Loads `dst.len()` bytes of the device at `off`, aligned words at once.
+fn copy_from_media(media: &super::media::Media, off: u64, dst: &mut [u8]) {
+    let head = ((off.next_multiple_of(8) - off) as usize).min(dst.len());
+    let (first, rest) = dst.split_at_mut(head);
+    for (i, b) in first.iter_mut().enumerate() {
+        *b = media.read_u8(off + i as u64);
+    }
+    let base = off + head as u64;
+    let whole = (rest.len() / 8 * 8) as u64;
+    let mut words = rest.chunks_exact_mut(8);
+    for (i, w) in words.by_ref().enumerate() {
+        w.copy_from_slice(&media.read_u64(base + 8 * i as u64).to_le_bytes());
+    }
+    let tail = words.into_remainder();
+    let at = base + whole;
+    for (i, b) in tail.iter_mut().enumerate() {
+        *b = media.read_u8(at + i as u64);
+    }
 }

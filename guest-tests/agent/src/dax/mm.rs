@@ -133,6 +133,12 @@ impl Mm {
         pt().set_flags(va, flags(true)).is_ok()
     }
 
+    /// Makes the page or PMD mapping `va` read-only and clean
+    /// (`ptep_clear_flush` + `pte_wrprotect` + `pte_mkclean`).
+    pub fn wrprotect(&mut self, va: u64) -> bool {
+        pt().set_flags(va, flags(false)).is_ok()
+    }
+
     /// `unmap_mapping_range`: removes the translations of file pages
     /// `[first, last]` of `ino` from every VMA (a PMD covering any of them
     /// goes whole).

@@ -23,6 +23,7 @@ pub mod journal;
 pub mod layout;
 pub mod marks;
 pub mod media;
+pub mod mkclean;
 pub mod mkfs;
 pub mod mm;
 pub mod radix;

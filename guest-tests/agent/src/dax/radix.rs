@@ -5,7 +5,9 @@
 //! type [`PTE`] (`0x6`) or [`PMD`] (`0xA`), so lookups compare values
 //! bitwise as v4.5 does. A PMD entry occupies only the slot at its aligned
 //! index. Tags are per slot ([`DIRTY`], [`TOWRITE`]); the tree is a sorted
-//! map, so tagged lookups walk slots in index order.
+//! map, so tagged lookups walk slots in index order. The v4.10 entry lock
+//! is a per-slot bit kept beside the value (v4.7 put it in the entry; v4.10
+//! compares sectors, not values, so the difference does not show).
 
 use super::layout::PMD_PAGES;
 use alloc::collections::BTreeMap;
@@ -57,6 +59,7 @@ pub fn pmd_index(i: u64) -> u64 {
 struct Slot {
     value: u64,
     tags: u8,
+    locked: bool,
 }
 
 /// One mapping's tree.
@@ -78,7 +81,14 @@ impl Radix {
         if self.slots.contains_key(&i) {
             return false;
         }
-        self.slots.insert(i, Slot { value: v, tags: 0 });
+        self.slots.insert(
+            i,
+            Slot {
+                value: v,
+                tags: 0,
+                locked: false,
+            },
+        );
         if is_dax(v) {
             self.nrexceptional += 1;
         }
@@ -114,6 +124,29 @@ impl Radix {
     /// The tags of the slot at `i`.
     pub fn tags(&self, i: u64) -> u8 {
         self.slots.get(&i).map_or(0, |s| s.tags)
+    }
+
+    /// Locks (`true`) or unlocks the entry at `i` (v4.10).
+    pub fn set_locked(&mut self, i: u64, locked: bool) {
+        if let Some(s) = self.slots.get_mut(&i) {
+            s.locked = locked;
+        }
+    }
+
+    /// True while the entry at `i` is locked.
+    pub fn locked(&self, i: u64) -> bool {
+        self.slots.get(&i).is_some_and(|s| s.locked)
+    }
+
+    /// The index of the DAX entry covering page `i`: the PMD entry at its
+    /// head, or a PTE entry at `i`.
+    pub fn entry_index(&self, i: u64) -> Option<u64> {
+        let head = pmd_index(i);
+        match (self.lookup(head), self.lookup(i)) {
+            (Some(e), _) if is_pmd(e) => Some(head),
+            (_, Some(e)) if is_dax(e) => Some(i),
+            _ => None,
+        }
     }
 
     /// True if any slot carries `tag` (`mapping_tagged`).

@@ -11,6 +11,7 @@
 use super::fs::Fs;
 use super::layout::{self, MAX_FILE_PAGES, PAGE, PMD_PAGES, pages_for};
 use super::radix::{self, DIRTY, TOWRITE};
+use super::variant::Variant;
 
 /// Zeroes bytes `[from, to)` of `ino` where blocks exist (no fence).
 fn zero(fs: &mut Fs, ino: u64, from: u64, to: u64) {
@@ -88,11 +89,12 @@ pub fn punch(fs: &mut Fs, ino: u64, off: u64, len: u64) {
 
 /// `invalidate_inode_pages2_range` over pages `[first, last]`: drops hole
 /// pages, and DAX entries that have neither DIRTY nor TOWRITE (post
-/// `c6dcf52c23d2`), unmapping what it drops.
+/// `c6dcf52c23d2`), unmapping what it drops. V7 drops dirty entries too.
 pub fn invalidate(fs: &mut Fs, ino: u64, first: u64, last: u64) {
+    let keep_dirty = fs.variant != Variant::InvalidateDropsDirtyEntry;
     let entries = fs.inode(ino).tree.entries(first, last);
     for (index, entry, tags) in entries {
-        if radix::is_dax(entry) && tags & (DIRTY | TOWRITE) != 0 {
+        if keep_dirty && radix::is_dax(entry) && tags & (DIRTY | TOWRITE) != 0 {
             continue;
         }
         let span = if radix::is_pmd(entry) { PMD_PAGES } else { 1 };

@@ -1,22 +1,26 @@
 //! fsync, fdatasync, msync(MS_SYNC) and sync: `dax_writeback_mapping_range`
-//! and `dax_writeback_one` exactly as in v4.5 (section 2.4, 2.5), then the
-//! metadata commit and the device flush, then the durability promise.
+//! and `dax_writeback_one` exactly as in v4.5 (section 2.4, 2.5) or v4.10
+//! (section 7.7: entry lock, mkclean, DIRTY cleared after the flush), then
+//! the metadata commit and the device flush, then the durability promise.
 
 use super::fs::Fs;
 use super::layout::{self, PAGE, PMD_SIZE, pages_for};
 use super::marks;
-use super::radix::{self, PAGEVEC, TOWRITE};
-use super::variant::{Yp, yield_point};
+use super::mkclean;
+use super::mm;
+use super::radix::{self, DIRTY, PAGEVEC, TOWRITE};
+use super::variant::{Variant, Yp, wait_while, yield_point};
 use pmemvm_rt::pmem;
 
 /// `dax_writeback_mapping_range` for bytes `[start, end]` of `ino`
 /// (WB_SYNC_ALL).
 pub fn writeback_range(fs: &mut Fs, ino: u64, start: u64, end: u64) {
-    if fs.inode(ino).tree.nrexceptional == 0 {
+    // V5 tracks nothing: only msync flushes, by user address.
+    if fs.inode(ino).tree.nrexceptional == 0 || fs.variant == Variant::MsyncOnlyVmaFlush {
         return;
     }
     let end_index = end / PAGE;
-    let start_index = pmd_start(fs, ino, start / PAGE);
+    let start_index = pmd_start(fs, ino, start);
     let op = fs.op;
     let tagged = fs
         .inode(ino)
@@ -26,6 +30,7 @@ pub fn writeback_range(fs: &mut Fs, ino: u64, start: u64, end: u64) {
         marks::page("tag-towrite", op, ino, index, None);
     }
     yield_point(Yp::Tagged);
+    let fs = super::fs();
     'outer: loop {
         let batch = fs
             .inode(ino)
@@ -40,55 +45,127 @@ pub fn writeback_range(fs: &mut Fs, ino: u64, start: u64, end: u64) {
             if index > end_index {
                 break 'outer;
             }
-            writeback_one(fs, ino, index, entry);
+            if fs.variant.v410() {
+                writeback_one_v410(ino, index, entry);
+            } else {
+                writeback_one(fs, ino, index, entry);
+            }
         }
     }
-    fs.media.fence();
+    fence(fs);
 }
 
-/// Step 4 of section 2.4: a range starting inside a PMD entry starts at
-/// the entry (`DAX_PMD_INDEX`).
-fn pmd_start(fs: &mut Fs, ino: u64, start_index: u64) -> u64 {
-    let head = radix::pmd_index(start_index);
+/// `wmb_pmem`, which V8 leaves out.
+fn fence(fs: &Fs) {
+    if fs.variant != Variant::MissingFenceAfterClwb {
+        fs.media.fence();
+    }
+}
+
+/// Step 4 of section 2.4: a range starting at byte `start` inside a PMD
+/// entry starts at the entry (`DAX_PMD_INDEX`). V3 looks the entry up at
+/// `start & PMD_MASK`, a byte offset, as if it were a page index.
+fn pmd_start(fs: &mut Fs, ino: u64, start: u64) -> u64 {
+    let head = match fs.variant {
+        Variant::PmdLookupBytesAsIndex => start & !(PMD_SIZE - 1),
+        _ => radix::pmd_index(start / PAGE),
+    };
     match fs.inode(ino).tree.lookup(head) {
-        Some(e) if radix::is_pmd(e) => head,
-        _ => start_index,
+        Some(e) if radix::is_pmd(e) => radix::pmd_index(start / PAGE),
+        _ => start / PAGE,
     }
 }
 
-/// `dax_writeback_one`: flush the entry's lines, then clear TOWRITE.
-fn writeback_one(fs: &mut Fs, ino: u64, index: u64, entry: u64) {
-    let tree = &fs.inode(ino).tree;
-    if tree.lookup(index) != Some(entry) || tree.tags(index) & TOWRITE == 0 {
-        return;
-    }
-    yield_point(Yp::Wb);
-    let fs = super::fs();
+/// Flushes the lines of `entry` (at `index` of `ino`).
+fn flush_entry(fs: &mut Fs, ino: u64, index: u64, entry: u64) {
     let len = if radix::is_pmd(entry) { PMD_SIZE } else { PAGE };
     let off = radix::sector(entry) * layout::SECTOR;
     marks::page("flush", fs.op, ino, index, Some((off, len)));
     fs.media.flush(off, len);
-    fs.inode(ino).tree.tag_clear(index, TOWRITE);
 }
 
-/// `vfs_fsync_range(file, start, end)` (`end` inclusive): writeback,
-/// metadata commit, device flush, then the promise of `[start, end]`.
-pub fn fsync_range(fs: &mut Fs, ino: u64, start: u64, end: u64) {
+/// `dax_writeback_one` (v4.5): flush the entry's lines, then clear
+/// TOWRITE; V1 clears it before the flush.
+fn writeback_one(fs: &mut Fs, ino: u64, index: u64, entry: u64) {
+    let tree = &mut fs.inode(ino).tree;
+    if tree.lookup(index) != Some(entry) || tree.tags(index) & TOWRITE == 0 {
+        return;
+    }
+    let early = fs.variant == Variant::TowriteClearBeforeFlush;
+    if early {
+        fs.inode(ino).tree.tag_clear(index, TOWRITE);
+    }
+    yield_point(Yp::Wb);
+    let fs = super::fs();
+    flush_entry(fs, ino, index, entry);
+    if !early {
+        fs.inode(ino).tree.tag_clear(index, TOWRITE);
+    }
+}
+
+/// `dax_writeback_one` (v4.10): wait for the entry lock, compare sectors,
+/// lock, clear TOWRITE, write-protect every mapping of the entry, flush,
+/// clear DIRTY, unlock.
+fn writeback_one_v410(ino: u64, index: u64, entry: u64) {
+    wait_while(|| super::fs().inode(ino).tree.locked(index));
+    let fs = super::fs();
+    let tree = &mut fs.inode(ino).tree;
+    let same = tree
+        .lookup(index)
+        .is_some_and(|e| radix::is_dax(e) && radix::sector(e) == radix::sector(entry));
+    if !same || tree.tags(index) & TOWRITE == 0 {
+        return;
+    }
+    tree.set_locked(index, true);
+    tree.tag_clear(index, TOWRITE);
+    yield_point(Yp::Wb);
+    let fs = super::fs();
+    mkclean::mkclean(fs, ino, index, entry);
+    flush_entry(fs, ino, index, entry);
+    let tree = &mut fs.inode(ino).tree;
+    tree.tag_clear(index, DIRTY);
+    tree.set_locked(index, false);
+}
+
+/// `vfs_fsync_range(file, start, end, datasync)` (`end` inclusive):
+/// writeback, metadata commit (which `metadata_not_committed` skips),
+/// device flush, then the promise of `[start, end]`.
+pub fn fsync_range(fs: &mut Fs, ino: u64, start: u64, end: u64, datasync: bool) {
     writeback_range(fs, ino, start, end);
-    fs.commit(ino);
-    fs.media.fence();
+    let fs = super::fs();
+    if fs.variant != Variant::MetadataNotCommitted {
+        fs.commit(ino, datasync);
+    }
+    fence(fs);
     promise(fs, ino, start, end.saturating_add(1));
 }
 
-/// `msync(addr, len, MS_SYNC)` over bytes `[off, off + len)` of mapping `map`.
+/// `msync(addr, len, MS_SYNC)` over bytes `[off, off + len)` of mapping
+/// `map`: `vfs_fsync_range(datasync)` of the file range it maps. V5 first
+/// flushes the mapped pages of the range by user address and fences.
 pub fn msync(fs: &mut Fs, map: u64, off: u64, len: u64) {
     let vma = fs.mm.vma(map);
-    let ino = vma.ino;
+    let (ino, start) = (vma.ino, vma.start);
     let fstart = vma.pgoff * PAGE + off;
     let len = len.min(vma.pages * PAGE - off);
-    if len > 0 {
-        fsync_range(fs, ino, fstart, fstart + len - 1);
+    if len == 0 {
+        return;
     }
+    if fs.variant == Variant::MsyncOnlyVmaFlush {
+        let media = fs.media;
+        let mut va = (start + off) & !(PAGE - 1);
+        while va < start + off + len {
+            let device = mm::translate(va)
+                .map(|m| m.phys)
+                .filter(|p| (media.base..media.base + media.size).contains(p));
+            if let Some(phys) = device {
+                media.flush(phys - media.base, PAGE);
+            }
+            va += PAGE;
+        }
+        media.fence();
+    }
+    fsync_range(fs, ino, fstart, fstart + len - 1, true);
 }
 
 /// `sync()`: writeback of every inode with dirty pages, every commit, one
@@ -96,12 +173,14 @@ pub fn msync(fs: &mut Fs, map: u64, off: u64, len: u64) {
 pub fn sync(fs: &mut Fs) {
     let inos: alloc::vec::Vec<u64> = fs.inodes.iter().map(|i| i.ino).collect();
     for &ino in &inos {
-        if fs.inode(ino).tree.tagged(radix::DIRTY) {
+        let fs = super::fs();
+        if fs.inode(ino).tree.tagged(DIRTY) && fs.variant != Variant::SyncSkipsDax {
             writeback_range(fs, ino, 0, u64::MAX);
         }
-        fs.commit(ino);
+        super::fs().commit(ino, false);
     }
-    fs.media.fence();
+    let fs = super::fs();
+    fence(fs);
     for ino in inos {
         promise(fs, ino, 0, u64::MAX);
     }

@@ -157,7 +157,7 @@ pub fn plan() -> Plan {
         Op::Munmap { map: 3 },
         Op::Munmap { map: 4 },
     ];
-    Plan { files, ops }
+    Plan::sequential(files, ops)
 }
 
 /// Runs it (record or verify mode).

@@ -163,7 +163,7 @@ pub fn plan(seed: u64) -> Plan {
         g.step();
     }
     g.push(Op::Sync);
-    Plan { files, ops: g.ops }
+    Plan::sequential(files, g.ops)
 }
 
 /// Runs it (record or verify mode).

@@ -13,13 +13,13 @@ use pmemvm_rt::BootInfo;
 
 /// The workload.
 pub fn plan() -> Plan {
-    Plan {
-        files: vec![FileSpec {
+    Plan::sequential(
+        vec![FileSpec {
             ino: 1,
             size: 4 * PAGE,
             allocated: 4,
         }],
-        ops: vec![
+        vec![
             Op::Mmap {
                 map: 0,
                 ino: 1,
@@ -40,7 +40,7 @@ pub fn plan() -> Plan {
             Op::Fsync { ino: 1 },
             Op::Munmap { map: 0 },
         ],
-    }
+    )
 }
 
 /// Runs it (record or verify mode).

@@ -12,6 +12,7 @@ use alloc::collections::BTreeMap;
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
+use core::cell::RefCell;
 use pmemvm_rt::{pmem, println, report};
 
 /// The NVDIMM, or a message.
@@ -52,18 +53,46 @@ fn compare(what: &str, found: &[u8], expected: &[u8]) -> Result<(), String> {
     }
 }
 
-/// Executes one operation; `maps` turns plan mapping names into VMA ids.
-fn execute(op: &Op, model: &Model, maps: &mut BTreeMap<u64, u64>) -> Result<(), String> {
-    let va = |maps: &BTreeMap<u64, u64>, map: &u64, off: &u64| {
-        maps.get(map)
+/// What operations share while they run: the model of the file
+/// contents, the VMA id of each plan mapping, and the errors of operations
+/// run by tasks.
+pub struct State {
+    /// The files as the completed operations left them.
+    pub model: Model,
+    /// Plan mapping name to VMA id.
+    pub maps: BTreeMap<u64, u64>,
+    /// Failures of operations run by tasks.
+    pub errors: Vec<String>,
+}
+
+impl State {
+    /// The state after the setup created `files`.
+    pub fn new(files: &[crate::dax::mkfs::FileSpec]) -> State {
+        State {
+            model: Model::new(files),
+            maps: BTreeMap::new(),
+            errors: Vec::new(),
+        }
+    }
+
+    /// The address of byte `off` of plan mapping `map`.
+    fn va(&self, map: u64, off: u64) -> Result<u64, String> {
+        self.maps
+            .get(&map)
             .map(|id| dax::fs().mm.vma(*id).start + off)
             .ok_or_else(|| format!("mapping {map} is not mapped"))
-    };
+    }
+}
+
+/// Executes one operation. No borrow of `st` is held across a file-system
+/// call or a user access: a task may yield inside either.
+fn execute(op: &Op, st: &RefCell<State>) -> Result<(), String> {
     match op {
         Op::Write { ino, off, data } => io::write(dax::fs(), *ino, *off, data)
             .map_err(|e| format!("pwrite to inode {ino} failed: {e:?}"))?,
         Op::Read { ino, off, len } => {
             let found = io::read(dax::fs(), *ino, *off, *len);
+            let model = &st.borrow().model;
             let n = (*len).min(model.size(*ino).saturating_sub(*off));
             compare(
                 &format!("pread inode {ino} at {off:#x}"),
@@ -79,16 +108,22 @@ fn execute(op: &Op, model: &Model, maps: &mut BTreeMap<u64, u64>) -> Result<(), 
             huge,
         } => {
             let id = dax::fs().mm.mmap(*ino, *pgoff, *pages, *huge);
-            maps.insert(*map, id);
+            st.borrow_mut().maps.insert(*map, id);
         }
         Op::Munmap { map } => {
-            if let Some(id) = maps.remove(map) {
+            let id = st.borrow_mut().maps.remove(map);
+            if let Some(id) = id {
                 dax::fs().mm.munmap(id);
             }
         }
-        Op::Store { map, off, data } => user_store(va(maps, map, off)?, data),
+        Op::Store { map, off, data } => {
+            let va = st.borrow().va(*map, *off)?;
+            user_store(va, data);
+        }
         Op::Load { map, off, len } => {
-            let found = user_load(va(maps, map, off)?, *len);
+            let va = st.borrow().va(*map, *off)?;
+            let found = user_load(va, *len);
+            let model = &st.borrow().model;
             let (ino, pgoff) = model.map(*map).ok_or("load through no mapping")?;
             let at = pgoff * crate::dax::layout::PAGE + off;
             compare(
@@ -98,17 +133,33 @@ fn execute(op: &Op, model: &Model, maps: &mut BTreeMap<u64, u64>) -> Result<(), 
             )?;
         }
         Op::Msync { map, off, len } => {
-            let id = *maps.get(map).ok_or("msync of no mapping")?;
+            let id = *st.borrow().maps.get(map).ok_or("msync of no mapping")?;
             writeback::msync(dax::fs(), id, *off, *len);
         }
-        Op::Fsync { ino } | Op::Fdatasync { ino } => {
-            writeback::fsync_range(dax::fs(), *ino, 0, u64::MAX)
-        }
+        Op::Fsync { ino } => writeback::fsync_range(dax::fs(), *ino, 0, u64::MAX, false),
+        Op::Fdatasync { ino } => writeback::fsync_range(dax::fs(), *ino, 0, u64::MAX, true),
         Op::Sync => writeback::sync(dax::fs()),
         Op::Truncate { ino, size } => truncate::truncate(dax::fs(), *ino, *size),
         Op::Punch { ino, off, len } => truncate::punch(dax::fs(), *ino, *off, *len),
         Op::Invalidate { ino } => truncate::invalidate(dax::fs(), *ino, 0, u64::MAX),
     }
+    Ok(())
+}
+
+/// Runs operation `id` between its begin and end marks; the model takes
+/// its effect when it completes.
+pub fn run_op(st: &RefCell<State>, id: u64, op: &Op) -> Result<(), String> {
+    dax::fs().op = id;
+    let (file, change) = {
+        let model = &mut st.borrow_mut().model;
+        (file_of(op, model), model.change(op))
+    };
+    marks::mark(&format!("{}-begin", op.name()), id, file, None, None);
+    execute(op, st).map_err(|e| format!("op {id} ({}): {e}", op.name()))?;
+    if let Some(change) = change {
+        st.borrow_mut().model.push(change);
+    }
+    marks::mark(&format!("{}-end", op.name()), id, file, None, None);
     Ok(())
 }
 
@@ -132,19 +183,16 @@ fn file_of(op: &Op, model: &Model) -> Option<u64> {
 }
 
 fn run_ops(plan: &Plan, hook: Hook) -> Result<Model, String> {
-    let mut model = Model::new(&plan.files);
-    let mut maps = BTreeMap::new();
+    if !plan.script.is_empty() {
+        return super::script::record(plan);
+    }
+    let st = RefCell::new(State::new(&plan.files));
     for (i, op) in plan.ops.iter().enumerate() {
         let id = i as u64 + 1;
-        dax::fs().op = id;
-        let file = file_of(op, &model);
-        marks::mark(&format!("{}-begin", op.name()), id, file, None, None);
-        execute(op, &model, &mut maps).map_err(|e| format!("op {id} ({}): {e}", op.name()))?;
-        model.apply(op);
-        marks::mark(&format!("{}-end", op.name()), id, file, None, None);
+        run_op(&st, id, op)?;
         hook(id, op)?;
     }
-    Ok(model)
+    Ok(st.into_inner().model)
 }
 
 /// Checks every file's content (through `read(2)`) and the invariants.

@@ -12,6 +12,7 @@ pub mod exec;
 pub mod model;
 pub mod oracle;
 pub mod rng;
+pub mod script;
 
 use crate::dax::mkfs::FileSpec;
 use crate::dax::variant::{self, Variant};
@@ -145,8 +146,45 @@ impl Op {
 pub struct Plan {
     /// Files, preallocated and filled with [`pattern`] by the setup.
     pub files: Vec<FileSpec>,
-    /// Operations; the id of `ops[i]` is `i + 1`.
+    /// Operations in the order they start; the id of `ops[i]` is `i + 1`.
     pub ops: Vec<Op>,
+    /// A race script ([`script`]); empty: the operations run one after
+    /// another in the main flow.
+    pub script: Vec<script::Step>,
+}
+
+/// An operation starting or completing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Event {
+    /// Operation `id` starts.
+    Begin(u64),
+    /// Operation `id` completes.
+    End(u64),
+}
+
+impl Plan {
+    /// A plan whose operations run one after another.
+    pub fn sequential(files: Vec<FileSpec>, ops: Vec<Op>) -> Plan {
+        Plan {
+            files,
+            ops,
+            script: Vec::new(),
+        }
+    }
+
+    /// The order in which operations start and complete. For a race
+    /// script it is the script's nominal order, in which an operation ends
+    /// no earlier than it really does (it may finish early when its yield
+    /// point is not on its path or when it runs while another task waits
+    /// for an entry lock), so the oracle is never stricter than the run.
+    pub fn events(&self) -> Vec<Event> {
+        if self.script.is_empty() {
+            return (1..=self.ops.len() as u64)
+                .flat_map(|id| [Event::Begin(id), Event::End(id)])
+                .collect();
+        }
+        script::events(&self.script)
+    }
 }
 
 /// The 8 bytes at 8-aligned offset `off` of preallocated file `ino`.

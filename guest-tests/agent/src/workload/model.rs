@@ -1,5 +1,11 @@
 //! What the files hold after each operation: the effect of a plan on file
 //! contents, computed without executing it.
+//!
+//! The model is sparse: a file is its setup content (the [`pattern`] over
+//! its preallocated pages, zeros elsewhere) under an overlay of the
+//! operations' [`Change`]s in the order they completed. Contents are only
+//! ever painted into small buffers on demand, so verify mode needs no
+//! memory in proportion to the file sizes.
 
 use super::{Op, pattern};
 use crate::dax::layout::PAGE;
@@ -19,6 +25,8 @@ pub struct Change {
     pub len: u64,
     /// The bytes, or `None` for zeros (punch, truncate).
     pub data: Option<Vec<u8>>,
+    /// A truncate: the size becomes `off`.
+    pub truncate: bool,
 }
 
 impl Change {
@@ -28,12 +36,70 @@ impl Change {
             .as_ref()
             .map_or(0, |d| d[(at - self.off) as usize])
     }
+
+    /// True if it wrote file offset `at` of `ino`.
+    pub fn covers(&self, ino: u64, at: u64) -> bool {
+        self.ino == ino && (self.off..self.off + self.len).contains(&at)
+    }
+
+    /// Paints its bytes that fall in `buf` (file offset `off`).
+    fn paint(&self, off: u64, buf: &mut [u8]) {
+        let from = self.off.max(off);
+        let to = (self.off + self.len).min(off + buf.len() as u64);
+        if from >= to {
+            return;
+        }
+        let dst = &mut buf[(from - off) as usize..(to - off) as usize];
+        match &self.data {
+            Some(d) => {
+                dst.copy_from_slice(&d[(from - self.off) as usize..(to - self.off) as usize])
+            }
+            None => dst.fill(0),
+        }
+    }
 }
 
-/// File contents and live mappings.
+/// A file's setup content: its size and the extent holding the pattern.
+#[derive(Debug, Clone, Copy)]
+struct File {
+    size: u64,
+    filled: u64,
+}
+
+/// File sizes, the overlay of changes and the live mappings.
 pub struct Model {
-    files: BTreeMap<u64, Vec<u8>>,
+    files: BTreeMap<u64, File>,
+    changes: Vec<Change>,
     maps: BTreeMap<u64, (u64, u64)>,
+}
+
+/// Paints the setup content of file `ino` (pattern below `filled`, zeros
+/// above) at file offset `off` into `buf`, a word at a time.
+fn paint_setup(ino: u64, filled: u64, off: u64, buf: &mut [u8]) {
+    let word = |at: u64| {
+        if at < filled {
+            pattern(ino, at).to_le_bytes()
+        } else {
+            [0; 8]
+        }
+    };
+    // Unaligned head, then whole words, then the tail.
+    let head = ((off.next_multiple_of(8) - off) as usize).min(buf.len());
+    let (first, rest) = buf.split_at_mut(head);
+    for (i, b) in first.iter_mut().enumerate() {
+        let at = off + i as u64;
+        *b = word(at & !7)[(at % 8) as usize];
+    }
+    let base = off + head as u64;
+    let whole = (rest.len() / 8 * 8) as u64;
+    let mut words = rest.chunks_exact_mut(8);
+    for (i, w) in words.by_ref().enumerate() {
+        w.copy_from_slice(&word(base + 8 * i as u64));
+    }
+    let tail = words.into_remainder();
+    let at = base + whole;
+    let last = word(at);
+    tail.copy_from_slice(&last[..tail.len()]);
 }
 
 impl Model {
@@ -42,32 +108,48 @@ impl Model {
         let files = files
             .iter()
             .map(|f| {
-                let mut content = vec![0u8; f.size as usize];
-                let filled = (f.allocated * PAGE).min(f.size) as usize;
-                for (i, byte) in content[..filled].iter_mut().enumerate() {
-                    let word = pattern(f.ino, i as u64 & !7);
-                    *byte = (word >> ((i % 8) * 8)) as u8;
-                }
-                (f.ino, content)
+                let filled = (f.allocated * PAGE).min(f.size);
+                (
+                    f.ino,
+                    File {
+                        size: f.size,
+                        filled,
+                    },
+                )
             })
             .collect();
         Model {
             files,
+            changes: Vec::new(),
             maps: BTreeMap::new(),
         }
     }
 
     /// Size of `ino`.
     pub fn size(&self, ino: u64) -> u64 {
-        self.files.get(&ino).map_or(0, |f| f.len() as u64)
+        self.files.get(&ino).map_or(0, |f| f.size)
     }
 
-    /// `len` bytes of `ino` at `off`, zeros past end of file.
+    /// The changes applied so far, in order.
+    pub fn changes(&self) -> &[Change] {
+        &self.changes
+    }
+
+    /// Paints bytes `[off, off + buf.len())` of `ino` as they were after
+    /// the first `upto` changes (zeros where nothing was ever written).
+    pub fn fill(&self, ino: u64, off: u64, buf: &mut [u8], upto: usize) {
+        let filled = self.files.get(&ino).map_or(0, |f| f.filled);
+        paint_setup(ino, filled, off, buf);
+        for c in self.changes[..upto].iter().filter(|c| c.ino == ino) {
+            c.paint(off, buf);
+        }
+    }
+
+    /// `len` bytes of `ino` at `off` now, zeros past end of file.
     pub fn bytes(&self, ino: u64, off: u64, len: u64) -> Vec<u8> {
-        let f = self.files.get(&ino).map_or(&[][..], |f| &f[..]);
-        (off..off + len)
-            .map(|at| f.get(at as usize).copied().unwrap_or(0))
-            .collect()
+        let mut out = vec![0; len as usize];
+        self.fill(ino, off, &mut out, self.changes.len());
+        out
     }
 
     /// File and first file page of mapping `map`.
@@ -75,43 +157,29 @@ impl Model {
         self.maps.get(&map).copied()
     }
 
-    /// Applies `op`; returns the bytes it wrote, if any.
-    pub fn apply(&mut self, op: &Op) -> Option<Change> {
-        let change = match op {
-            Op::Write { ino, off, data } => Change {
-                ino: *ino,
-                off: *off,
-                len: data.len() as u64,
-                data: Some(data.clone()),
-            },
+    /// What `op` will write, resolved against the mappings and sizes now;
+    /// `mmap` and `munmap` take effect here.
+    pub fn change(&mut self, op: &Op) -> Option<Change> {
+        let (ino, off, len, data) = match op {
+            Op::Write { ino, off, data } => (*ino, *off, data.len() as u64, Some(data.clone())),
             Op::Store { map, off, data } => {
                 let (ino, pgoff) = self.map(*map)?;
-                Change {
+                (
                     ino,
-                    off: pgoff * PAGE + off,
-                    len: data.len() as u64,
-                    data: Some(data.clone()),
-                }
+                    pgoff * PAGE + off,
+                    data.len() as u64,
+                    Some(data.clone()),
+                )
             }
             Op::Truncate { ino, size } => {
-                let old = self.size(*ino);
-                self.files
-                    .entry(*ino)
-                    .or_default()
-                    .resize(*size as usize, 0);
-                Change {
-                    ino: *ino,
-                    off: *size,
-                    len: old.saturating_sub(*size),
-                    data: None,
-                }
+                (*ino, *size, self.size(*ino).saturating_sub(*size), None)
             }
-            Op::Punch { ino, off, len } => Change {
-                ino: *ino,
-                off: *off,
-                len: (*len).min(self.size(*ino).saturating_sub(*off)),
-                data: None,
-            },
+            Op::Punch { ino, off, len } => (
+                *ino,
+                *off,
+                (*len).min(self.size(*ino).saturating_sub(*off)),
+                None,
+            ),
             Op::Mmap {
                 map, ino, pgoff, ..
             } => {
@@ -124,14 +192,33 @@ impl Model {
             }
             _ => return None,
         };
-        let file = self.files.entry(change.ino).or_default();
-        let end = (change.off + change.len) as usize;
-        if end > file.len() && change.data.is_some() {
-            file.resize(end, 0);
+        Some(Change {
+            ino,
+            off,
+            len,
+            data,
+            truncate: matches!(op, Op::Truncate { .. }),
+        })
+    }
+
+    /// Applies a change (the operation that makes it completed).
+    pub fn push(&mut self, change: Change) {
+        let file = self
+            .files
+            .entry(change.ino)
+            .or_insert(File { size: 0, filled: 0 });
+        if change.truncate {
+            file.size = change.off;
+        } else if change.data.is_some() {
+            file.size = file.size.max(change.off + change.len);
         }
-        for at in change.off..(change.off + change.len).min(file.len() as u64) {
-            file[at as usize] = change.byte(at);
-        }
+        self.changes.push(change);
+    }
+
+    /// Applies `op` at once; returns the bytes it wrote, if any.
+    pub fn apply(&mut self, op: &Op) -> Option<Change> {
+        let change = self.change(op)?;
+        self.push(change.clone());
         Some(change)
     }
 }

@@ -1,20 +1,23 @@
 //! Verify mode and the durability oracle of section 7.12.
 //!
-//! A promised byte must hold the value it had when its sync started, or a
-//! value written to it by a later operation started before the crash. A
-//! later promise covering a byte allows a subset of what an earlier one
-//! allows, so only the latest promise of each byte matters: the promises
-//! are painted into disjoint segments, each with its sync's id. Replaying
-//! the plan's effects up to the last started operation, a segment takes a
-//! snapshot of the model just before its sync and remembers the writes
-//! that hit it afterwards.
+//! A promised byte must hold the value of the last write completed before
+//! its sync started, or a value written by an operation that had not
+//! completed by then and started before the crash (operations of race
+//! scripts overlap: their start and end order comes from
+//! [`Plan::events`]). A later promise covering a byte allows a subset of
+//! what an earlier one allows, so only the latest promise of each byte
+//! matters: the promises are painted into disjoint segments, each with its
+//! sync's id and the number of changes completed when that sync started.
+//! Segments are compared a page at a time against the sparse model, a word
+//! at a time, with a per-byte look at the later writes only on mismatch.
 
 use super::model::{Change, Model};
-use super::{Plan, exec};
+use super::{Event, Plan, exec};
 use crate::dax::fs::Fs;
 use crate::dax::io;
 use crate::dax::layout::{self, PAGE};
 use crate::dax::variant::Variant;
+use alloc::collections::BTreeMap;
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -27,31 +30,23 @@ struct Segment {
     start: u64,
     end: u64,
     op: u64,
-    /// The model's bytes just before `op` (empty until then).
-    expected: Vec<u8>,
-    /// Indices (into the replay's changes) of later writes that hit it.
-    later: Vec<usize>,
+    /// Changes completed when `op` started (`None` until then).
+    upto: Option<usize>,
 }
 
-impl Segment {
-    /// Every value byte `at` may hold.
-    fn allowed(&self, at: u64, changes: &[Change]) -> Vec<u8> {
-        let mut values = alloc::vec![self.expected[(at - self.start) as usize]];
-        values.extend(
-            self.later
-                .iter()
-                .map(|&i| &changes[i])
-                .filter(|c| (c.off..c.off + c.len).contains(&at))
-                .map(|c| c.byte(at)),
-        );
-        values.sort_unstable();
-        values.dedup();
-        values
-    }
-
-    fn allows(&self, at: u64, v: u8, changes: &[Change]) -> bool {
-        self.expected[(at - self.start) as usize] == v || self.allowed(at, changes).contains(&v)
-    }
+/// Every value byte `at` of `ino` may hold: `expected`, or a value written
+/// by change `upto` or later.
+fn allowed(ino: u64, at: u64, expected: u8, later: &[Change]) -> Vec<u8> {
+    let mut values = alloc::vec![expected];
+    values.extend(
+        later
+            .iter()
+            .filter(|c| c.covers(ino, at))
+            .map(|c| c.byte(at)),
+    );
+    values.sort_unstable();
+    values.dedup();
+    values
 }
 
 /// Paints the promises into disjoint segments, latest sync winning.
@@ -90,8 +85,7 @@ fn segments(promises: &[PromiseArgs]) -> Vec<Segment> {
                     start,
                     end,
                     op,
-                    expected: Vec::new(),
-                    later: Vec::new(),
+                    upto: None,
                 }),
             }
         }
@@ -99,48 +93,82 @@ fn segments(promises: &[PromiseArgs]) -> Vec<Segment> {
     out
 }
 
-/// Notes `changes[index]` (by operation `id`) in the segments it hits
-/// whose sync came before.
-fn record(segs: &mut [Segment], id: u64, changes: &[Change], index: usize) {
-    let c = &changes[index];
-    for s in segs.iter_mut().filter(|s| s.ino == c.ino && s.op < id) {
-        if s.start < c.off + c.len && c.off < s.end {
-            s.later.push(index);
+/// The first bad byte of a segment, their count and the last one.
+struct Lost {
+    first: u64,
+    allowed: Vec<u8>,
+    found: u8,
+    count: u64,
+    last: u64,
+}
+
+/// Compares segment `s` with the recovered file, a page at a time.
+fn compare(fs: &mut Fs, model: &Model, s: &Segment, upto: usize) -> Option<Lost> {
+    let (mut found, mut expected) = ([0u8; PAGE as usize], [0u8; PAGE as usize]);
+    let later = &model.changes()[upto..];
+    let mut lost: Option<Lost> = None;
+    let mut at = s.start;
+    while at < s.end {
+        let n = ((at / PAGE + 1) * PAGE).min(s.end) - at;
+        let (f, e) = (&mut found[..n as usize], &mut expected[..n as usize]);
+        io::read_into(fs, s.ino, at, f);
+        model.fill(s.ino, at, e, upto);
+        if f != e {
+            for (i, (&v, &x)) in f.iter().zip(e.iter()).enumerate() {
+                let b = at + i as u64;
+                if v == x || later.iter().any(|c| c.covers(s.ino, b) && c.byte(b) == v) {
+                    continue;
+                }
+                match &mut lost {
+                    Some(l) => {
+                        l.count += 1;
+                        l.last = b;
+                    }
+                    None => {
+                        lost = Some(Lost {
+                            first: b,
+                            allowed: allowed(s.ino, b, x, later),
+                            found: v,
+                            count: 1,
+                            last: b,
+                        })
+                    }
+                }
+            }
         }
+        at += n;
     }
+    lost
 }
 
 /// Checks every segment against the recovered file system.
-fn check(fs: &mut Fs, segs: &[Segment], changes: &[Change]) -> Result<(), String> {
+fn check(fs: &mut Fs, segs: &[Segment], model: &Model) -> Result<(), String> {
     for s in segs {
-        if s.expected.len() as u64 != s.end - s.start {
+        let Some(upto) = s.upto else {
             return Err(format!(
                 "inode {}: a promise names sync op {}, which the workload never reached",
                 s.ino, s.op
             ));
-        }
-        let mut found = io::read(fs, s.ino, s.start, s.end - s.start);
-        found.resize((s.end - s.start) as usize, 0);
-        let bad: Vec<u64> = (s.start..s.end)
-            .filter(|at| !s.allows(*at, found[(at - s.start) as usize], changes))
-            .collect();
-        if let (Some(&first), Some(&last)) = (bad.first(), bad.last()) {
-            let device = fs.inode(s.ino).block(first / PAGE).map_or_else(
+        };
+        if let Some(l) = compare(fs, model, s, upto) {
+            let device = fs.inode(s.ino).block(l.first / PAGE).map_or_else(
                 || String::from("a hole"),
-                |b| format!("device offset {:#x}", layout::block_off(b) + first % PAGE),
+                |b| format!("device offset {:#x}", layout::block_off(b) + l.first % PAGE),
             );
             return Err(format!(
-                "file {} offset {first:#x} ({device}): promised by op {}, allowed {{{}}}, found {:#04x}; {} promised bytes lost in [{first:#x}, {:#x}]",
+                "file {} offset {:#x} ({device}): promised by op {}, allowed {{{}}}, found {:#04x}; {} promised bytes lost in [{:#x}, {:#x}]",
                 s.ino,
+                l.first,
                 s.op,
-                s.allowed(first, changes)
+                l.allowed
                     .iter()
                     .map(|v| format!("{v:#04x}"))
                     .collect::<Vec<_>>()
                     .join(", "),
-                found[(first - s.start) as usize],
-                bad.len(),
-                last
+                l.found,
+                l.count,
+                l.first,
+                l.last
             ));
         }
     }
@@ -152,18 +180,27 @@ fn verify_inner(plan: &Plan, variant: Variant) -> Result<String, String> {
     let mut fs = Fs::mount(exec::media()?, variant).map_err(|e| format!("mount: {e}"))?;
     let mut segs = segments(promises);
     let mut model = Model::new(&plan.files);
-    let mut changes = Vec::new();
-    for (i, op) in plan.ops.iter().enumerate().take(last_op as usize) {
-        let id = i as u64 + 1;
-        for s in segs.iter_mut().filter(|s| s.op == id) {
-            s.expected = model.bytes(s.ino, s.start, s.end - s.start);
-        }
-        if let Some(change) = model.apply(op) {
-            changes.push(change);
-            record(&mut segs, id, &changes, changes.len() - 1);
+    let mut pending = BTreeMap::new();
+    for event in plan.events() {
+        match event {
+            Event::Begin(id) if id <= last_op => {
+                let upto = model.changes().len();
+                for s in segs.iter_mut().filter(|s| s.op == id) {
+                    s.upto = Some(upto);
+                }
+                if let Some(change) = model.change(&plan.ops[id as usize - 1]) {
+                    pending.insert(id, change);
+                }
+            }
+            Event::End(id) => {
+                if let Some(change) = pending.remove(&id) {
+                    model.push(change);
+                }
+            }
+            Event::Begin(_) => {}
         }
     }
-    check(&mut fs, &segs, &changes)?;
+    check(&mut fs, &segs, &model)?;
     Ok(format!(
         "{} promises, {} segments, ops up to {last_op}",
         promises.len(),
