@@ -486,6 +486,13 @@ impl Backing {
         if addr == libc::MAP_FAILED {
             return Err(self.io_error(io::Error::last_os_error()));
         }
+        if self.file.is_none() {
+            // Anonymous memory may be backed by 2-MiB pages, which lets KVM map
+            // the guest's 2-MiB NVDIMM pages with one entry each: far fewer
+            // faults after a reused verify VM drops its mappings. Advice only.
+            // SAFETY: `addr` is the mapping just made, `len` bytes long.
+            unsafe { libc::madvise(addr, len, libc::MADV_HUGEPAGE) };
+        }
         let ptr = NonNull::new(addr.cast::<u8>())
             .ok_or_else(|| self.io_error(io::Error::other("mmap returned null")))?;
         Ok(GuestCopy { ptr, len })
