@@ -111,6 +111,7 @@ pub fn replay_to(path: &Path, point: &CrashPoint) -> Result<Replayed, VmmError> 
         }
     }
     let seq = resolver.finish()?;
+    verify.note_written(&model);
     Ok(Replayed {
         header,
         model,

@@ -80,18 +80,43 @@ pub struct VerifyInput {
     pub last_op: u64,
     /// The promises.
     pub promises: Vec<PromiseArgs>,
+    /// One bit per 4-KiB NVDIMM page a traced store wrote before the point.
+    pub written_pages: Vec<u8>,
 }
 
 impl VerifyInput {
-    /// The bytes of the block the guest reads ([`VerifyHeader`] then the promises).
+    /// The bytes of the block the guest reads ([`VerifyHeader`], the
+    /// promises, the written-pages bitmap).
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut words = vec![self.last_op, self.promises.len() as u64];
+        let mut words = vec![
+            self.last_op,
+            self.promises.len() as u64,
+            self.written_pages.len() as u64,
+        ];
         for p in &self.promises {
             words.extend([p.file, p.offset, p.len, p.op, p.range_offset, p.range_len]);
         }
-        words.iter().flat_map(|w| w.to_le_bytes()).collect()
+        let mut bytes: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
+        bytes.extend_from_slice(&self.written_pages);
+        bytes
+    }
+
+    /// Sets `written_pages` from the lines the model saw written.
+    pub fn note_written(&mut self, model: &pmemvm_device::model::Model) {
+        let pages = model.config().size.div_ceil(PAGE_BITS);
+        let mut bitmap = vec![0u8; usize::try_from(pages).unwrap_or(0)];
+        for line in model.touched_lines() {
+            let page = line / 4096;
+            if let Some(byte) = bitmap.get_mut((page / 8) as usize) {
+                *byte |= 1 << (page % 8);
+            }
+        }
+        self.written_pages = bitmap;
     }
 }
+
+/// NVDIMM bytes covered by one byte of the written-pages bitmap.
+const PAGE_BITS: u64 = 4096 * 8;
 
 impl Default for RunConfig {
     fn default() -> Self {

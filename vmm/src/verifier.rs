@@ -108,9 +108,15 @@ impl Verifier {
         config.nvdimm.initial_media = Some(base.clone());
         config.nvdimm.trace = None;
         config.nvdimm.power_fail_at = None;
+        let device_size = config
+            .nvdimm
+            .backing
+            .as_ref()
+            .map_or(config.nvdimm.default_size, |b| b.guest_size());
         config.verify = Some(VerifyInput {
             last_op: 0,
             promises: vec![Default::default(); max_promises],
+            written_pages: vec![0; device_size.div_ceil(4096 * 8) as usize],
         });
         let verify_capacity = config.verify.as_ref().map_or(0, |v| v.to_bytes().len());
         let Started {

@@ -301,7 +301,11 @@ pub struct PromiseArgs {
 
 /// What verify mode is given, at [`BootInfo::verify`]: the id of the last
 /// operation started before the crash point and the promises made before
-/// it; `promises` entries of [`PromiseArgs`] follow the header.
+/// it; `promises` entries of [`PromiseArgs`] follow the header, then a
+/// bitmap of `written_bitmap_bytes` bytes with one bit per 4-KiB page of the
+/// NVDIMM (bit `p % 8` of byte `p / 8`), set when a traced store wrote that
+/// page before the crash point: a clear bit means the page holds its
+/// initial content (what the setup phase left) in every crash image.
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct VerifyHeader {
@@ -309,6 +313,8 @@ pub struct VerifyHeader {
     pub last_op: u64,
     /// Number of promises that follow.
     pub promises: u64,
+    /// Length of the written-pages bitmap after the promises.
+    pub written_bitmap_bytes: u64,
 }
 
 /// The persistent-memory event ring.

@@ -43,3 +43,25 @@ pub fn verify_info() -> Option<(u64, &'static [PromiseArgs])> {
         ))
     }
 }
+
+/// In verify mode: whether a traced store wrote NVDIMM page `page` (device
+/// offset / 4096) before the crash point. `true` when unknown, so a caller
+/// that skips unwritten pages stays sound.
+pub fn page_written(page: u64) -> bool {
+    let at = crate::boot_info().verify;
+    if at == 0 {
+        return true;
+    }
+    // SAFETY: as in `verify_info`: the VMM wrote the header, the promises and
+    // the bitmap there.
+    unsafe {
+        let header = (at as *const VerifyHeader).read();
+        if page / 8 >= header.written_bitmap_bytes {
+            return true;
+        }
+        let bitmap = at
+            + core::mem::size_of::<VerifyHeader>() as u64
+            + header.promises * core::mem::size_of::<PromiseArgs>() as u64;
+        ((bitmap + page / 8) as *const u8).read() & (1 << (page % 8)) != 0
+    }
+}

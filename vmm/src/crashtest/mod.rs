@@ -374,7 +374,9 @@ fn point_jobs(
     }
     counts.images_generated += images.len() as u64;
     let maximal = model.image(&model.resolve(&ImageSpec::Maximal))?;
-    let input = Arc::new(input.clone());
+    let mut input = input.clone();
+    input.note_written(model);
+    let input = Arc::new(input);
     let mut jobs = Vec::new();
     for (spec, image) in images {
         if !seen.insert((image.hash(), input.promises.len())) {

@@ -21,6 +21,16 @@ pub struct FileSpec {
     pub allocated: u64,
 }
 
+/// The first block of each file's setup extent, in the order of `files`:
+/// one PMD-aligned extent per file, from the first data block.
+pub fn extents(files: &[FileSpec]) -> impl Iterator<Item = (FileSpec, u64)> + '_ {
+    files.iter().scan(DATA_BLOCK, |next, f| {
+        let first = *next;
+        *next = (first + f.allocated).next_multiple_of(PMD_PAGES);
+        Some((*f, first))
+    })
+}
+
 /// Formats the device and creates `files`; `pattern(ino, offset)` gives the
 /// 8 bytes at an 8-aligned file offset of an allocated page.
 ///
@@ -37,13 +47,12 @@ pub fn format(media: &Media, files: &[FileSpec], pattern: fn(u64, u64) -> u64) {
         Meta::empty().store_setup(media, ino);
         media.setup_u64(layout::inode_off(ino) + layout::I_USED, 0);
     }
-    let mut next = DATA_BLOCK;
-    for f in files {
+    for (f, first) in extents(files) {
         assert!(f.allocated <= pages_for(f.size) && pages_for(f.size) <= MAX_FILE_PAGES);
         let mut meta = Meta::empty();
         meta.size = f.size;
         for p in 0..f.allocated {
-            let block = next + p;
+            let block = first + p;
             assert!(block < blocks, "setup: files do not fit the device");
             meta.blocks[p as usize] = block as u32;
             for w in 0..PAGE / 8 {
@@ -51,6 +60,5 @@ pub fn format(media: &Media, files: &[FileSpec], pattern: fn(u64, u64) -> u64) {
             }
         }
         meta.store_setup(media, f.ino);
-        next = (next + f.allocated).next_multiple_of(PMD_PAGES);
     }
 }

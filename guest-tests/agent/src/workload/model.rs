@@ -64,6 +64,8 @@ impl Change {
 struct File {
     size: u64,
     filled: u64,
+    /// First block of the setup extent.
+    first_block: u64,
 }
 
 /// File sizes, the overlay of changes and the live mappings.
@@ -105,15 +107,15 @@ fn paint_setup(ino: u64, filled: u64, off: u64, buf: &mut [u8]) {
 impl Model {
     /// The contents the setup creates.
     pub fn new(files: &[FileSpec]) -> Model {
-        let files = files
-            .iter()
-            .map(|f| {
+        let files = crate::dax::mkfs::extents(files)
+            .map(|(f, first_block)| {
                 let filled = (f.allocated * PAGE).min(f.size);
                 (
                     f.ino,
                     File {
                         size: f.size,
                         filled,
+                        first_block,
                     },
                 )
             })
@@ -123,6 +125,18 @@ impl Model {
             changes: Vec::new(),
             maps: BTreeMap::new(),
         }
+    }
+
+    /// The block the setup gave page `page` of `ino`, when no operation up
+    /// to `upto` wrote, zeroed or truncated any of its bytes: the page then
+    /// holds the setup pattern in that block, as in the initial media.
+    pub fn pristine_block(&self, ino: u64, page: u64, upto: usize) -> Option<u64> {
+        let f = self.files.get(&ino)?;
+        let (start, end) = (page * PAGE, (page + 1) * PAGE);
+        let touched = self.changes[..upto]
+            .iter()
+            .any(|c| c.ino == ino && c.off < end && start < c.off + c.len.max(1));
+        (end <= f.filled && !touched).then_some(f.first_block + page)
     }
 
     /// Size of `ino`.
@@ -203,10 +217,11 @@ impl Model {
 
     /// Applies a change (the operation that makes it completed).
     pub fn push(&mut self, change: Change) {
-        let file = self
-            .files
-            .entry(change.ino)
-            .or_insert(File { size: 0, filled: 0 });
+        let file = self.files.entry(change.ino).or_insert(File {
+            size: 0,
+            filled: 0,
+            first_block: 0,
+        });
         if change.truncate {
             file.size = change.off;
         } else if change.data.is_some() {
