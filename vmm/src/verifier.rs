@@ -24,6 +24,7 @@ use crate::watchdog::Watchdog;
 use kvm_bindings::{Msrs, kvm_fpu, kvm_msr_entry, kvm_regs, kvm_sregs, kvm_vcpu_events};
 use pmemvm_abi::{Mode, layout};
 use pmemvm_device::crash::Image;
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -45,6 +46,8 @@ const PAGE: u64 = 4096;
 /// The VM state at the snapshot point.
 struct Snapshot {
     ram: Vec<u8>,
+    /// Page numbers of the page-table pages reachable from CR3.
+    page_tables: HashSet<u64>,
     regs: kvm_regs,
     sregs: kvm_sregs,
     fpu: kvm_fpu,
@@ -278,10 +281,12 @@ impl Verifier {
         let entries: Vec<kvm_msr_entry> = msrs.as_slice()[..read].to_vec();
         let msrs = Msrs::from_entries(&entries)
             .map_err(|e| VmmError::Memory(format!("MSR list: {e:?}")))?;
+        let sregs = vcpu.get_sregs().map_err(VmmError::kvm("get sregs"))?;
         Ok(Snapshot {
+            page_tables: page_table_pages(&ram, sregs.cr3),
             ram,
             regs: vcpu.get_regs().map_err(VmmError::kvm("get regs"))?,
-            sregs: vcpu.get_sregs().map_err(VmmError::kvm("get sregs"))?,
+            sregs,
             fpu: vcpu.get_fpu().map_err(VmmError::kvm("get FPU"))?,
             events: vcpu
                 .get_vcpu_events()
@@ -293,19 +298,25 @@ impl Verifier {
     /// Puts the VM back in its snapshot state.
     fn restore(&mut self) -> Result<(), VmmError> {
         let t = Instant::now();
-        self.restore_ram_and_vcpu()?;
+        let tables_touched = self.restore_ram_and_vcpu()?;
         self.timings.restore_ram += t.elapsed();
-        let t = Instant::now();
-        self.vm.register_ram()?;
-        self.timings.reregister += t.elapsed();
+        if tables_touched {
+            let t = Instant::now();
+            self.vm.register_ram()?;
+            self.timings.reregister += t.elapsed();
+        }
         let t = Instant::now();
         self.restore_media()?;
         self.timings.media += t.elapsed();
         Ok(())
     }
 
-    /// The RAM pages the last run dirtied, and the vCPU state.
-    fn restore_ram_and_vcpu(&mut self) -> Result<(), VmmError> {
+    /// The RAM pages the last run dirtied, and the vCPU state. Returns
+    /// whether any of those pages was a page table at the snapshot: then
+    /// KVM's shadow of the tables is stale and the RAM memslot must be
+    /// registered again. (A table the run created hangs from one that
+    /// existed at the snapshot, which the run then wrote too.)
+    fn restore_ram_and_vcpu(&mut self) -> Result<bool, VmmError> {
         let snap = self
             .snapshot
             .as_ref()
@@ -317,6 +328,7 @@ impl Verifier {
         let verify_end = self.verify_at + self.verify_capacity as u64;
         pages.extend([layout::MAILBOX / PAGE, layout::PMEM_RING / PAGE]);
         pages.extend(self.verify_at / PAGE..verify_end.div_ceil(PAGE));
+        let tables_touched = pages.iter().any(|p| snap.page_tables.contains(p));
         for page in pages {
             let at = (page * PAGE) as usize;
             if let Some(src) = snap.ram.get(at..at + PAGE as usize) {
@@ -333,7 +345,7 @@ impl Verifier {
             .map_err(VmmError::kvm("set MSRs"))?;
         vcpu.set_vcpu_events(&snap.events)
             .map_err(VmmError::kvm("set vCPU events"))?;
-        Ok(())
+        Ok(tables_touched)
     }
 
     /// The NVDIMM pages the guest wrote, and the last image's lines.
@@ -375,4 +387,40 @@ impl Verifier {
         self.applied = applied;
         Ok(())
     }
+}
+
+/// Page numbers of the 4-level page tables rooted at `cr3`, read from a RAM
+/// copy (entries pointing outside RAM are not followed).
+fn page_table_pages(ram: &[u8], cr3: u64) -> HashSet<u64> {
+    const PRESENT: u64 = 1;
+    const HUGE: u64 = 1 << 7;
+    const ADDR: u64 = 0x000f_ffff_ffff_f000;
+    let entry = |table: u64, i: u64| -> Option<u64> {
+        let at = usize::try_from(table + i * 8).ok()?;
+        let bytes: [u8; 8] = ram.get(at..at + 8)?.try_into().ok()?;
+        Some(u64::from_le_bytes(bytes))
+    };
+    let mut pages = HashSet::new();
+    let mut level = vec![cr3 & ADDR];
+    for depth in 0..4 {
+        let mut next = Vec::new();
+        for table in level {
+            if (table as usize) >= ram.len() || !pages.insert(table / PAGE) {
+                continue;
+            }
+            if depth == 3 {
+                continue;
+            }
+            for i in 0..512 {
+                match entry(table, i) {
+                    Some(e) if e & PRESENT != 0 && (depth == 0 || e & HUGE == 0) => {
+                        next.push(e & ADDR);
+                    }
+                    _ => {}
+                }
+            }
+        }
+        level = next;
+    }
+    pages
 }

@@ -78,7 +78,10 @@ pub(crate) extern "C" fn start(info: *const BootInfo) -> ! {
     heap::init(info.free_start, info.ram_size);
     task::init();
     if info.mode == pmemvm_abi::Mode::Verify as u32 {
-        // Everything before this is the same for every crash image.
+        // Everything before this is the same for every crash image: map the
+        // NVDIMM now, so that verifying an image usually leaves the page
+        // tables alone (and a reused VM need not make KVM rebuild them).
+        let _ = pmem::init();
         io::hypercall(hc::SNAPSHOT, &[]);
     }
     // SAFETY: the guest defines this with `entry!`.

@@ -105,8 +105,8 @@ impl PageTables {
                     return Err(MapError::NotMapped);
                 }
                 let new = new_table()?;
-                // SAFETY: as above.
-                unsafe { e.write_volatile(new | PRESENT | WRITABLE | USER) };
+                // SAFETY: as above. Accessed preset: the CPU never writes it.
+                unsafe { e.write_volatile(new | PRESENT | WRITABLE | USER | ACCESSED) };
                 t = new;
             } else if v & HUGE != 0 {
                 return Err(MapError::Conflict);

@@ -18,7 +18,7 @@
 
 use crate::fault::Global;
 use crate::io::{hypercall, outb};
-use crate::paging::{HUGE_PAGE_SIZE, PRESENT, PageTables, USER, WRITABLE};
+use crate::paging::{ACCESSED, DIRTY, HUGE_PAGE_SIZE, PRESENT, PageTables, USER, WRITABLE};
 use pmemvm_abi::acpi::{self, AcpiError, NvdimmInfo};
 use pmemvm_abi::pmem::{self as ring, Entry, Ring};
 use pmemvm_abi::{MarkArgs, NONE, PORT_PMEM_DOORBELL, PromiseArgs, hc, layout};
@@ -56,7 +56,8 @@ pub fn init() -> Result<NvdimmInfo, PmemError> {
     let mut pt = PageTables::boot();
     let mut at = info.base;
     while at < info.base + info.size {
-        pt.map_2m(at, at, PRESENT | WRITABLE | USER)
+        // Accessed and dirty preset: the CPU never writes these entries.
+        pt.map_2m(at, at, PRESENT | WRITABLE | USER | ACCESSED | DIRTY)
             .map_err(|_| PmemError::Map)?;
         at += HUGE_PAGE_SIZE;
     }

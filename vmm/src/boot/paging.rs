@@ -7,8 +7,12 @@
 
 use pmemvm_abi::layout;
 
-/// Present, writable, user.
-const PRW_USER: u64 = 0x7;
+/// Present, writable, user, accessed: the CPU never has to set the
+/// accessed bit, so it never writes the tables (a reused verify VM can then
+/// tell that a run left them alone).
+const PRW_USER: u64 = 0x27;
+/// Dirty, preset on leaf entries for the same reason.
+const DIRTY: u64 = 0x40;
 /// 2-MiB page.
 const HUGE: u64 = 0x80;
 const TWO_MIB: u64 = 2 << 20;
@@ -30,13 +34,19 @@ pub fn identity_tables(ram_size: u64) -> Vec<(u64, Vec<u64>)> {
             if addr == 0 {
                 *e = layout::PT0 | PRW_USER;
             } else if addr < ram_size {
-                *e = addr | PRW_USER | HUGE;
+                *e = addr | PRW_USER | DIRTY | HUGE;
             }
         }
         tables.push((pd_addr, pd));
     }
     let pt0 = (0..512u64)
-        .map(|i| if i == 0 { 0 } else { (i << 12) | PRW_USER })
+        .map(|i| {
+            if i == 0 {
+                0
+            } else {
+                (i << 12) | PRW_USER | DIRTY
+            }
+        })
         .collect();
     tables.push((layout::PT0, pt0));
     tables.push((layout::PML4, pml4));
@@ -52,11 +62,11 @@ mod tests {
     fn maps_ram_identically_without_the_null_page() {
         let t = identity_tables(64 << 20);
         let find = |a: u64| &t.iter().find(|(addr, _)| *addr == a).expect("table").1;
-        assert_eq!(find(layout::PML4)[0], layout::PDPT | 7);
-        assert_eq!(find(layout::PD)[0], layout::PT0 | 7);
-        assert_eq!(find(layout::PD)[1], TWO_MIB | 0x87);
+        assert_eq!(find(layout::PML4)[0], layout::PDPT | 0x27);
+        assert_eq!(find(layout::PD)[0], layout::PT0 | 0x27);
+        assert_eq!(find(layout::PD)[1], TWO_MIB | 0xe7);
         assert_eq!(find(layout::PD)[32], 0, "nothing above 64 MiB");
         assert_eq!(find(layout::PT0)[0], 0, "null page absent");
-        assert_eq!(find(layout::PT0)[1], 0x1007);
+        assert_eq!(find(layout::PT0)[1], 0x1067);
     }
 }
