@@ -219,40 +219,35 @@ pub enum TraceError {
 /// Result with [`TraceError`].
 pub type Result<T, E = TraceError> = std::result::Result<T, E>;
 
+/// Matches the variants that carry a location `at`, by reference or by
+/// mutable reference (whatever `$e` is), and yields it.
+macro_rules! located_variants {
+    ($e:expr) => {
+        match $e {
+            TraceError::NotATrace { at, .. }
+            | TraceError::UnsupportedVersion { at, .. }
+            | TraceError::Truncated { at, .. }
+            | TraceError::Syntax { at, .. }
+            | TraceError::InvalidHeader { at, .. }
+            | TraceError::UnknownKind { at, .. }
+            | TraceError::SeqOrder { at, .. }
+            | TraceError::BadHex { at, .. }
+            | TraceError::SizeMismatch { at, .. }
+            | TraceError::OutOfRange { at, .. }
+            | TraceError::InvalidEvent { at, .. } => Some(at),
+            _ => None,
+        }
+    };
+}
+
 impl TraceError {
     /// The location of a content error, if this error has one.
     pub fn location(&self) -> Option<&Location> {
-        match self {
-            TraceError::NotATrace { at, .. }
-            | TraceError::UnsupportedVersion { at, .. }
-            | TraceError::Truncated { at, .. }
-            | TraceError::Syntax { at, .. }
-            | TraceError::InvalidHeader { at, .. }
-            | TraceError::UnknownKind { at, .. }
-            | TraceError::SeqOrder { at, .. }
-            | TraceError::BadHex { at, .. }
-            | TraceError::SizeMismatch { at, .. }
-            | TraceError::OutOfRange { at, .. }
-            | TraceError::InvalidEvent { at, .. } => Some(at),
-            _ => None,
-        }
+        located_variants!(self)
     }
 
     pub(crate) fn location_mut(&mut self) -> Option<&mut Location> {
-        match self {
-            TraceError::NotATrace { at, .. }
-            | TraceError::UnsupportedVersion { at, .. }
-            | TraceError::Truncated { at, .. }
-            | TraceError::Syntax { at, .. }
-            | TraceError::InvalidHeader { at, .. }
-            | TraceError::UnknownKind { at, .. }
-            | TraceError::SeqOrder { at, .. }
-            | TraceError::BadHex { at, .. }
-            | TraceError::SizeMismatch { at, .. }
-            | TraceError::OutOfRange { at, .. }
-            | TraceError::InvalidEvent { at, .. } => Some(at),
-            _ => None,
-        }
+        located_variants!(self)
     }
 
     /// Sets the location of a content error whose location is still unknown
