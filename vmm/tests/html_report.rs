@@ -27,6 +27,9 @@
 //! Chromium is `/usr/bin/chromium` (`scripts/test.sh` installs it); without
 //! it these tests fail unless `PMEMVM_SKIP_BROWSER=1`.
 
+mod common;
+use common::kvm;
+
 use pmemvm::crashtest::html::{self, Timeline, timeline::TimelineBuilder};
 use pmemvm::crashtest::report::{Counts, FailedImage, Failure, PointResult, Report, TimeBreakdown};
 use pmemvm_traces::{Atomicity, Device, Event, EventKind, Flush, Header, Mark, Persistence, Write};
@@ -47,21 +50,6 @@ fn dir(name: &str) -> PathBuf {
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).expect("dir");
     d
-}
-
-fn kvm() -> bool {
-    match std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open("/dev/kvm")
-    {
-        Ok(_) => true,
-        Err(e) if std::env::var("PMEMVM_SKIP_KVM").as_deref() == Ok("1") => {
-            eprintln!("SKIPPED: /dev/kvm not usable ({e}) and PMEMVM_SKIP_KVM=1");
-            false
-        }
-        Err(e) => panic!("/dev/kvm is not usable ({e}); set PMEMVM_SKIP_KVM=1 to skip KVM tests"),
-    }
 }
 
 fn browser() -> bool {
