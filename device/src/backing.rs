@@ -705,6 +705,15 @@ unsafe impl Send for GuestCopy {}
 unsafe impl Sync for GuestCopy {}
 
 impl GuestCopy {
+    /// Takes over a mapping.
+    ///
+    /// # Safety
+    /// `ptr` must be a readable and writable mapping of exactly `len` bytes
+    /// made with `mmap`, referred to by nothing else; the copy unmaps it.
+    pub(crate) unsafe fn from_mapping(ptr: NonNull<u8>, len: usize) -> GuestCopy {
+        GuestCopy { ptr, len }
+    }
+
     /// Host address of the mapping (page-aligned).
     pub fn as_ptr(&self) -> *mut u8 {
         self.ptr.as_ptr()

@@ -9,6 +9,7 @@
 pub mod backing;
 pub mod crash;
 mod error;
+pub mod media;
 pub mod model;
 pub mod nfit;
 

@@ -68,10 +68,9 @@ fn a_promised_line_put_back_to_its_old_content_fails_naming_the_bytes() {
         })
         .expect("a promised line the run changed");
     let base = initial_media(&end.header, &opts).expect("initial media");
-    let mut good = base.to_vec();
+    let mut good = base.as_slice().to_vec();
     image.apply(&mut good);
-    let verdict = verify_media(&end.header, &opts, good.clone().into(), end.verify.clone())
-        .expect("verifies");
+    let verdict = verify_media(&end.header, &opts, &good, end.verify.clone()).expect("verifies");
     assert!(
         verdict.passed,
         "the undamaged image passes: {}",
@@ -79,7 +78,7 @@ fn a_promised_line_put_back_to_its_old_content_fails_naming_the_bytes() {
     );
     let mut damaged = good;
     damaged[line as usize..line as usize + 64].copy_from_slice(&old);
-    let verdict = verify_media(&end.header, &opts, damaged.into(), end.verify).expect("verifies");
+    let verdict = verify_media(&end.header, &opts, &damaged, end.verify).expect("verifies");
     assert!(!verdict.passed, "the damaged image must fail");
     let msg = verdict.message;
     assert!(

@@ -55,10 +55,10 @@ fn hundred_reuses_give_the_verdicts_of_fresh_vms() {
             failures += usize::from(!got.passed);
             // Fresh VMs for the first round and every 7th case after.
             if round == 0 || i % 7 == 0 {
-                let mut media = base.to_vec();
+                let mut media = base.as_slice().to_vec();
                 lines.apply(&mut media);
-                let want = verify_media(&r.header, &opts, media.into(), r.verify.clone())
-                    .expect("fresh verify");
+                let want =
+                    verify_media(&r.header, &opts, &media, r.verify.clone()).expect("fresh verify");
                 assert_eq!(got, want, "seq {seq}, {spec}, reuse #{}", reused.runs());
                 fresh_checked += 1;
             }

@@ -151,7 +151,9 @@ pub fn verify_floor(jobs: usize, runs_per_job: u64) -> Result<f64, VmmError> {
         scenario: "idle".into(),
         ..RunConfig::default()
     };
-    let base: std::sync::Arc<[u8]> = vec![0u8; config.nvdimm.default_size as usize].into();
+    let base = std::sync::Arc::new(pmemvm_device::media::SharedMedia::zeroed(
+        config.nvdimm.default_size as usize,
+    )?);
     let image = pmemvm_device::crash::Image {
         lines: Default::default(),
     };

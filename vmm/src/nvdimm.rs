@@ -15,6 +15,7 @@ use pmemvm_abi::pmem::{self as ring, Entry};
 use pmemvm_abi::{MarkArgs, NONE, PromiseArgs, layout};
 use pmemvm_device::backing::{Backing, DEFAULT_MAX_SIZE, DEFAULT_SIZE, GuestCopy, NvdimmConfig};
 use pmemvm_device::crash::ImageSpec;
+use pmemvm_device::media::SharedMedia;
 use pmemvm_device::model::{Atomicity, LINE_SIZE, Model, ModelConfig, Persistence};
 use pmemvm_traces::{
     CrashPoint, DeviceRange, Event, EventKind, Flush, Format, Header, Io, Mark, PointResolver,
@@ -47,11 +48,20 @@ pub struct NvdimmOptions {
     /// The image the media holds after the power failure.
     pub on_power_fail: ImageSpec,
     /// Content to start from instead of the backing file's (verify mode:
-    /// a crash image), of exactly the guest-visible size.
-    pub initial_media: Option<Arc<[u8]>>,
+    /// a crash image), of exactly the guest-visible size. The guest gets a
+    /// private, copy-on-write mapping of it.
+    pub initial_media: Option<Arc<SharedMedia>>,
     /// Hand the final media back in the outcome.
     pub keep_media: bool,
+    /// Hand back, in the outcome, the media as the setup phase left it and
+    /// every recorded event (a crash test walks them without reading the
+    /// trace back; it reads the file when there were more than
+    /// [`MAX_KEPT_EVENTS`]).
+    pub keep_recording: bool,
 }
+
+/// Most events a run keeps in memory for `keep_recording`.
+pub const MAX_KEPT_EVENTS: usize = 4_000_000;
 
 impl Default for NvdimmOptions {
     fn default() -> Self {
@@ -65,6 +75,7 @@ impl Default for NvdimmOptions {
             on_power_fail: ImageSpec::Minimal,
             initial_media: None,
             keep_media: false,
+            keep_recording: false,
         }
     }
 }
@@ -101,7 +112,7 @@ pub enum Flow {
 }
 
 /// How the media ended up, for the run's outcome.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct MediaOutcome {
     /// Events recorded.
     pub events: u64,
@@ -111,6 +122,11 @@ pub struct MediaOutcome {
     pub trace: Option<PathBuf>,
     /// The final media, when asked for with `keep_media`.
     pub media: Option<Vec<u8>>,
+    /// The media as the setup phase left it, with `keep_recording`.
+    pub setup_media: Option<Arc<SharedMedia>>,
+    /// Every recorded event, with `keep_recording`, unless there were more
+    /// than [`MAX_KEPT_EVENTS`].
+    pub recorded: Option<Arc<Vec<Event>>>,
 }
 
 /// The NVDIMM of one run.
@@ -128,6 +144,10 @@ pub struct Nvdimm {
     announced: Option<Entry>,
     /// The last event was a fence: a doorbell after it adds nothing.
     after_fence: bool,
+    /// `keep_recording`: the media at the end of the setup phase.
+    setup_media: Option<Arc<SharedMedia>>,
+    /// `keep_recording`: the events so far (dropped past [`MAX_KEPT_EVENTS`]).
+    recorded: Option<Vec<Event>>,
 }
 
 impl Nvdimm {
@@ -137,20 +157,22 @@ impl Nvdimm {
             Some(cfg) => Backing::open(cfg, MAX_SIZE)?,
             None => Backing::temporary(options.default_size)?,
         };
-        let mut copy = backing.map_guest_copy()?;
-        if let Some(media) = &options.initial_media {
-            if media.len() != copy.len() {
-                return Err(VmmError::Config {
-                    what: "NVDIMM image".into(),
-                    reason: format!(
-                        "{} bytes, but the NVDIMM has {} (the same size as the recording is needed)",
-                        media.len(),
-                        copy.len()
-                    ),
-                });
+        let copy = match &options.initial_media {
+            Some(media) => {
+                if media.len() as u64 != backing.guest_size() {
+                    return Err(VmmError::Config {
+                        what: "NVDIMM image".into(),
+                        reason: format!(
+                            "{} bytes, but the NVDIMM has {} (the same size as the recording is needed)",
+                            media.len(),
+                            backing.guest_size()
+                        ),
+                    });
+                }
+                media.map_private()?
             }
-            copy.as_mut_slice().copy_from_slice(media);
-        }
+            None => backing.map_guest_copy()?,
+        };
         let model = Model::new(ModelConfig {
             size: backing.guest_size(),
             persistence: options.persistence,
@@ -172,6 +194,8 @@ impl Nvdimm {
             resolver,
             announced: None,
             after_fence: false,
+            setup_media: None,
+            recorded: None,
         })
     }
 
@@ -258,6 +282,10 @@ impl Nvdimm {
     /// Creates the trace file (if one was asked for), with the current
     /// content as the initial media.
     fn start_trace(&mut self) -> Result<(), VmmError> {
+        if self.options.keep_recording {
+            self.setup_media = Some(Arc::new(SharedMedia::from_bytes(self.copy.as_slice())?));
+            self.recorded = Some(Vec::new());
+        }
         if let Some(path) = &self.options.trace {
             let hash: [u8; 32] = Sha256::digest(self.copy.as_slice()).into();
             let header = Header::new(
@@ -291,6 +319,16 @@ impl Nvdimm {
         replay::apply(&mut self.model, &ev)?;
         if let Some(t) = self.trace.as_mut() {
             t.write(&ev)?;
+        }
+        if let Some(kept) = self.recorded.as_mut() {
+            if kept.len() < MAX_KEPT_EVENTS {
+                kept.push(ev.clone());
+            } else {
+                log::info!(
+                    "more than {MAX_KEPT_EVENTS} events: the crash test reads them back from the trace"
+                );
+                self.recorded = None;
+            }
         }
         let reached = self.resolver.as_mut().is_some_and(|r| r.observe(&ev));
         Ok(if reached {
@@ -543,6 +581,8 @@ impl Nvdimm {
             power_failure,
             trace,
             media,
+            setup_media: self.setup_media.take(),
+            recorded: self.recorded.take().map(Arc::new),
         })
     }
 }

@@ -2,17 +2,21 @@
 //!
 //! Creating a VM per image costs milliseconds; instead the verifier boots the
 //! guest once in verify mode and snapshots it at the guest's snapshot
-//! hypercall (booted, about to read its crash image). For each image it then
+//! hypercall (booted, about to read its crash image). The snapshot copies
+//! only the RAM pages that hold memory on the host (the others read as
+//! zeros), and the NVDIMM is a private copy-on-write mapping of the shared
+//! base media, so making a verifier copies neither. For each image it then
 //! restores only what the last run changed:
-//! * the RAM pages KVM's dirty log reports, from the snapshot's RAM copy;
+//! * the RAM pages KVM's dirty log reports, from the snapshot;
 //! * the full vCPU state: registers, special registers, FPU/SSE, MSRs and
 //!   pending events;
 //! * the NVDIMM pages the guest wrote (dirty log) and the lines the last
 //!   image changed, from the base media;
 //!
-//! and re-registers the RAM memslot, without which PVM keeps shadow page
-//! tables built from the old RAM (PLATFORM.md: 199 wrong runs out of 200).
-//! Then it applies only the new image's lines and runs the guest to its verdict.
+//! and, when the run changed a page table, re-registers the RAM memslot,
+//! without which PVM keeps shadow page tables built from the old RAM
+//! (PLATFORM.md: 199 wrong runs out of 200). Then it applies only the new
+//! image's lines and runs the guest to its verdict.
 
 use crate::devices::{Devices, Verdict};
 use crate::error::VmmError;
@@ -24,7 +28,8 @@ use crate::watchdog::Watchdog;
 use kvm_bindings::{Msrs, kvm_fpu, kvm_msr_entry, kvm_regs, kvm_sregs, kvm_vcpu_events};
 use pmemvm_abi::{Mode, layout};
 use pmemvm_device::crash::Image;
-use std::collections::HashSet;
+use pmemvm_device::media::SharedMedia;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -43,9 +48,45 @@ const SNAPSHOT_MSRS: [u32; 9] = [
 ];
 const PAGE: u64 = 4096;
 
+/// Guest RAM at the snapshot point: the pages that held memory on the host
+/// (the others read as zeros).
+struct SnapshotRam {
+    pages: HashMap<u64, Box<[u8]>>,
+}
+
+/// A page of zeros.
+static ZERO_PAGE: [u8; PAGE as usize] = [0; PAGE as usize];
+
+impl SnapshotRam {
+    fn take(vm: &Vm) -> Result<SnapshotRam, VmmError> {
+        let pages = vm
+            .resident_pages()?
+            .into_iter()
+            .map(|page| {
+                vm.read(page * PAGE, PAGE)
+                    .map(|bytes| (page, bytes.into_boxed_slice()))
+                    .ok_or_else(|| VmmError::Memory("cannot read RAM for the snapshot".into()))
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(SnapshotRam { pages })
+    }
+
+    /// Page number `page` as it was.
+    fn page(&self, page: u64) -> &[u8] {
+        self.pages.get(&page).map_or(&ZERO_PAGE[..], |p| p)
+    }
+
+    /// The 8 bytes at `addr` (8-aligned) as it was.
+    fn word(&self, addr: u64) -> u64 {
+        let at = (addr % PAGE) as usize;
+        let bytes = &self.page(addr / PAGE)[at..at + 8];
+        u64::from_le_bytes(bytes.try_into().unwrap_or([0; 8]))
+    }
+}
+
 /// The VM state at the snapshot point.
 struct Snapshot {
-    ram: Vec<u8>,
+    ram: SnapshotRam,
     /// Page numbers of the page-table pages reachable from CR3.
     page_tables: HashSet<u64>,
     regs: kvm_regs,
@@ -58,7 +99,7 @@ struct Snapshot {
 /// Where a verifier's time goes, summed over its runs.
 #[derive(Debug, Clone, Copy, Default, serde::Serialize)]
 pub struct Timings {
-    /// First boot to the snapshot point, and taking the snapshot.
+    /// Making the VM, booting it to the snapshot point, taking the snapshot.
     pub boot: Duration,
     /// Restoring dirty RAM pages and the vCPU state.
     pub restore_ram: Duration,
@@ -84,7 +125,7 @@ impl std::ops::AddAssign for Timings {
 pub struct Verifier {
     vm: Vm,
     nvdimm: Option<Nvdimm>,
-    base: Arc<[u8]>,
+    base: Arc<SharedMedia>,
     verify_at: u64,
     verify_capacity: usize,
     timeout_secs: u64,
@@ -103,7 +144,7 @@ impl Verifier {
     /// with room for `max_promises` promises.
     pub fn new(
         config: &RunConfig,
-        base: Arc<[u8]>,
+        base: Arc<SharedMedia>,
         max_promises: usize,
     ) -> Result<Verifier, VmmError> {
         let mut config = config.clone();
@@ -122,6 +163,7 @@ impl Verifier {
             written_pages: vec![0; device_size.div_ceil(4096 * 8) as usize],
         });
         let verify_capacity = config.verify.as_ref().map_or(0, |v| v.to_bytes().len());
+        let begin = Instant::now();
         let Started {
             vm,
             nvdimm,
@@ -138,7 +180,10 @@ impl Verifier {
             applied: Vec::new(),
             last_verdict: None,
             runs: 0,
-            timings: Timings::default(),
+            timings: Timings {
+                boot: begin.elapsed(),
+                ..Timings::default()
+            },
             watchdog: None,
             exits: ExitStats::default(),
         })
@@ -257,10 +302,8 @@ impl Verifier {
     }
 
     fn take_snapshot(&mut self) -> Result<Snapshot, VmmError> {
-        let ram = self
-            .vm
-            .read(0, self.vm.ram_size())
-            .ok_or_else(|| VmmError::Memory("cannot read RAM for the snapshot".into()))?;
+        let ram = SnapshotRam::take(&self.vm)?;
+        let ram_size = self.vm.ram_size();
         // Start both dirty logs afresh at the snapshot.
         self.vm
             .dirty_pages(crate::vm::RAM_SLOT, self.vm.ram_size())?;
@@ -283,7 +326,7 @@ impl Verifier {
             .map_err(|e| VmmError::Memory(format!("MSR list: {e:?}")))?;
         let sregs = vcpu.get_sregs().map_err(VmmError::kvm("get sregs"))?;
         Ok(Snapshot {
-            page_tables: page_table_pages(&ram, sregs.cr3),
+            page_tables: page_table_pages(&ram, ram_size, sregs.cr3),
             ram,
             regs: vcpu.get_regs().map_err(VmmError::kvm("get regs"))?,
             sregs,
@@ -312,10 +355,13 @@ impl Verifier {
     }
 
     /// The RAM pages the last run dirtied, and the vCPU state. Returns
-    /// whether any of those pages was a page table at the snapshot: then
-    /// KVM's shadow of the tables is stale and the RAM memslot must be
-    /// registered again. (A table the run created hangs from one that
-    /// existed at the snapshot, which the run then wrote too.)
+    /// whether the run changed a page that was a page table at the
+    /// snapshot: then KVM's shadow of the tables is stale once the VMM
+    /// writes the old content back, and the RAM memslot must be registered
+    /// again. (A table the run created hangs from one that existed at the
+    /// snapshot, which the run then changed too.) A table page the dirty
+    /// log names but whose content is unchanged (rewritten with the same
+    /// entries) leaves the shadow right.
     fn restore_ram_and_vcpu(&mut self) -> Result<bool, VmmError> {
         let snap = self
             .snapshot
@@ -328,12 +374,17 @@ impl Verifier {
         let verify_end = self.verify_at + self.verify_capacity as u64;
         pages.extend([layout::MAILBOX / PAGE, layout::PMEM_RING / PAGE]);
         pages.extend(self.verify_at / PAGE..verify_end.div_ceil(PAGE));
-        let tables_touched = pages.iter().any(|p| snap.page_tables.contains(p));
-        for page in pages {
-            let at = (page * PAGE) as usize;
-            if let Some(src) = snap.ram.get(at..at + PAGE as usize) {
-                self.vm.write(page * PAGE, src)?;
+        let mut tables_touched = false;
+        for page in pages.into_iter().filter(|p| p * PAGE < self.vm.ram_size()) {
+            let src = snap.ram.page(page);
+            if snap.page_tables.contains(&page) {
+                if self.vm.holds(page * PAGE, src) {
+                    continue;
+                }
+                log::debug!("the run changed page table {:#x}", page * PAGE);
+                tables_touched = true;
             }
+            self.vm.write(page * PAGE, src)?;
         }
         let vcpu = self.vm.vcpu();
         vcpu.set_sregs(&snap.sregs)
@@ -356,6 +407,7 @@ impl Verifier {
         };
         let dirty = self.vm.dirty_pages(slot, size)?;
         let base = self.base.clone();
+        let base = base.as_slice();
         let applied = std::mem::take(&mut self.applied);
         let media = self.nvdimm()?.media_mut();
         let ranges = dirty
@@ -389,34 +441,28 @@ impl Verifier {
     }
 }
 
-/// Page numbers of the 4-level page tables rooted at `cr3`, read from a RAM
-/// copy (entries pointing outside RAM are not followed).
-fn page_table_pages(ram: &[u8], cr3: u64) -> HashSet<u64> {
+/// Page numbers of the 4-level page tables rooted at `cr3`, read from the
+/// snapshot of `ram_size` bytes of RAM (entries pointing outside RAM are
+/// not followed).
+fn page_table_pages(ram: &SnapshotRam, ram_size: u64, cr3: u64) -> HashSet<u64> {
     const PRESENT: u64 = 1;
     const HUGE: u64 = 1 << 7;
     const ADDR: u64 = 0x000f_ffff_ffff_f000;
-    let entry = |table: u64, i: u64| -> Option<u64> {
-        let at = usize::try_from(table + i * 8).ok()?;
-        let bytes: [u8; 8] = ram.get(at..at + 8)?.try_into().ok()?;
-        Some(u64::from_le_bytes(bytes))
-    };
     let mut pages = HashSet::new();
     let mut level = vec![cr3 & ADDR];
     for depth in 0..4 {
         let mut next = Vec::new();
         for table in level {
-            if (table as usize) >= ram.len() || !pages.insert(table / PAGE) {
+            if table >= ram_size || !pages.insert(table / PAGE) {
                 continue;
             }
             if depth == 3 {
                 continue;
             }
             for i in 0..512 {
-                match entry(table, i) {
-                    Some(e) if e & PRESENT != 0 && (depth == 0 || e & HUGE == 0) => {
-                        next.push(e & ADDR);
-                    }
-                    _ => {}
+                let e = ram.word(table + i * 8);
+                if e & PRESENT != 0 && (depth == 0 || e & HUGE == 0) {
+                    next.push(e & ADDR);
                 }
             }
         }

@@ -15,6 +15,7 @@ use crate::session::{self, GuestSource, RunConfig, VerifyInput};
 use pmemvm_abi::Mode;
 use pmemvm_device::backing::NvdimmConfig;
 use pmemvm_device::crash::ImageSpec;
+use pmemvm_device::media::SharedMedia;
 use pmemvm_traces::{CrashPoint, Header};
 use sha2::{Digest, Sha256};
 use std::path::Path;
@@ -68,7 +69,7 @@ pub fn run_config(header: &Header, opts: &VerifyOptions) -> RunConfig {
 
 /// Rebuilds the initial media of a trace by running the guest's setup
 /// phase again, and checks it against the hash in the header.
-pub fn initial_media(header: &Header, opts: &VerifyOptions) -> Result<Arc<[u8]>, VmmError> {
+pub fn initial_media(header: &Header, opts: &VerifyOptions) -> Result<Arc<SharedMedia>, VmmError> {
     let mut config = run_config(header, opts);
     config.nvdimm.power_fail_at = Some(CrashPoint::Seq(0));
     config.nvdimm.keep_media = true;
@@ -89,7 +90,7 @@ pub fn initial_media(header: &Header, opts: &VerifyOptions) -> Result<Arc<[u8]>,
                 .into(),
         });
     }
-    Ok(media.into())
+    Ok(Arc::new(SharedMedia::from_bytes(&media)?))
 }
 
 /// Boots the guest in verify mode on `media` and returns its verdict. A
@@ -97,12 +98,12 @@ pub fn initial_media(header: &Header, opts: &VerifyOptions) -> Result<Arc<[u8]>,
 pub fn verify_media(
     header: &Header,
     opts: &VerifyOptions,
-    media: Arc<[u8]>,
+    media: &[u8],
     input: VerifyInput,
 ) -> Result<Verdict, VmmError> {
     let mut config = run_config(header, opts);
     config.mode = Mode::Verify;
-    config.nvdimm.initial_media = Some(media);
+    config.nvdimm.initial_media = Some(Arc::new(SharedMedia::from_bytes(media)?));
     config.verify = Some(input);
     let mut console = Vec::new();
     let verdict = match session::run(&config, &mut console) {
@@ -139,9 +140,9 @@ pub fn verify_trace(
     let spec = model.resolve(image);
     let lines = model.image(&spec)?;
     let base = initial_media(&header, opts)?;
-    let mut media = base.to_vec();
+    let mut media = base.as_slice().to_vec();
     lines.apply(&mut media);
-    let verdict = verify_media(&header, opts, media.into(), verify)?;
+    let verdict = verify_media(&header, opts, &media, verify)?;
     Ok(ImageVerdict {
         verdict,
         image: spec.to_string(),

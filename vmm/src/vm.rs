@@ -207,6 +207,41 @@ impl Vm {
             })
     }
 
+    /// Numbers of the RAM pages that hold memory on the host: every other
+    /// page has never been touched and reads as zeros.
+    pub fn resident_pages(&self) -> Result<Vec<u64>, VmmError> {
+        let host = self
+            .ram
+            .get_host_address(GuestAddress(0))
+            .map_err(|e| VmmError::Memory(e.to_string()))?;
+        let len =
+            usize::try_from(self.ram_size).map_err(|_| VmmError::Memory("RAM size".into()))?;
+        let mut vec = vec![0u8; len.div_ceil(4096)];
+        // SAFETY: `host` is the page-aligned start of the `len`-byte RAM
+        // mapping, and `vec` has one byte per page of it.
+        let rc = unsafe { libc::mincore(host.cast(), len, vec.as_mut_ptr()) };
+        if rc != 0 {
+            return Err(VmmError::Memory(format!(
+                "mincore of guest RAM: {}",
+                std::io::Error::last_os_error()
+            )));
+        }
+        Ok((0u64..)
+            .zip(vec)
+            .filter(|(_, v)| v & 1 != 0)
+            .map(|(page, _)| page)
+            .collect())
+    }
+
+    /// Whether guest-physical memory at `addr` holds exactly `bytes`
+    /// (false when any of it lies outside RAM).
+    pub fn holds(&self, addr: u64, bytes: &[u8]) -> bool {
+        let Ok(len) = u64::try_from(bytes.len()) else {
+            return false;
+        };
+        self.read(addr, len).is_some_and(|now| now == bytes)
+    }
+
     /// Reads guest-physical memory; `None` when any of it lies outside RAM.
     pub fn read(&self, addr: u64, len: u64) -> Option<Vec<u8>> {
         let end = addr.checked_add(len)?;

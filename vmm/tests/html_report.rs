@@ -161,6 +161,7 @@ fn synthetic_report(t: &Timeline) -> Report {
             points_truncated: 0,
         },
         seconds: 1.5,
+        record_seconds: 0.5,
         images_per_second: 80.0,
         time_in_verifiers: TimeBreakdown::default(),
         failures: vec![

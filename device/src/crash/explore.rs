@@ -134,13 +134,19 @@ impl Model {
     pub fn sample(&self, n: usize, seed: u64) -> Vec<(ImageSpec, Image)> {
         let mut state = seed;
         let mut seen = HashSet::new();
+        let mut picked = HashSet::new();
         let mut out = Vec::new();
         for _ in 0..n {
             let picks = self.random_picks(splitmix64(&mut state));
+            // The same choices make the same image: skip building it again.
+            if picked.contains(&picks) {
+                continue;
+            }
             let image = self.build_image(&picks);
             if seen.insert(image.hash()) {
                 out.push((self.picks_spec(&picks), image));
             }
+            picked.insert(picks);
         }
         out
     }

@@ -31,12 +31,14 @@ impl Image {
     /// SHA-256 of the line map: for each line in ascending order, its offset
     /// as 8 little-endian bytes then its 64 bytes. Stable across versions.
     pub fn hash(&self) -> [u8; 32] {
-        let mut h = Sha256::new();
+        // One contiguous buffer hashes several times faster than an update
+        // per line.
+        let mut bytes = Vec::with_capacity(self.lines.len() * (8 + 64));
         for (off, content) in &self.lines {
-            h.update(off.to_le_bytes());
-            h.update(content);
+            bytes.extend_from_slice(&off.to_le_bytes());
+            bytes.extend_from_slice(content);
         }
-        h.finalize().into()
+        Sha256::digest(&bytes).into()
     }
 
     /// [`Image::hash`] as lowercase hex.

@@ -7,7 +7,7 @@ use super::{Image, ImageSpec, UnitChoice};
 use crate::model::{LINE_SIZE, Model, Persistence, Unit, UnitRef, Write};
 
 /// What one unit takes in an image.
-#[derive(Clone, Debug, PartialEq, Eq, Default)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Default)]
 pub(crate) struct Pick {
     /// Sequence number of the last present cached write (the unit's lower
     /// bound sequence number = none above it).

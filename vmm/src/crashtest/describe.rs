@@ -32,7 +32,9 @@ fn event_words(ev: &Event) -> String {
 pub struct Describer {
     open: Vec<String>,
     last_mark: Option<String>,
-    last_event: Option<String>,
+    /// Put in words only when a point is described (most events are not
+    /// followed by one).
+    last_event: Option<Event>,
 }
 
 impl Describer {
@@ -52,7 +54,7 @@ impl Describer {
             }
             self.last_mark = Some(words);
         }
-        self.last_event = Some(event_words(ev));
+        self.last_event = Some(ev.clone());
     }
 
     /// The point just after the last event observed.
@@ -65,7 +67,7 @@ impl Describer {
             parts.push(format!("after mark `{m}`"));
         }
         match &self.last_event {
-            Some(e) => parts.push(format!("just after {e}")),
+            Some(e) => parts.push(format!("just after {}", event_words(e))),
             None => parts.push("before any event".into()),
         }
         parts.join(", ")

@@ -23,8 +23,9 @@ use crate::verify::{self, VerifyOptions};
 use describe::Describer;
 use indicatif::{ProgressBar, ProgressStyle};
 use pmemvm_device::crash::{Image, ImageSpec};
+use pmemvm_device::media::SharedMedia;
 use pmemvm_device::model::Model;
-use pmemvm_traces::{Header, PointSet, TraceReader};
+use pmemvm_traces::{Event, Header, PointSet, TraceReader};
 use points::PointSelector;
 use report::{Counts, FailedImage, Failure, PointResult, Report};
 use states::States;
@@ -81,7 +82,8 @@ pub fn run(opts: &CrashTestOptions) -> Result<Report, VmmError> {
         reason: e.to_string(),
     })?;
     let trace = opts.out_dir.join("trace.jsonl");
-    let (events, findings) = record(opts, &trace)?;
+    let recorded = record(opts, &trace)?;
+    let record_secs = begin.elapsed().as_secs_f64();
     let header = TraceReader::open(&trace)?.header().clone();
     let vopts = VerifyOptions {
         guest: opts.run.guest.clone(),
@@ -89,8 +91,12 @@ pub fn run(opts: &CrashTestOptions) -> Result<Report, VmmError> {
         timeout_secs: opts.run.timeout_secs,
         backing: opts.run.nvdimm.backing.clone(),
     };
-    let base = verify::initial_media(&header, &vopts)?;
-    let survey = survey(&trace, &opts.points, opts.run.seed)?;
+    let events = match recorded.events.clone() {
+        Some(events) => Recording::Memory(events),
+        None => Recording::File(trace.clone()),
+    };
+    let base = recorded.setup_media.clone();
+    let survey = survey(&trace, &events, &opts.points, opts.run.seed)?;
     let config = verify::run_config(&header, &vopts);
     let bar = progress_bar(opts.progress, survey.points);
 
@@ -113,7 +119,7 @@ pub fn run(opts: &CrashTestOptions) -> Result<Report, VmmError> {
         }
         drop(out_tx);
         let collector = scope.spawn(move || out_rx.into_iter().collect::<Vec<_>>());
-        let walk = walk_trace(opts, &trace, &survey, job_tx, &bar);
+        let walk = walk_trace(opts, &header, &events, &survey, job_tx, &bar);
         let outcomes = collector.join().unwrap_or_default();
         (walk, outcomes)
     });
@@ -182,13 +188,14 @@ pub fn run(opts: &CrashTestOptions) -> Result<Report, VmmError> {
             .join(","),
         trace: trace.display().to_string(),
         complete,
-        events,
-        record_findings: findings,
+        events: recorded.count,
+        record_findings: recorded.findings,
         counts: Counts {
             images_verified: verified,
             ..walk.counts
         },
         seconds: begin.elapsed().as_secs_f64(),
+        record_seconds: record_secs,
         images_per_second: verified as f64 / verify_secs.max(1e-9),
         time_in_verifiers: timings.into_inner().unwrap_or_default().into(),
         failures,
@@ -196,11 +203,61 @@ pub fn run(opts: &CrashTestOptions) -> Result<Report, VmmError> {
     })
 }
 
+/// What recording the run gave.
+struct Recorded {
+    /// Events recorded.
+    count: u64,
+    /// Checks the guest failed while recording.
+    findings: Vec<String>,
+    /// The media at the end of the setup phase: the base of every image.
+    setup_media: Arc<SharedMedia>,
+    /// The events, unless there were too many to keep in memory.
+    events: Option<Arc<Vec<Event>>>,
+}
+
+/// The recorded events: kept in memory, or read back from the trace.
+enum Recording {
+    Memory(Arc<Vec<Event>>),
+    File(PathBuf),
+}
+
+impl Recording {
+    /// Calls `f` with each event and whether it is the last one, until `f`
+    /// returns false.
+    fn each(
+        &self,
+        mut f: impl FnMut(&Event, bool) -> Result<bool, VmmError>,
+    ) -> Result<(), VmmError> {
+        match self {
+            Recording::Memory(events) => {
+                let n = events.len();
+                for (i, ev) in events.iter().enumerate() {
+                    if !f(ev, i + 1 == n)? {
+                        break;
+                    }
+                }
+            }
+            Recording::File(path) => {
+                let mut reader = TraceReader::open(path)?;
+                let mut pending = reader.next_event()?;
+                while let Some(ev) = pending {
+                    pending = reader.next_event()?;
+                    if !f(&ev, pending.is_none())? {
+                        break;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Records the run; a guest that crashes here is a tool-level error.
-fn record(opts: &CrashTestOptions, trace: &Path) -> Result<(u64, Vec<String>), VmmError> {
+fn record(opts: &CrashTestOptions, trace: &Path) -> Result<Recorded, VmmError> {
     let mut config = opts.run.clone();
     config.nvdimm.trace = Some(trace.to_path_buf());
     config.nvdimm.power_fail_at = None;
+    config.nvdimm.keep_recording = true;
     let mut console = Vec::new();
     let outcome = session::run(&config, &mut console).map_err(|e| {
         if e.is_guest_failure() {
@@ -218,12 +275,17 @@ fn record(opts: &CrashTestOptions, trace: &Path) -> Result<(u64, Vec<String>), V
             String::from_utf8_lossy(&console).trim()
         )));
     }
-    if outcome.media.trace.is_none() {
+    let (Some(_), Some(setup_media)) = (&outcome.media.trace, outcome.media.setup_media) else {
         return Err(VmmError::CannotTest(
             "the guest never ended its setup phase, so nothing was recorded".into(),
         ));
-    }
-    Ok((outcome.media.events, outcome.findings))
+    };
+    Ok(Recorded {
+        count: outcome.media.events,
+        findings: outcome.findings,
+        setup_media,
+        events: outcome.media.recorded,
+    })
 }
 
 /// What a first, cheap pass over the trace tells.
@@ -233,7 +295,7 @@ struct Survey {
     resolved: Option<BTreeSet<u64>>,
 }
 
-fn survey(trace: &Path, set: &PointSet, seed: u64) -> Result<Survey, VmmError> {
+fn survey(trace: &Path, events: &Recording, set: &PointSet, seed: u64) -> Result<Survey, VmmError> {
     let resolved = if PointSelector::needs_resolution(set) {
         let reader = TraceReader::open(trace)?;
         Some(set.resolve(reader, seed)?.into_iter().collect())
@@ -241,14 +303,12 @@ fn survey(trace: &Path, set: &PointSet, seed: u64) -> Result<Survey, VmmError> {
         None
     };
     let mut selector = PointSelector::new(set.clone(), resolved.clone());
-    let mut reader = TraceReader::open(trace)?;
     let (mut points, mut promises) = (u64::from(selector.before_any()), 0);
-    let mut pending = reader.next_event()?;
-    while let Some(ev) = pending {
-        pending = reader.next_event()?;
+    events.each(|ev, last| {
         promises += usize::from(matches!(ev.kind, pmemvm_traces::EventKind::Promise(_)));
-        points += u64::from(selector.after(&ev, pending.is_none()));
-    }
+        points += u64::from(selector.after(ev, last));
+        Ok(true)
+    })?;
     Ok(Survey {
         points,
         promises,
@@ -278,14 +338,13 @@ struct Walk {
 /// Replays the trace and sends the images of every chosen point.
 fn walk_trace(
     opts: &CrashTestOptions,
-    trace: &Path,
+    header: &Header,
+    events: &Recording,
     survey: &Survey,
     jobs: SyncSender<Job>,
     bar: &ProgressBar,
 ) -> Result<Walk, VmmError> {
-    let mut reader = TraceReader::open(trace)?;
-    let header: Header = reader.header().clone();
-    let mut model = Model::new(replay::model_config(&header));
+    let mut model = Model::new(replay::model_config(header));
     let mut selector = PointSelector::new(opts.points.clone(), survey.resolved.clone());
     let mut describer = Describer::default();
     let mut input = VerifyInput::default();
@@ -321,26 +380,25 @@ fn walk_trace(
         visit(0, &model, &input, &mut w, describer.describe())?;
         last_point = Some(0);
     }
-    let mut pending = reader.next_event()?;
-    while let Some(ev) = pending {
+    events.each(|ev, last| {
         if opts.interrupted.load(Ordering::SeqCst) {
-            break;
+            return Ok(false);
         }
-        pending = reader.next_event()?;
         if let Some(p) = last_point.take()
             && let Some(d) = w.descriptions.get_mut(&p)
         {
             d.push_str(", ");
-            d.push_str(&Describer::before(&ev));
+            d.push_str(&Describer::before(ev));
         }
-        replay::apply(&mut model, &ev)?;
-        replay::note_for_verify(&mut input, &ev);
-        describer.observe(&ev);
-        if selector.after(&ev, pending.is_none()) {
+        replay::apply(&mut model, ev)?;
+        replay::note_for_verify(&mut input, ev);
+        describer.observe(ev);
+        if selector.after(ev, last) {
             visit(ev.seq, &model, &input, &mut w, describer.describe())?;
             last_point = Some(ev.seq);
         }
-    }
+        Ok(true)
+    })?;
     Ok(w)
 }
 
@@ -357,7 +415,9 @@ fn point_jobs(
     // Ask for one image more than the limit, to know when it cuts.
     let limit = opts.max_images_per_point;
     let mut images = Vec::new();
-    for s in &opts.states {
+    // Nothing in flight: every state is the one image.
+    let only = model.count_images() == 1;
+    for s in opts.states.iter().take(if only { 1 } else { usize::MAX }) {
         let room = (limit + 1).saturating_sub(images.len());
         if room == 0 {
             break;
@@ -373,7 +433,12 @@ fn point_jobs(
         counts.points_truncated += 1;
     }
     counts.images_generated += images.len() as u64;
-    let maximal = model.image(&model.resolve(&ImageSpec::Maximal))?;
+    // With one image, it is the maximal one and loses nothing.
+    let maximal = if only {
+        None
+    } else {
+        Some(model.image(&model.resolve(&ImageSpec::Maximal))?)
+    };
     let mut input = input.clone();
     input.note_written(model);
     let input = Arc::new(input);
@@ -383,12 +448,14 @@ fn point_jobs(
             continue;
         }
         counts.images_unique += 1;
-        let lost: Vec<u64> = image
-            .lines
-            .iter()
-            .filter(|(off, content)| maximal.lines.get(off) != Some(content))
-            .map(|(off, _)| *off)
-            .collect();
+        let lost: Vec<u64> = maximal.as_ref().map_or_else(Vec::new, |maximal| {
+            image
+                .lines
+                .iter()
+                .filter(|(off, content)| maximal.lines.get(off) != Some(content))
+                .map(|(off, _)| *off)
+                .collect()
+        });
         let kept = image.lines.len() - lost.len();
         *next_id += 1;
         jobs.push(Job {
@@ -408,7 +475,7 @@ fn point_jobs(
 /// verifiers spent their time.
 fn worker(
     config: &RunConfig,
-    base: Arc<[u8]>,
+    base: Arc<SharedMedia>,
     max_promises: usize,
     jobs: &Mutex<Receiver<Job>>,
     out: &SyncSender<Outcome>,
@@ -480,5 +547,63 @@ fn failed_image(
         lost_lines: job.lost.iter().map(|l| format!("{l:#x}")).collect(),
         kept_lines: job.kept,
         reproduce,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pmemvm_traces::{Atomicity, Device, EventKind, Flush, Persistence, TraceWriter};
+
+    /// The events kept in memory and the same events read back from the
+    /// trace file (the fallback past `MAX_KEPT_EVENTS`) are walked alike.
+    #[test]
+    fn memory_and_file_recordings_walk_the_same_events() {
+        let header = Header::new(
+            Device {
+                base: 1 << 32,
+                size: 1 << 20,
+            },
+            Persistence::MemCtrl,
+            Atomicity::Line,
+            "unit",
+            "test",
+            1,
+            [0; 32],
+        );
+        let events: Vec<Event> = (1..=5)
+            .map(|seq| match seq % 2 {
+                0 => Event::new(seq, EventKind::Sfence),
+                _ => Event::new(
+                    seq,
+                    EventKind::Clwb(Flush::new((1 << 32) + 64 * seq, 64 * seq)),
+                ),
+            })
+            .collect();
+        let path =
+            std::env::temp_dir().join(format!("pmemvm-recording-{}.jsonl", std::process::id()));
+        let mut writer = TraceWriter::create(&path, &header).expect("trace");
+        for ev in &events {
+            writer.write(ev).expect("event");
+        }
+        writer.finish().expect("finish");
+        let walk = |r: &Recording, stop_after: u64| {
+            let mut seen = Vec::new();
+            r.each(|ev, last| {
+                seen.push((ev.clone(), last));
+                Ok(ev.seq < stop_after)
+            })
+            .expect("walk");
+            seen
+        };
+        let memory = Recording::Memory(Arc::new(events.clone()));
+        let file = Recording::File(path.clone());
+        let all = walk(&memory, u64::MAX);
+        assert_eq!(all, walk(&file, u64::MAX));
+        assert_eq!(all.len(), 5);
+        assert!(all.iter().take(4).all(|(_, last)| !last) && all[4].1);
+        assert_eq!(walk(&memory, 2).len(), 2);
+        assert_eq!(walk(&file, 2).len(), 2);
+        let _ = std::fs::remove_file(path);
     }
 }

@@ -117,7 +117,10 @@ pub struct Report {
     pub counts: Counts,
     /// Wall-clock seconds of the whole test (recording included).
     pub seconds: f64,
-    /// Verified images per second of verification.
+    /// Of which recording the run.
+    pub record_seconds: f64,
+    /// Verified images per second of verification (everything after the
+    /// recording: walking the trace, building and verifying the images).
     pub images_per_second: f64,
     /// Seconds the verify VMs spent, summed over workers, by phase.
     pub time_in_verifiers: TimeBreakdown,
@@ -155,8 +158,9 @@ impl Report {
         );
         let _ = writeln!(
             s,
-            "time: {:.2} s, {:.0} verified images per second{}",
+            "time: {:.2} s (recording {:.2} s), {:.0} verified images per second{}",
             self.seconds,
+            self.record_seconds,
             self.images_per_second,
             if self.complete {
                 ""

@@ -2,6 +2,10 @@
 //! (including huge mappings), msync, munmap, truncate, hole punch,
 //! invalidate, fsync, fdatasync and sync over three files (the analogue of
 //! xfstests generic/455). The seed is the boot's seed.
+//!
+//! Like a program, it tends to keep using the mapping it used last and to
+//! msync the range it just stored to; half of the mappings of the first
+//! file are huge (a whole PMD), so that huge-page paths get exercised.
 
 use crate::dax::layout::{PAGE, PMD_PAGES, pages_for};
 use crate::dax::mkfs::FileSpec;
@@ -22,6 +26,8 @@ struct Gen {
     model: Model,
     maps: Vec<(u64, u64, u64, u64)>,
     next_map: u64,
+    /// The mapping used last, and the range of the last store through it.
+    last: Option<(u64, Option<(u64, u64)>)>,
     ops: Vec<Op>,
 }
 
@@ -42,7 +48,7 @@ impl Gen {
     /// A new mapping; huge ones map a whole PMD of file 1.
     fn mmap(&mut self) {
         let ino = self.ino();
-        let (pgoff, pages, huge) = if ino == 1 && self.rng.range(0, 3) == 0 {
+        let (pgoff, pages, huge) = if ino == 1 && self.rng.range(0, 2) == 0 {
             (self.rng.range(0, 2) * PMD_PAGES, PMD_PAGES, true)
         } else {
             let eof = pages_for(self.size(ino)).max(1);
@@ -66,8 +72,12 @@ impl Gen {
         if self.maps.is_empty() || self.rng.range(0, 4) == 0 {
             self.mmap();
         }
-        let (map, ino, pgoff, pages) =
-            self.maps[self.rng.range(0, self.maps.len() as u64) as usize];
+        let live = |m: u64| self.maps.iter().position(|e| e.0 == m);
+        let again = self.last.and_then(|(m, _)| live(m));
+        let (map, ino, pgoff, pages) = match again {
+            Some(i) if self.rng.range(0, 2) == 0 => self.maps[i],
+            _ => self.maps[self.rng.range(0, self.maps.len() as u64) as usize],
+        };
         let end = (pages * PAGE).min(self.size(ino).saturating_sub(pgoff * PAGE));
         if end == 0 {
             return None;
@@ -91,16 +101,33 @@ impl Gen {
             14..34 => {
                 if let Some((map, off, len)) = self.mapped_range(128) {
                     let data = self.rng.bytes(len);
+                    self.last = Some((map, Some((off, len))));
                     self.push(Op::Store { map, off, data });
                 }
             }
             34..44 => {
                 if let Some((map, off, len)) = self.mapped_range(256) {
+                    self.last = Some((map, None));
                     self.push(Op::Load { map, off, len });
                 }
             }
             44..52 => {
-                if let Some((map, off, len)) = self.mapped_range(8 * PAGE) {
+                // The last store's range, while its mapping lives and the
+                // file still covers it.
+                let stored = match self.last {
+                    Some((map, Some((off, len)))) => self
+                        .maps
+                        .iter()
+                        .find(|e| e.0 == map)
+                        .filter(|&&(_, ino, pgoff, _)| pgoff * PAGE + off + len <= self.size(ino))
+                        .map(|_| (map, off, len)),
+                    _ => None,
+                };
+                let range = match stored {
+                    Some(r) if self.rng.range(0, 2) == 0 => Some(r),
+                    _ => self.mapped_range(8 * PAGE),
+                };
+                if let Some((map, off, len)) = range {
                     self.push(Op::Msync { map, off, len });
                 }
             }
@@ -157,6 +184,7 @@ pub fn plan(seed: u64) -> Plan {
         model: Model::new(&files),
         maps: Vec::new(),
         next_map: 0,
+        last: None,
         ops: Vec::new(),
     };
     while g.ops.len() < OPS {
