@@ -469,23 +469,10 @@ impl Backing {
                 -1
             }
         };
-        // SAFETY: a fresh mapping chosen by the kernel (no address hint, no
-        // MAP_FIXED), so no existing memory is affected; `fd` is either -1
-        // with MAP_ANONYMOUS or an open file at least `len` bytes long (its
-        // size was checked when opened).
-        let addr = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                len,
-                libc::PROT_READ | libc::PROT_WRITE,
-                flags,
-                fd,
-                0,
-            )
-        };
-        if addr == libc::MAP_FAILED {
-            return Err(self.io_error(io::Error::last_os_error()));
-        }
+        // SAFETY: `fd` is either -1 with MAP_ANONYMOUS or an open file at
+        // least `len` bytes long (its size was checked when opened).
+        let ptr = unsafe { map_rw(fd, len, flags) }.map_err(|e| self.io_error(e))?;
+        let addr = ptr.as_ptr().cast::<libc::c_void>();
         if self.file.is_none() {
             // Anonymous memory may be backed by 2-MiB pages, which lets KVM map
             // the guest's 2-MiB NVDIMM pages with one entry each: far fewer
@@ -493,8 +480,6 @@ impl Backing {
             // SAFETY: `addr` is the mapping just made, `len` bytes long.
             unsafe { libc::madvise(addr, len, libc::MADV_HUGEPAGE) };
         }
-        let ptr = NonNull::new(addr.cast::<u8>())
-            .ok_or_else(|| self.io_error(io::Error::other("mmap returned null")))?;
         Ok(GuestCopy { ptr, len })
     }
 
@@ -703,6 +688,37 @@ pub struct GuestCopy {
 unsafe impl Send for GuestCopy {}
 // SAFETY: shared references only give `&[u8]` access; mutation needs `&mut`.
 unsafe impl Sync for GuestCopy {}
+
+/// Maps `len` bytes of `fd` (or anonymous memory, with `fd` -1 and
+/// `MAP_ANONYMOUS` in `flags`), readable and writable, where the kernel
+/// chooses.
+///
+/// # Safety
+/// `fd` must be -1 with `MAP_ANONYMOUS`, or an open file at least `len`
+/// bytes long.
+pub(crate) unsafe fn map_rw(
+    fd: std::os::fd::RawFd,
+    len: usize,
+    flags: libc::c_int,
+) -> io::Result<NonNull<u8>> {
+    // SAFETY: a fresh mapping chosen by the kernel (no address hint, no
+    // MAP_FIXED), so no existing memory is affected; the caller vouches for
+    // `fd` and `len`.
+    let addr = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            flags,
+            fd,
+            0,
+        )
+    };
+    if addr == libc::MAP_FAILED {
+        return Err(io::Error::last_os_error());
+    }
+    NonNull::new(addr.cast()).ok_or_else(|| io::Error::other("mmap returned null"))
+}
 
 impl GuestCopy {
     /// Takes over a mapping.

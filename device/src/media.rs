@@ -5,7 +5,7 @@
 //! crash image) writes one, which then gets a private copy. Making a verify
 //! VM therefore costs no copy of the whole device.
 
-use crate::backing::GuestCopy;
+use crate::backing::{GuestCopy, map_rw};
 use crate::error::DeviceError;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -92,24 +92,10 @@ impl SharedMedia {
     }
 }
 
-/// Maps `len` bytes of `fd`, readable and writable.
+/// Maps the `len` bytes of the memory file `fd`, readable and writable.
 fn map(fd: &OwnedFd, len: usize, flags: libc::c_int) -> io::Result<NonNull<u8>> {
-    // SAFETY: a fresh mapping chosen by the kernel (no hint, no MAP_FIXED) of
-    // a file at least `len` bytes long; no existing memory is affected.
-    let addr = unsafe {
-        libc::mmap(
-            std::ptr::null_mut(),
-            len,
-            libc::PROT_READ | libc::PROT_WRITE,
-            flags,
-            fd.as_raw_fd(),
-            0,
-        )
-    };
-    if addr == libc::MAP_FAILED {
-        return Err(io::Error::last_os_error());
-    }
-    NonNull::new(addr.cast()).ok_or_else(|| io::Error::other("mmap returned null"))
+    // SAFETY: every memory file mapped here was sized to `len` bytes.
+    unsafe { map_rw(fd.as_raw_fd(), len, flags) }
 }
 
 impl Drop for SharedMedia {
