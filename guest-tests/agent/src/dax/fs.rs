@@ -87,7 +87,7 @@ impl Fs {
     /// block map. The caller zeroes it before anything can see it.
     pub fn alloc_block(&mut self, ino: u64, page: u64) -> Option<u32> {
         let b = self.alloc.alloc()?;
-        self.inode(ino).cur.blocks[page as usize] = b;
+        self.inode(ino).set_block(page, b);
         marks::page(
             "alloc",
             self.op,
@@ -102,7 +102,7 @@ impl Fs {
     /// until the commit.
     pub fn free_page(&mut self, ino: u64, page: u64) {
         let inode = self.inode(ino);
-        let b = core::mem::take(&mut inode.cur.blocks[page as usize]);
+        let b = inode.set_block(page, 0);
         if b != 0 {
             inode.busy.push(b);
         }

@@ -7,6 +7,7 @@ use super::media::Media;
 use super::radix::Radix;
 use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
+use alloc::rc::Rc;
 use alloc::vec;
 use alloc::vec::Vec;
 
@@ -19,8 +20,10 @@ pub struct Meta {
     pub mtime: u64,
     /// Change time (logical clock).
     pub ctime: u64,
-    /// Block of each page, 0 for a hole.
-    pub blocks: Vec<u32>,
+    /// Block of each page, 0 for a hole. Shared by the current and the
+    /// committed metadata until one changes (a recovery that changes
+    /// nothing then writes one block map per inode, not two).
+    pub blocks: Rc<Vec<u32>>,
 }
 
 impl Meta {
@@ -31,9 +34,11 @@ impl Meta {
             size: media.read_u64(base + I_SIZE),
             mtime: media.read_u64(base + I_MTIME),
             ctime: media.read_u64(base + I_CTIME),
-            blocks: (0..MAX_FILE_PAGES)
-                .map(|p| media.read_u32(layout::map_off(ino, p)))
-                .collect(),
+            blocks: Rc::new(
+                (0..MAX_FILE_PAGES)
+                    .map(|p| media.read_u32(layout::map_off(ino, p)))
+                    .collect(),
+            ),
         }
     }
 
@@ -43,7 +48,7 @@ impl Meta {
             size: 0,
             mtime: 0,
             ctime: 0,
-            blocks: vec![0; MAX_FILE_PAGES as usize],
+            blocks: Rc::new(vec![0; MAX_FILE_PAGES as usize]),
         }
     }
 
@@ -93,6 +98,14 @@ impl Inode {
         }
     }
 
+    /// Sets the block of `page` (0: a hole); returns the old one.
+    pub fn set_block(&mut self, page: u64, block: u32) -> u32 {
+        core::mem::replace(
+            &mut Rc::make_mut(&mut self.cur.blocks)[page as usize],
+            block,
+        )
+    }
+
     /// The block of `page`, if allocated.
     pub fn block(&self, page: u64) -> Option<u32> {
         self.cur
@@ -114,9 +127,11 @@ impl Inode {
                 value,
             })
         };
-        for (p, (old, new)) in c.blocks.iter().zip(&n.blocks).enumerate() {
-            if old != new {
-                push(Field::Block, p as u64, u64::from(*new));
+        if !Rc::ptr_eq(&c.blocks, &n.blocks) {
+            for (p, (old, new)) in c.blocks.iter().zip(n.blocks.iter()).enumerate() {
+                if old != new {
+                    push(Field::Block, p as u64, u64::from(*new));
+                }
             }
         }
         if c.size != n.size {

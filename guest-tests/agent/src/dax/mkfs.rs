@@ -54,7 +54,7 @@ pub fn format(media: &Media, files: &[FileSpec], pattern: fn(u64, u64) -> u64) {
         for p in 0..f.allocated {
             let block = first + p;
             assert!(block < blocks, "setup: files do not fit the device");
-            meta.blocks[p as usize] = block as u32;
+            alloc::rc::Rc::make_mut(&mut meta.blocks)[p as usize] = block as u32;
             for w in 0..PAGE / 8 {
                 media.setup_u64(block * PAGE + w * 8, pattern(f.ino, p * PAGE + w * 8));
             }
