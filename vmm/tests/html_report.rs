@@ -162,6 +162,7 @@ fn synthetic_report(t: &Timeline) -> Report {
         },
         seconds: 1.5,
         record_seconds: 0.5,
+        walk_seconds: 0.1,
         images_per_second: 80.0,
         time_in_verifiers: TimeBreakdown::default(),
         failures: vec![

@@ -102,6 +102,12 @@ fn crashtest(a: &BenchArgs) -> anyhow::Result<i32> {
         b.floor_per_second / r.images_per_second.max(1e-9)
     );
     println!(
+        "time (s): recording {:.3}, after it {:.3}, of which walking the events and building images {:.3}",
+        r.record_seconds,
+        r.seconds - r.record_seconds,
+        r.walk_seconds
+    );
+    println!(
         "time in verify VMs (s): boot {:.3}, restore RAM+vCPU {:.3}, re-register {:.3}, media {:.3}, guest {:.3}",
         t.boot, t.restore_ram, t.reregister, t.media, t.guest
     );

@@ -17,13 +17,53 @@ pub fn mark_words(m: &Mark) -> String {
     s
 }
 
+/// What a point's description says of its last event, kept without
+/// formatting (most events are not followed by a point).
+#[derive(Debug)]
+enum LastEvent {
+    /// A mark, in words.
+    Mark(String),
+    /// Any other event: its kind's name, line and sequence number.
+    Other {
+        name: &'static str,
+        line: Option<u64>,
+        seq: u64,
+    },
+}
+
+impl LastEvent {
+    fn of(ev: &Event, mark: Option<&str>) -> LastEvent {
+        match mark {
+            Some(words) => LastEvent::Mark(words.to_string()),
+            None => LastEvent::Other {
+                name: ev.kind.name(),
+                line: ev.kind.line(),
+                seq: ev.seq,
+            },
+        }
+    }
+
+    fn words(&self) -> String {
+        match self {
+            LastEvent::Mark(words) => format!("mark `{words}`"),
+            LastEvent::Other {
+                name,
+                line: Some(line),
+                seq,
+            } => format!("{name} of line {line:#x} (seq {seq})"),
+            LastEvent::Other {
+                name,
+                line: None,
+                seq,
+            } => format!("{name} (seq {seq})"),
+        }
+    }
+}
+
 fn event_words(ev: &Event) -> String {
     match &ev.kind {
-        EventKind::Mark(m) => format!("mark `{}`", mark_words(m)),
-        kind => match kind.line() {
-            Some(line) => format!("{} of line {line:#x} (seq {})", kind.name(), ev.seq),
-            None => format!("{} (seq {})", kind.name(), ev.seq),
-        },
+        EventKind::Mark(m) => LastEvent::of(ev, Some(&mark_words(m))).words(),
+        _ => LastEvent::of(ev, None).words(),
     }
 }
 
@@ -32,29 +72,29 @@ fn event_words(ev: &Event) -> String {
 pub struct Describer {
     open: Vec<String>,
     last_mark: Option<String>,
-    /// Put in words only when a point is described (most events are not
-    /// followed by one).
-    last_event: Option<Event>,
+    last_event: Option<LastEvent>,
 }
 
 impl Describer {
     /// Notes an event.
     pub fn observe(&mut self, ev: &Event) {
-        if let EventKind::Mark(m) = &ev.kind {
-            let words = mark_words(m);
-            if m.label.ends_with("-begin") {
-                self.open.push(words.replacen("-begin", "", 1));
-            } else if let Some(name) = m.label.strip_suffix("-end")
-                && let Some(pos) = self
-                    .open
-                    .iter()
-                    .rposition(|o| o.split(' ').next() == Some(name))
-            {
-                self.open.remove(pos);
-            }
-            self.last_mark = Some(words);
+        let EventKind::Mark(m) = &ev.kind else {
+            self.last_event = Some(LastEvent::of(ev, None));
+            return;
+        };
+        let words = mark_words(m);
+        if m.label.ends_with("-begin") {
+            self.open.push(words.replacen("-begin", "", 1));
+        } else if let Some(name) = m.label.strip_suffix("-end")
+            && let Some(pos) = self
+                .open
+                .iter()
+                .rposition(|o| o.split(' ').next() == Some(name))
+        {
+            self.open.remove(pos);
         }
-        self.last_event = Some(ev.clone());
+        self.last_event = Some(LastEvent::of(ev, Some(&words)));
+        self.last_mark = Some(words);
     }
 
     /// The point just after the last event observed.
@@ -67,7 +107,7 @@ impl Describer {
             parts.push(format!("after mark `{m}`"));
         }
         match &self.last_event {
-            Some(e) => parts.push(format!("just after {}", event_words(e))),
+            Some(e) => parts.push(format!("just after {}", e.words())),
             None => parts.push("before any event".into()),
         }
         parts.join(", ")

@@ -119,11 +119,13 @@ pub fn run(opts: &CrashTestOptions) -> Result<Report, VmmError> {
         }
         drop(out_tx);
         let collector = scope.spawn(move || out_rx.into_iter().collect::<Vec<_>>());
+        let walk_begin = Instant::now();
         let walk = walk_trace(opts, &header, &events, &survey, job_tx, &bar);
+        let walk_secs = walk_begin.elapsed().as_secs_f64();
         let outcomes = collector.join().unwrap_or_default();
-        (walk, outcomes)
+        (walk.map(|w| (w, walk_secs)), outcomes)
     });
-    let walk = walk?;
+    let (walk, walk_secs) = walk?;
     bar.finish_and_clear();
     let verify_secs = verify_begin.elapsed().as_secs_f64();
     let mut failures: BTreeMap<String, Failure> = BTreeMap::new();
@@ -196,6 +198,7 @@ pub fn run(opts: &CrashTestOptions) -> Result<Report, VmmError> {
         },
         seconds: begin.elapsed().as_secs_f64(),
         record_seconds: record_secs,
+        walk_seconds: walk_secs,
         images_per_second: verified as f64 / verify_secs.max(1e-9),
         time_in_verifiers: timings.into_inner().unwrap_or_default().into(),
         failures,

@@ -119,6 +119,9 @@ pub struct Report {
     pub seconds: f64,
     /// Of which recording the run.
     pub record_seconds: f64,
+    /// Wall-clock seconds of walking the recorded events and building the
+    /// images (after the recording, next to the verify VMs).
+    pub walk_seconds: f64,
     /// Verified images per second of verification (everything after the
     /// recording: walking the trace, building and verifying the images).
     pub images_per_second: f64,
