@@ -46,7 +46,8 @@ pub struct ImageVerdict {
 }
 
 /// The run configuration of a trace's guest, shared by the setup replay
-/// and verify runs.
+/// and verify runs. The backing file is only read: `share=on` is dropped,
+/// so no verify run writes its image back to it.
 pub fn run_config(header: &Header, opts: &VerifyOptions) -> RunConfig {
     let model = replay::model_config(header);
     RunConfig {
@@ -57,7 +58,7 @@ pub fn run_config(header: &Header, opts: &VerifyOptions) -> RunConfig {
         mem: opts.mem,
         timeout_secs: opts.timeout_secs,
         nvdimm: NvdimmOptions {
-            backing: opts.backing.clone(),
+            backing: read_only(opts.backing.as_ref()),
             default_size: header.device.size,
             persistence: model.persistence,
             atomicity: model.atomicity,
@@ -65,6 +66,14 @@ pub fn run_config(header: &Header, opts: &VerifyOptions) -> RunConfig {
         },
         ..RunConfig::default()
     }
+}
+
+/// `backing` without `share=on`: the file is read, never written.
+pub fn read_only(backing: Option<&NvdimmConfig>) -> Option<NvdimmConfig> {
+    backing.map(|b| NvdimmConfig {
+        share: false,
+        ..b.clone()
+    })
 }
 
 /// Rebuilds the initial media of a trace by running the guest's setup

@@ -274,3 +274,32 @@ fn ctrl_c_stops_cleanly_with_an_incomplete_report() {
     );
     std::fs::remove_dir_all(&d).ok();
 }
+
+#[test]
+fn the_users_backing_file_is_never_written_even_with_share_on() {
+    if !kvm() {
+        return;
+    }
+    let d = dir("share");
+    let file = d.join("nvdimm.img");
+    let content: Vec<u8> = (0..64u32 << 20).map(|i| (i % 251) as u8).collect();
+    std::fs::write(&file, &content).expect("backing file");
+    let nvdimm = format!("mem-path={},size=64M,share=on", file.display());
+    let out = crashtest(
+        &d.join("out"),
+        &["--scenario", "pmem-smoke", "--nvdimm", &nvdimm, "--json"],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r = json(&out);
+    assert!(r["counts"]["images_verified"].as_u64() > Some(10));
+    assert!(
+        std::fs::read(&file).expect("reads") == content,
+        "the crash test changed the backing file"
+    );
+    std::fs::remove_dir_all(&d).ok();
+}

@@ -258,6 +258,9 @@ impl Recording {
 /// Records the run; a guest that crashes here is a tool-level error.
 fn record(opts: &CrashTestOptions, trace: &Path) -> Result<Recorded, VmmError> {
     let mut config = opts.run.clone();
+    // The user's backing file is the initial content; the test never
+    // writes to it.
+    config.nvdimm.backing = verify::read_only(opts.run.nvdimm.backing.as_ref());
     config.nvdimm.trace = Some(trace.to_path_buf());
     config.nvdimm.power_fail_at = None;
     config.nvdimm.keep_recording = true;
