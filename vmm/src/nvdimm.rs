@@ -60,8 +60,9 @@ pub struct NvdimmOptions {
     pub keep_recording: bool,
 }
 
-/// Most events a run keeps in memory for `keep_recording`.
-pub const MAX_KEPT_EVENTS: usize = 4_000_000;
+/// Most events a run keeps in memory for `keep_recording` (an event takes
+/// ~100 bytes, so at most ~100 MiB).
+pub const MAX_KEPT_EVENTS: usize = 1_000_000;
 
 impl Default for NvdimmOptions {
     fn default() -> Self {
