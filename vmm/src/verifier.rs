@@ -3,8 +3,8 @@
 //! Creating a VM per image costs milliseconds; instead the verifier boots the
 //! guest once in verify mode and snapshots it at the guest's snapshot
 //! hypercall (booted, about to read its crash image). The snapshot copies
-//! only the RAM pages that hold memory on the host (the others read as
-//! zeros), and the NVDIMM is a private copy-on-write mapping of the shared
+//! only the RAM pages written since the VM was made (dirty log and the
+//! VMM's own writes; the others read as zeros), and the NVDIMM is a private copy-on-write mapping of the shared
 //! base media, so making a verifier copies neither. For each image it then
 //! restores only what the last run changed:
 //! * the RAM pages KVM's dirty log reports, from the snapshot;
@@ -48,8 +48,8 @@ const SNAPSHOT_MSRS: [u32; 9] = [
 ];
 const PAGE: u64 = 4096;
 
-/// Guest RAM at the snapshot point: the pages that held memory on the host
-/// (the others read as zeros).
+/// Guest RAM at the snapshot point: the pages the guest or the VMM wrote
+/// since the VM was made (the others read as zeros).
 struct SnapshotRam {
     pages: HashMap<u64, Box<[u8]>>,
 }
@@ -60,7 +60,7 @@ static ZERO_PAGE: [u8; PAGE as usize] = [0; PAGE as usize];
 impl SnapshotRam {
     fn take(vm: &Vm) -> Result<SnapshotRam, VmmError> {
         let pages = vm
-            .resident_pages()?
+            .written_pages()?
             .into_iter()
             .map(|page| {
                 vm.read(page * PAGE, PAGE)
@@ -302,11 +302,9 @@ impl Verifier {
     }
 
     fn take_snapshot(&mut self) -> Result<Snapshot, VmmError> {
+        // Also starts the RAM's dirty log afresh at the snapshot.
         let ram = SnapshotRam::take(&self.vm)?;
         let ram_size = self.vm.ram_size();
-        // Start both dirty logs afresh at the snapshot.
-        self.vm
-            .dirty_pages(crate::vm::RAM_SLOT, self.vm.ram_size())?;
         let (slot, size) = {
             let n = self.nvdimm()?;
             (n.slot(), n.size())

@@ -9,6 +9,8 @@ use kvm_bindings::{
 };
 use kvm_ioctls::{Kvm, VcpuFd, VmFd};
 use pmemvm_abi::{BootInfo, layout};
+use std::collections::BTreeSet;
+use std::sync::Mutex;
 use vm_memory::{Bytes, GuestAddress, GuestMemoryBackend, GuestMemoryMmap};
 
 /// Smallest guest RAM accepted.
@@ -28,6 +30,8 @@ pub struct Vm {
     ram: GuestMemoryMmap,
     ram_size: u64,
     log_dirty_ram: bool,
+    /// With `log_dirty_ram`: RAM pages the VMM wrote (KVM does not log those).
+    vmm_written: Mutex<BTreeSet<u64>>,
     ram_registered: bool,
     /// KVM copies the registers to `kvm_run` at every exit (`KVM_CAP_SYNC_REGS`).
     sync_regs: bool,
@@ -87,6 +91,7 @@ impl Vm {
             ram,
             ram_size,
             log_dirty_ram: false,
+            vmm_written: Mutex::default(),
             ram_registered: false,
             sync_regs,
         };
@@ -200,6 +205,12 @@ impl Vm {
 
     /// Writes guest-physical memory; fails outside RAM.
     pub fn write(&self, addr: u64, bytes: &[u8]) -> Result<(), VmmError> {
+        if self.log_dirty_ram
+            && !bytes.is_empty()
+            && let Ok(mut pages) = self.vmm_written.lock()
+        {
+            pages.extend(addr / 4096..=(addr + bytes.len() as u64 - 1) / 4096);
+        }
         self.ram
             .write_slice(bytes, GuestAddress(addr))
             .map_err(|e| {
@@ -207,30 +218,21 @@ impl Vm {
             })
     }
 
-    /// Numbers of the RAM pages that hold memory on the host: every other
-    /// page has never been touched and reads as zeros.
-    pub fn resident_pages(&self) -> Result<Vec<u64>, VmmError> {
-        let host = self
-            .ram
-            .get_host_address(GuestAddress(0))
-            .map_err(|e| VmmError::Memory(e.to_string()))?;
-        let len =
-            usize::try_from(self.ram_size).map_err(|_| VmmError::Memory("RAM size".into()))?;
-        let mut vec = vec![0u8; len.div_ceil(4096)];
-        // SAFETY: `host` is the page-aligned start of the `len`-byte RAM
-        // mapping, and `vec` has one byte per page of it.
-        let rc = unsafe { libc::mincore(host.cast(), len, vec.as_mut_ptr()) };
-        if rc != 0 {
-            return Err(VmmError::Memory(format!(
-                "mincore of guest RAM: {}",
-                std::io::Error::last_os_error()
-            )));
-        }
-        Ok((0u64..)
-            .zip(vec)
-            .filter(|(_, v)| v & 1 != 0)
-            .map(|(page, _)| page)
-            .collect())
+    /// Numbers of the RAM pages anything may have written since the VM was
+    /// made: the guest (the dirty log, which this call starts afresh) and
+    /// the VMM itself. Every other page still reads as zeros. Needs a VM
+    /// made with `log_dirty`.
+    pub fn written_pages(&self) -> Result<BTreeSet<u64>, VmmError> {
+        let mut pages: BTreeSet<u64> = self
+            .dirty_pages(RAM_SLOT, self.ram_size)?
+            .into_iter()
+            .collect();
+        let by_vmm = self
+            .vmm_written
+            .lock()
+            .map_err(|_| VmmError::Memory("the list of pages the VMM wrote is poisoned".into()))?;
+        pages.extend(by_vmm.iter().copied());
+        Ok(pages)
     }
 
     /// Whether guest-physical memory at `addr` holds exactly `bytes`
