@@ -21,6 +21,17 @@ pub struct FileSpec {
     pub allocated: u64,
 }
 
+impl FileSpec {
+    /// A file of `pages` pages whose first `allocated` have blocks.
+    pub fn new(ino: u64, pages: u64, allocated: u64) -> FileSpec {
+        FileSpec {
+            ino,
+            size: pages * PAGE,
+            allocated,
+        }
+    }
+}
+
 /// The first block of each file's setup extent, in the order of `files`:
 /// one PMD-aligned extent per file, from the first data block.
 pub fn extents(files: &[FileSpec]) -> impl Iterator<Item = (FileSpec, u64)> + '_ {

@@ -17,44 +17,18 @@ fn bytes(tag: u8, len: usize) -> Vec<u8> {
 }
 
 fn store(map: u64, off: u64, tag: u8, len: usize) -> Op {
-    Op::Store {
-        map,
-        off,
-        data: bytes(tag, len),
-    }
-}
-
-fn mmap(map: u64, ino: u64, pgoff: u64, pages: u64, huge: bool) -> Op {
-    Op::Mmap {
-        map,
-        ino,
-        pgoff,
-        pages,
-        huge,
-    }
+    Op::store(map, off, bytes(tag, len))
 }
 
 /// The workload.
 pub fn plan() -> Plan {
     let files = vec![
-        FileSpec {
-            ino: 1,
-            size: 1024 * PAGE,
-            allocated: 1024,
-        },
-        FileSpec {
-            ino: 2,
-            size: 16 * PAGE,
-            allocated: 8,
-        },
-        FileSpec {
-            ino: 3,
-            size: 0,
-            allocated: 0,
-        },
+        FileSpec::new(1, 1024, 1024),
+        FileSpec::new(2, 16, 8),
+        FileSpec::new(3, 0, 0),
     ];
     let ops = vec![
-        mmap(0, 1, 0, 16, false),
+        Op::mmap(0, 1, 0, 16, false),
         Op::Load {
             map: 0,
             off: 0,
@@ -68,14 +42,14 @@ pub fn plan() -> Plan {
             len: 8,
         },
         Op::Fsync { ino: 1 },
-        mmap(1, 1, 512, 512, true),
+        Op::mmap(1, 1, 512, 512, true),
         Op::Load {
             map: 1,
             off: PAGE,
             len: 16,
         },
         store(1, 3 * PAGE + 8, b'K', 24),
-        mmap(2, 1, 513, 1, false),
+        Op::mmap(2, 1, 513, 1, false),
         store(2, 64, b'P', 8),
         Op::Msync {
             map: 1,
@@ -92,7 +66,7 @@ pub fn plan() -> Plan {
             off: 40000,
             data: bytes(b'W', 5000),
         },
-        mmap(3, 2, 0, 16, false),
+        Op::mmap(3, 2, 0, 16, false),
         Op::Load {
             map: 3,
             off: 12 * PAGE,
@@ -135,7 +109,7 @@ pub fn plan() -> Plan {
             ino: 3,
             size: 10000,
         },
-        mmap(4, 3, 0, 3, false),
+        Op::mmap(4, 3, 0, 3, false),
         store(4, 2 * PAGE + 10, b'm', 20),
         Op::Msync {
             map: 4,

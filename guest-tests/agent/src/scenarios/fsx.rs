@@ -57,13 +57,7 @@ impl Gen {
         let map = self.next_map;
         self.next_map += 1;
         self.maps.push((map, ino, pgoff, pages));
-        self.push(Op::Mmap {
-            map,
-            ino,
-            pgoff,
-            pages,
-            huge,
-        });
+        self.push(Op::mmap(map, ino, pgoff, pages, huge));
     }
 
     /// A live mapping and a byte range `(off in mapping, len)` of at most
@@ -102,7 +96,7 @@ impl Gen {
                 if let Some((map, off, len)) = self.mapped_range(128) {
                     let data = self.rng.bytes(len);
                     self.last = Some((map, Some((off, len))));
-                    self.push(Op::Store { map, off, data });
+                    self.push(Op::store(map, off, data));
                 }
             }
             34..44 => {
@@ -163,21 +157,9 @@ impl Gen {
 /// The workload of `seed`.
 pub fn plan(seed: u64) -> Plan {
     let files = vec![
-        FileSpec {
-            ino: 1,
-            size: 1024 * PAGE,
-            allocated: 1024,
-        },
-        FileSpec {
-            ino: 2,
-            size: 64 * PAGE,
-            allocated: 48,
-        },
-        FileSpec {
-            ino: 3,
-            size: 16 * PAGE,
-            allocated: 0,
-        },
+        FileSpec::new(1, 1024, 1024),
+        FileSpec::new(2, 64, 48),
+        FileSpec::new(3, 16, 0),
     ];
     let mut g = Gen {
         rng: Rng::new(seed),

@@ -4,7 +4,6 @@
 //! checks that mtime changed; the fsync then promises the stored byte.
 
 use crate::dax;
-use crate::dax::layout::PAGE;
 use crate::dax::mkfs::FileSpec;
 use crate::workload::{self, Op, Plan};
 use alloc::format;
@@ -14,11 +13,7 @@ use pmemvm_rt::BootInfo;
 /// The workload.
 pub fn plan() -> Plan {
     Plan::sequential(
-        vec![FileSpec {
-            ino: 1,
-            size: 4 * PAGE,
-            allocated: 4,
-        }],
+        vec![FileSpec::new(1, 4, 4)],
         vec![
             Op::Mmap {
                 map: 0,

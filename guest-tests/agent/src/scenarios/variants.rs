@@ -14,31 +14,8 @@ use alloc::vec;
 use alloc::vec::Vec;
 use pmemvm_rt::BootInfo;
 
-/// A preallocated file of `pages` pages, the first `allocated` with blocks.
-fn file(ino: u64, pages: u64, allocated: u64) -> FileSpec {
-    FileSpec {
-        ino,
-        size: pages * PAGE,
-        allocated,
-    }
-}
-
-fn mmap(map: u64, ino: u64, pgoff: u64, pages: u64, huge: bool) -> Op {
-    Op::Mmap {
-        map,
-        ino,
-        pgoff,
-        pages,
-        huge,
-    }
-}
-
 fn store(map: u64, off: u64, data: &[u8]) -> Op {
-    Op::Store {
-        map,
-        off,
-        data: data.to_vec(),
-    }
+    Op::store(map, off, data.to_vec())
 }
 
 /// Ops run one after another by task 0, then the crash.
@@ -52,7 +29,7 @@ fn sequential(files: Vec<FileSpec>, ops: Vec<Op>) -> Plan {
 /// finds nothing to flush and returns.
 fn v1() -> Plan {
     let ops = vec![
-        mmap(0, 1, 0, 16, false),
+        Op::mmap(0, 1, 0, 16, false),
         store(0, 0, b"X"),
         Op::Fsync { ino: 1 },
         Op::Fsync { ino: 1 },
@@ -70,7 +47,7 @@ fn v1() -> Plan {
         Step::Crash,
     ];
     Plan {
-        files: vec![file(1, 16, 16)],
+        files: vec![FileSpec::new(1, 16, 16)],
         ops,
         script,
     }
@@ -79,7 +56,7 @@ fn v1() -> Plan {
 /// V2: read fault, then a store through the read-only PTE, then fsync.
 fn v2() -> Plan {
     let ops = vec![
-        mmap(0, 1, 0, 16, false),
+        Op::mmap(0, 1, 0, 16, false),
         Op::Load {
             map: 0,
             off: 0,
@@ -88,13 +65,13 @@ fn v2() -> Plan {
         store(0, 0, b"B"),
         Op::Fsync { ino: 1 },
     ];
-    sequential(vec![file(1, 16, 16)], ops)
+    sequential(vec![FileSpec::new(1, 16, 16)], ops)
 }
 
 /// V3: a PMD write fault at page 513, msync of page 513 only.
 fn v3() -> Plan {
     let ops = vec![
-        mmap(0, 1, 0, 1024, true),
+        Op::mmap(0, 1, 0, 1024, true),
         store(0, 513 * PAGE, b"X"),
         Op::Msync {
             map: 0,
@@ -102,7 +79,7 @@ fn v3() -> Plan {
             len: PAGE,
         },
     ];
-    sequential(vec![file(1, 1024, 1024)], ops)
+    sequential(vec![FileSpec::new(1, 1024, 1024)], ops)
 }
 
 /// V4: scenario A (the radix insert fails once; SIGBUS is retried) on
@@ -110,7 +87,7 @@ fn v3() -> Plan {
 /// task is stopped before its radix entry) on page 7.
 fn v4() -> Plan {
     let ops = vec![
-        mmap(0, 1, 0, 16, false),
+        Op::mmap(0, 1, 0, 16, false),
         store(0, 3 * PAGE, b"X"),
         Op::Fsync { ino: 1 },
         store(0, 7 * PAGE + 8, b"W"),
@@ -128,7 +105,7 @@ fn v4() -> Plan {
         Step::Crash,
     ];
     Plan {
-        files: vec![file(1, 16, 16)],
+        files: vec![FileSpec::new(1, 16, 16)],
         ops,
         script,
     }
@@ -137,24 +114,24 @@ fn v4() -> Plan {
 /// V5: store, munmap, fsync.
 fn v5() -> Plan {
     let ops = vec![
-        mmap(0, 1, 0, 16, false),
+        Op::mmap(0, 1, 0, 16, false),
         store(0, 2 * PAGE, b"X"),
         Op::Munmap { map: 0 },
         Op::Fsync { ino: 1 },
     ];
-    sequential(vec![file(1, 16, 16)], ops)
+    sequential(vec![FileSpec::new(1, 16, 16)], ops)
 }
 
 /// V6: store, sync.
 fn v6() -> Plan {
-    let ops = vec![mmap(0, 1, 0, 16, false), store(0, 5 * PAGE, b"X"), Op::Sync];
-    sequential(vec![file(1, 16, 16)], ops)
+    let ops = vec![Op::mmap(0, 1, 0, 16, false), store(0, 5 * PAGE, b"X"), Op::Sync];
+    sequential(vec![FileSpec::new(1, 16, 16)], ops)
 }
 
 /// V7: store, write(2) to the same page (which invalidates it), fsync.
 fn v7() -> Plan {
     let ops = vec![
-        mmap(0, 1, 0, 16, false),
+        Op::mmap(0, 1, 0, 16, false),
         store(0, 0, b"X"),
         Op::Write {
             ino: 1,
@@ -163,17 +140,17 @@ fn v7() -> Plan {
         },
         Op::Fsync { ino: 1 },
     ];
-    sequential(vec![file(1, 16, 16)], ops)
+    sequential(vec![FileSpec::new(1, 16, 16)], ops)
 }
 
 /// V8: store, fdatasync (only timestamps changed: no commit, no fence).
 fn v8() -> Plan {
     let ops = vec![
-        mmap(0, 1, 0, 16, false),
+        Op::mmap(0, 1, 0, 16, false),
         store(0, 4 * PAGE, b"X"),
         Op::Fdatasync { ino: 1 },
     ];
-    sequential(vec![file(1, 16, 16)], ops)
+    sequential(vec![FileSpec::new(1, 16, 16)], ops)
 }
 
 /// V9: 9a on file 1 (a PMD left writable across fsync) and 9b on file 2
@@ -181,27 +158,27 @@ fn v8() -> Plan {
 fn v9() -> Plan {
     let head = 512 * PAGE;
     let ops = vec![
-        mmap(0, 1, 0, 1024, true),
+        Op::mmap(0, 1, 0, 1024, true),
         store(0, head, b"X"),
         Op::Fsync { ino: 1 },
         store(0, head + 1, b"Y"),
         Op::Fsync { ino: 1 },
-        mmap(1, 2, 0, 1024, true),
+        Op::mmap(1, 2, 0, 1024, true),
         store(1, head, b"X"),
-        mmap(2, 2, 513, 1, false),
+        Op::mmap(2, 2, 513, 1, false),
         store(2, 0, b"Y"),
         Op::Fsync { ino: 2 },
         store(2, 0, b"Z"),
         Op::Fsync { ino: 2 },
     ];
-    sequential(vec![file(1, 1024, 1024), file(2, 1024, 1024)], ops)
+    sequential(vec![FileSpec::new(1, 1024, 1024), FileSpec::new(2, 1024, 1024)], ops)
 }
 
 /// V10: a store stopped between the DIRTY tag and the PTE upgrade while
 /// another task's fsync cleans the entry.
 fn v10() -> Plan {
     let ops = vec![
-        mmap(0, 1, 0, 16, false),
+        Op::mmap(0, 1, 0, 16, false),
         Op::Load {
             map: 0,
             off: 0,
@@ -221,7 +198,7 @@ fn v10() -> Plan {
         Step::Crash,
     ];
     Plan {
-        files: vec![file(1, 16, 16)],
+        files: vec![FileSpec::new(1, 16, 16)],
         ops,
         script,
     }
@@ -230,7 +207,7 @@ fn v10() -> Plan {
 /// `metadata_not_committed`: an allocating store into a hole, msync.
 fn metadata() -> Plan {
     let ops = vec![
-        mmap(0, 1, 0, 8, false),
+        Op::mmap(0, 1, 0, 8, false),
         store(0, 6 * PAGE, b"X"),
         Op::Msync {
             map: 0,
@@ -238,7 +215,7 @@ fn metadata() -> Plan {
             len: PAGE,
         },
     ];
-    sequential(vec![file(1, 8, 6)], ops)
+    sequential(vec![FileSpec::new(1, 8, 6)], ops)
 }
 
 /// A bug scenario: name (the variant's), description, plan.

@@ -122,6 +122,22 @@ pub enum Op {
 }
 
 impl Op {
+    /// `mmap` of `pages` pages of `ino` from page `pgoff` as mapping `map`.
+    pub fn mmap(map: u64, ino: u64, pgoff: u64, pages: u64, huge: bool) -> Op {
+        Op::Mmap {
+            map,
+            ino,
+            pgoff,
+            pages,
+            huge,
+        }
+    }
+
+    /// A store of `data` at byte `off` of mapping `map`.
+    pub fn store(map: u64, off: u64, data: Vec<u8>) -> Op {
+        Op::Store { map, off, data }
+    }
+
     /// Name used in marks (`<name>-begin`, `<name>-end`).
     pub fn name(&self) -> &'static str {
         match self {
