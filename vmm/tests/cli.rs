@@ -1,21 +1,7 @@
 //! The `pmemvm` command line, run as a process (real KVM).
 
 mod common;
-use common::kvm;
-
-use std::process::{Command, Output};
-
-fn pmemvm(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_pmemvm"))
-        .args(args)
-        .env("RUST_LOG", "warn")
-        .output()
-        .expect("pmemvm starts")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
+use common::{kvm, pmemvm, text};
 
 #[test]
 fn run_hello_prints_the_guest_line_and_exits_zero() {

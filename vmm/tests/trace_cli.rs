@@ -2,28 +2,15 @@
 //! written here with `TraceWriter`, and on a real pmem-smoke run (KVM).
 
 mod common;
-use common::kvm;
+use common::{kvm, pmemvm, text};
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use pmemvm_traces::{
     Atomicity, Device, Event, EventKind, Flush, Header, Mark, Persistence, TraceWriter, Write,
 };
 
 const BASE: u64 = 0x1_0000_0000;
-
-fn pmemvm(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_pmemvm"))
-        .args(args)
-        .env("RUST_LOG", "warn")
-        .output()
-        .expect("pmemvm starts")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
 
 /// A directory removed when dropped.
 struct TempDir(PathBuf);

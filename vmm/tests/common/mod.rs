@@ -1,4 +1,22 @@
-//! What the CLI tests share.
+//! What the CLI tests share. (Each test crate includes this module and uses
+//! part of it.)
+#![allow(dead_code)]
+
+use std::process::{Command, Output};
+
+/// Runs `pmemvm` with `args` (warnings only on stderr) to its end.
+pub fn pmemvm(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_pmemvm"))
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("pmemvm starts")
+}
+
+/// Bytes of an output stream as text.
+pub fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
 
 /// True when the test may use KVM; false (after saying so) when it must skip.
 /// Fails loudly without KVM unless `PMEMVM_SKIP_KVM=1`.

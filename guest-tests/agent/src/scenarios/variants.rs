@@ -124,7 +124,11 @@ fn v5() -> Plan {
 
 /// V6: store, sync.
 fn v6() -> Plan {
-    let ops = vec![Op::mmap(0, 1, 0, 16, false), store(0, 5 * PAGE, b"X"), Op::Sync];
+    let ops = vec![
+        Op::mmap(0, 1, 0, 16, false),
+        store(0, 5 * PAGE, b"X"),
+        Op::Sync,
+    ];
     sequential(vec![FileSpec::new(1, 16, 16)], ops)
 }
 
@@ -171,7 +175,10 @@ fn v9() -> Plan {
         store(2, 0, b"Z"),
         Op::Fsync { ino: 2 },
     ];
-    sequential(vec![FileSpec::new(1, 1024, 1024), FileSpec::new(2, 1024, 1024)], ops)
+    sequential(
+        vec![FileSpec::new(1, 1024, 1024), FileSpec::new(2, 1024, 1024)],
+        ops,
+    )
 }
 
 /// V10: a store stopped between the DIRTY tag and the PTE upgrade while
