@@ -6,6 +6,7 @@
 use super::timeline::{Span, Timeline};
 use crate::crashtest::report::{PointResult, Report};
 use crate::error::VmmError;
+use plotters::chart::MeshStyle;
 use plotters::coord::Shift;
 use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
@@ -111,6 +112,16 @@ pub fn region_names(t: &Timeline) -> Vec<&str> {
     names
 }
 
+/// The grid and text style both charts share.
+fn house_style<'m, 'a, 'b, X: Ranged, Y: Ranged, DB: DrawingBackend>(
+    mesh: &'m mut MeshStyle<'a, 'b, X, Y, DB>,
+) -> &'m mut MeshStyle<'a, 'b, X, Y, DB> {
+    mesh.light_line_style(TRANSPARENT)
+        .bold_line_style(GRID)
+        .label_style((FONT, 12).into_font().color(&TEXT))
+        .axis_desc_style((FONT, 13).into_font().color(&TEXT))
+}
+
 fn draw_error(e: impl std::fmt::Display) -> VmmError {
     VmmError::Config {
         what: "HTML report timeline".into(),
@@ -153,19 +164,13 @@ pub fn timeline(report: &Report, t: &Timeline) -> Result<String, VmmError> {
             .x_label_area_size(AXIS_HEIGHT)
             .build_cartesian_2d(0f64..end, 0f64..lanes.len() as f64)
             .map_err(draw_error)?;
-        chart
-            .configure_mesh()
-            .disable_y_mesh()
+        let mut mesh = chart.configure_mesh();
+        mesh.disable_y_mesh()
             .disable_y_axis()
             .x_labels(10)
             .x_label_formatter(&|x| format!("{x:.0}"))
-            .x_desc("event seq")
-            .light_line_style(TRANSPARENT)
-            .bold_line_style(GRID)
-            .label_style((FONT, 12).into_font().color(&TEXT))
-            .axis_desc_style((FONT, 13).into_font().color(&TEXT))
-            .draw()
-            .map_err(draw_error)?;
+            .x_desc("event seq");
+        house_style(&mut mesh).draw().map_err(draw_error)?;
         let row = |i: usize| lanes.len() as f64 - i as f64;
         for (i, name) in lanes.iter().enumerate() {
             let (_, y) = chart.backend_coord(&(0.0, row(i) - 0.5));
@@ -226,19 +231,13 @@ fn curve(
         .y_label_area_size(LABEL_WIDTH)
         .build_cartesian_2d(0f64..end, 0f64..(top.max(1) as f64 * 1.15))
         .map_err(draw_error)?;
-    chart
-        .configure_mesh()
-        .disable_x_mesh()
+    let mut mesh = chart.configure_mesh();
+    mesh.disable_x_mesh()
         .x_labels(0)
         .y_labels(5)
         .y_label_formatter(&|y| format!("{y:.0}"))
-        .y_desc("lines")
-        .light_line_style(TRANSPARENT)
-        .bold_line_style(GRID)
-        .label_style((FONT, 12).into_font().color(&TEXT))
-        .axis_desc_style((FONT, 13).into_font().color(&TEXT))
-        .draw()
-        .map_err(draw_error)?;
+        .y_desc("lines");
+    house_style(&mut mesh).draw().map_err(draw_error)?;
     // Steps: each bucket's value holds over its whole width.
     let steps = |value: fn(&super::timeline::Bucket) -> u64| {
         t.buckets.iter().enumerate().flat_map(move |(i, b)| {
