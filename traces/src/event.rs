@@ -292,6 +292,25 @@ impl Event {
     pub fn new(seq: u64, kind: EventKind) -> Event {
         Event { seq, kind }
     }
+
+    /// A hand-written run as a valid event list: numbered from 1, with an
+    /// all-zero `init` on the first write to each line (the initial media
+    /// of a trace written from scratch).
+    pub fn numbered(kinds: Vec<EventKind>) -> Vec<Event> {
+        let mut seen = std::collections::HashSet::new();
+        kinds
+            .into_iter()
+            .enumerate()
+            .map(|(i, mut k)| {
+                if let EventKind::Store(w) | EventKind::NtStore(w) | EventKind::Rmw(w) = &mut k
+                    && seen.insert(w.line())
+                {
+                    w.init = Some(Box::new([0; 64]));
+                }
+                Event::new(i as u64 + 1, k)
+            })
+            .collect()
+    }
 }
 
 // ---------------------------------------------------------------- JSON form

@@ -3,7 +3,7 @@
 
 mod common;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use common::{BASE, header};
 use pmemvm_traces::analysis::show::{Filter, KindSet};
@@ -26,25 +26,8 @@ fn mark(label: &str, range: Option<(u64, u64)>) -> EventKind {
     })
 }
 
-/// Numbers the events and adds `init` to first writes.
-fn events(kinds: Vec<EventKind>) -> Vec<Event> {
-    let mut seen = HashSet::new();
-    kinds
-        .into_iter()
-        .enumerate()
-        .map(|(i, mut k)| {
-            if let EventKind::Store(w) | EventKind::NtStore(w) | EventKind::Rmw(w) = &mut k
-                && seen.insert(w.line())
-            {
-                w.init = Some(Box::new([0; 64]));
-            }
-            Event::new(i as u64 + 1, k)
-        })
-        .collect()
-}
-
 fn sample() -> Vec<Event> {
-    events(vec![
+    Event::numbered(vec![
         mark("fsync-begin", Some((0, 4096))),
         EventKind::Store(w(0x0, 8)),
         EventKind::Store(w(0x40, 4)),
@@ -176,7 +159,7 @@ fn diff_finds_the_first_difference() {
     let mut kinds: Vec<EventKind> = a.iter().map(|e| e.kind.clone()).collect();
     kinds[6] = EventKind::Mfence;
     kinds.truncate(11);
-    let b = events(kinds);
+    let b = Event::numbered(kinds);
     let (ba, _) = reader(Format::Json, &a);
     let (bb, _) = reader(Format::Jsonl, &b);
     let mut ra = TraceReader::from_reader(&ba[..], "a.json").unwrap();
@@ -250,7 +233,7 @@ fn chrome_export_parses_back() {
     kinds.push(mark("a-end", None));
     kinds.push(mark("tag-dirty", Some((0, 64))));
     kinds.push(mark("c-begin", None));
-    let evs = events(kinds);
+    let evs = Event::numbered(kinds);
     let (bytes, name) = reader(Format::Jsonl, &evs);
     let mut r = TraceReader::from_reader(&bytes[..], name).unwrap();
     let mut out = Vec::new();

@@ -1,7 +1,6 @@
 //! Tests of `lines` and `why` on hand-written traces, and of the model-free
 //! line tracker of the trace tools against the device model.
 
-use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -56,23 +55,6 @@ fn mark(label: &str, page: Option<u64>, op: Option<u64>, range: Option<(u64, u64
     })
 }
 
-/// Numbers the events and gives the first write to each line its `init`.
-fn events(kinds: Vec<EventKind>) -> Vec<Event> {
-    let mut seen = HashSet::new();
-    kinds
-        .into_iter()
-        .enumerate()
-        .map(|(i, mut k)| {
-            if let EventKind::Store(w) | EventKind::NtStore(w) | EventKind::Rmw(w) = &mut k
-                && seen.insert(w.line())
-            {
-                w.init = Some(Box::new([0; 64]));
-            }
-            Event::new(i as u64 + 1, k)
-        })
-        .collect()
-}
-
 /// A trace file removed when dropped.
 struct TempTrace(PathBuf);
 
@@ -90,7 +72,7 @@ fn write_trace(header: &Header, kinds: Vec<EventKind>) -> TempTrace {
         N.fetch_add(1, Ordering::Relaxed)
     ));
     let mut t = TraceWriter::create(&path, header).expect("create trace");
-    for ev in events(kinds) {
+    for ev in Event::numbered(kinds) {
         t.write(&ev).expect("valid event");
     }
     t.finish().expect("finish trace");
@@ -392,7 +374,7 @@ fn tracker_agrees_with_the_model() {
                 .collect();
             let mut model = Model::new(model_config(&h));
             let mut tracker: LineTracker = LineTracker::new(&h);
-            for ev in events(kinds) {
+            for ev in Event::numbered(kinds) {
                 apply(&mut model, &ev).expect("apply");
                 tracker.observe(&ev);
                 for line in [0, 64, 128] {
