@@ -135,13 +135,20 @@ pub fn pmem(reps: usize, trace_dir: Option<&std::path::Path>) -> Result<Vec<Figu
     ])
 }
 
-/// A crash test's speed next to its floor.
+/// A crash test's speed next to its floor, measured one after the other.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct CrashBench {
     /// The crash test's report (counts, time, where the verify VMs spent it).
     pub report: crate::crashtest::report::Report,
     /// Empty verify runs per second on reused VMs, as many workers.
     pub floor_per_second: f64,
+}
+
+impl CrashBench {
+    /// How many times faster the floor is than the crash test.
+    pub fn ratio(&self) -> f64 {
+        self.floor_per_second / self.report.images_per_second.max(1e-9)
+    }
 }
 
 /// Verify runs per second of a guest that passes at once (`idle`), on
@@ -161,9 +168,9 @@ pub fn verify_floor(jobs: usize, runs_per_job: u64) -> Result<f64, VmmError> {
     let mut verifiers = (0..jobs.max(1))
         .map(|_| crate::verifier::Verifier::new(&config, base.clone(), 0))
         .collect::<Result<Vec<_>, _>>()?;
-    // The first run of each boots its VM: not part of the floor.
+    // Booting and warming up, as crash-test workers do: not part of the floor.
     for v in &mut verifiers {
-        v.verify(&image, &input)?;
+        v.warm_up()?;
     }
     let start = Instant::now();
     std::thread::scope(|s| {
@@ -190,9 +197,23 @@ pub fn verify_floor(jobs: usize, runs_per_job: u64) -> Result<f64, VmmError> {
     Ok((runs_per_job * jobs.max(1) as u64) as f64 / start.elapsed().as_secs_f64())
 }
 
+/// `rounds` times: crash-tests `scenario` with the default options, then
+/// measures the floor (the machine's load changes between rounds, not
+/// within one).
+pub fn crashtest_rounds(
+    scenario: &str,
+    jobs: usize,
+    out_dir: &std::path::Path,
+    rounds: usize,
+) -> Result<Vec<CrashBench>, VmmError> {
+    (0..rounds.max(1))
+        .map(|_| crashtest(scenario, jobs, out_dir))
+        .collect()
+}
+
 /// Crash-tests `scenario` with the default options and measures the floor
-/// in the same run.
-pub fn crashtest(
+/// right after.
+fn crashtest(
     scenario: &str,
     jobs: usize,
     out_dir: &std::path::Path,

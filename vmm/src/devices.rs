@@ -1,6 +1,7 @@
 //! What the guest's exits act on during one run: the console, the list of
 //! scenarios (list mode) and the NVDIMM.
 
+use crate::error::VmmError;
 use crate::hypercall::ScenarioInfo;
 use crate::nvdimm::Nvdimm;
 use pmemvm_abi::Mode;
@@ -43,4 +44,27 @@ pub struct Verdict {
     pub passed: bool,
     /// The guest's message (what was lost, where).
     pub message: String,
+}
+
+impl Verdict {
+    /// The verdict of a verify-mode run that ended with `run` (the guest's
+    /// verdict, if it gave one): a run without one fails with the message
+    /// `no_verdict` makes, one in which the guest crashed fails too.
+    pub fn of_run(
+        run: Result<Option<Verdict>, VmmError>,
+        no_verdict: impl FnOnce() -> String,
+    ) -> Result<Verdict, VmmError> {
+        match run {
+            Ok(Some(v)) => Ok(v),
+            Ok(None) => Ok(Verdict {
+                passed: false,
+                message: no_verdict(),
+            }),
+            Err(e) if e.is_guest_failure() => Ok(Verdict {
+                passed: false,
+                message: format!("the guest failed during recovery: {e}"),
+            }),
+            Err(e) => Err(e),
+        }
+    }
 }

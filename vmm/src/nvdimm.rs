@@ -24,6 +24,7 @@ use pmemvm_traces::{
 use sha2::{Digest, Sha256};
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::mpsc::SyncSender;
 
 /// Memslot of the NVDIMM.
 const NVDIMM_SLOT: u32 = 1;
@@ -53,16 +54,29 @@ pub struct NvdimmOptions {
     pub initial_media: Option<Arc<SharedMedia>>,
     /// Hand the final media back in the outcome.
     pub keep_media: bool,
-    /// Hand back, in the outcome, the media as the setup phase left it and
-    /// every recorded event (a crash test walks them without reading the
-    /// trace back; it reads the file when there were more than
-    /// [`MAX_KEPT_EVENTS`]).
-    pub keep_recording: bool,
+    /// Hand back, in the outcome, the media as the setup phase left it.
+    pub keep_setup_media: bool,
+    /// Hand the recording, as it happens, to a crash test.
+    pub stream: Option<RecordingStream>,
 }
 
-/// Most events a run keeps in memory for `keep_recording` (an event takes
-/// ~100 bytes, so at most ~100 MiB).
-pub const MAX_KEPT_EVENTS: usize = 1_000_000;
+/// Where a recording goes as it happens: a crash test walks the events
+/// while the guest still runs, without reading the trace back.
+#[derive(Debug, Clone)]
+pub struct RecordingStream(pub SyncSender<Streamed>);
+
+/// What a recording hands its [`RecordingStream`], in this order.
+#[derive(Debug)]
+pub enum Streamed {
+    /// At the end of the setup phase: the trace header and the media, the
+    /// base of every crash image.
+    Setup(Box<Header>, Arc<SharedMedia>),
+    /// The next events, in order.
+    Events(Vec<Event>),
+}
+
+/// Events per [`Streamed::Events`].
+const STREAM_BATCH: usize = 4096;
 
 impl Default for NvdimmOptions {
     fn default() -> Self {
@@ -76,7 +90,8 @@ impl Default for NvdimmOptions {
             on_power_fail: ImageSpec::Minimal,
             initial_media: None,
             keep_media: false,
-            keep_recording: false,
+            keep_setup_media: false,
+            stream: None,
         }
     }
 }
@@ -123,11 +138,8 @@ pub struct MediaOutcome {
     pub trace: Option<PathBuf>,
     /// The final media, when asked for with `keep_media`.
     pub media: Option<Vec<u8>>,
-    /// The media as the setup phase left it, with `keep_recording`.
+    /// The media as the setup phase left it, with `keep_setup_media`.
     pub setup_media: Option<Arc<SharedMedia>>,
-    /// Every recorded event, with `keep_recording`, unless there were more
-    /// than [`MAX_KEPT_EVENTS`].
-    pub recorded: Option<Arc<Vec<Event>>>,
 }
 
 /// The NVDIMM of one run.
@@ -145,10 +157,12 @@ pub struct Nvdimm {
     announced: Option<Entry>,
     /// The last event was a fence: a doorbell after it adds nothing.
     after_fence: bool,
-    /// `keep_recording`: the media at the end of the setup phase.
+    /// `keep_setup_media`: the media at the end of the setup phase.
     setup_media: Option<Arc<SharedMedia>>,
-    /// `keep_recording`: the events so far (dropped past [`MAX_KEPT_EVENTS`]).
-    recorded: Option<Vec<Event>>,
+    /// The stream, once the setup phase ended (until its reader leaves).
+    stream: Option<SyncSender<Streamed>>,
+    /// Events not streamed yet.
+    batch: Vec<Event>,
 }
 
 impl Nvdimm {
@@ -196,7 +210,8 @@ impl Nvdimm {
             announced: None,
             after_fence: false,
             setup_media: None,
-            recorded: None,
+            stream: None,
+            batch: Vec::new(),
         })
     }
 
@@ -282,34 +297,52 @@ impl Nvdimm {
 
     /// Creates the trace file (if one was asked for), with the current
     /// content as the initial media.
+    /// and starts the stream (if one was asked for).
     fn start_trace(&mut self) -> Result<(), VmmError> {
-        if self.options.keep_recording {
-            self.setup_media = Some(Arc::new(SharedMedia::from_bytes(self.copy.as_slice())?));
-            self.recorded = Some(Vec::new());
+        let stream = self.options.stream.clone();
+        let media = if self.options.keep_setup_media || stream.is_some() {
+            Some(Arc::new(SharedMedia::from_bytes(self.copy.as_slice())?))
+        } else {
+            None
+        };
+        let header = (self.options.trace.is_some() || stream.is_some()).then(|| self.header());
+        if let (Some(path), Some(header)) = (&self.options.trace, &header) {
+            self.trace = Some(TraceWriter::create(path, header)?);
         }
-        if let Some(path) = &self.options.trace {
-            let hash: [u8; 32] = Sha256::digest(self.copy.as_slice()).into();
-            let header = Header::new(
-                pmemvm_traces::Device {
-                    base: self.base(),
-                    size: self.size(),
-                },
-                match self.options.persistence {
-                    Persistence::Adr => pmemvm_traces::Persistence::MemCtrl,
-                    Persistence::Eadr => pmemvm_traces::Persistence::Cpu,
-                },
-                match self.options.atomicity {
-                    Atomicity::Line => pmemvm_traces::Atomicity::Line,
-                    Atomicity::Word => pmemvm_traces::Atomicity::Word,
-                },
-                self.names.scenario.clone(),
-                self.names.variant.clone(),
-                self.names.seed,
-                hash,
-            );
-            self.trace = Some(TraceWriter::create(path, &header)?);
+        if let (Some(RecordingStream(s)), Some(header), Some(media)) = (stream, header, &media)
+            && s.send(Streamed::Setup(Box::new(header), media.clone()))
+                .is_ok()
+        {
+            self.stream = Some(s);
+        }
+        if self.options.keep_setup_media {
+            self.setup_media = media;
         }
         Ok(())
+    }
+
+    /// The trace header: the device, the run's names and the hash of the
+    /// media now.
+    fn header(&self) -> Header {
+        let hash: [u8; 32] = Sha256::digest(self.copy.as_slice()).into();
+        Header::new(
+            pmemvm_traces::Device {
+                base: self.base(),
+                size: self.size(),
+            },
+            match self.options.persistence {
+                Persistence::Adr => pmemvm_traces::Persistence::MemCtrl,
+                Persistence::Eadr => pmemvm_traces::Persistence::Cpu,
+            },
+            match self.options.atomicity {
+                Atomicity::Line => pmemvm_traces::Atomicity::Line,
+                Atomicity::Word => pmemvm_traces::Atomicity::Word,
+            },
+            self.names.scenario.clone(),
+            self.names.variant.clone(),
+            self.names.seed,
+            hash,
+        )
     }
 
     /// Records one event: model, trace, crash point.
@@ -321,14 +354,10 @@ impl Nvdimm {
         if let Some(t) = self.trace.as_mut() {
             t.write(&ev)?;
         }
-        if let Some(kept) = self.recorded.as_mut() {
-            if kept.len() < MAX_KEPT_EVENTS {
-                kept.push(ev.clone());
-            } else {
-                log::info!(
-                    "more than {MAX_KEPT_EVENTS} events: the crash test reads them back from the trace"
-                );
-                self.recorded = None;
+        if self.stream.is_some() {
+            self.batch.push(ev.clone());
+            if self.batch.len() == STREAM_BATCH {
+                self.send_batch();
             }
         }
         let reached = self.resolver.as_mut().is_some_and(|r| r.observe(&ev));
@@ -568,6 +597,8 @@ impl Nvdimm {
             // The guest never started recording: an empty trace says so.
             self.start_trace()?;
         }
+        self.send_batch();
+        self.stream = None;
         self.backing.write_media(self.copy.as_slice())?;
         let trace = match self.trace.take() {
             Some(t) => Some(t.finish()?),
@@ -583,8 +614,20 @@ impl Nvdimm {
             trace,
             media,
             setup_media: self.setup_media.take(),
-            recorded: self.recorded.take().map(Arc::new),
         })
+    }
+
+    /// Hands the events not streamed yet to the stream; a stream whose
+    /// reader left (a crash test that stopped) is dropped.
+    fn send_batch(&mut self) {
+        let events = std::mem::take(&mut self.batch);
+        if let Some(s) = &self.stream
+            && !events.is_empty()
+            && s.send(Streamed::Events(events)).is_err()
+        {
+            log::debug!("the recording's reader left; streaming stops");
+            self.stream = None;
+        }
     }
 }
 

@@ -115,22 +115,14 @@ pub fn verify_media(
     config.nvdimm.initial_media = Some(Arc::new(SharedMedia::from_bytes(media)?));
     config.verify = Some(input);
     let mut console = Vec::new();
-    let verdict = match session::run(&config, &mut console) {
-        Ok(outcome) => outcome.verdict.unwrap_or_else(|| Verdict {
-            passed: false,
-            message: format!(
-                "the guest exited with status {} without a verdict: {}",
-                outcome.status,
-                String::from_utf8_lossy(&console).trim()
-            ),
-        }),
-        Err(e) if e.is_guest_failure() => Verdict {
-            passed: false,
-            message: format!("the guest failed during recovery: {e}"),
-        },
-        Err(e) => return Err(e),
-    };
-    Ok(verdict)
+    let run = session::run(&config, &mut console);
+    let status = run.as_ref().map_or(0, |o| o.status);
+    Verdict::of_run(run.map(|o| o.verdict), || {
+        format!(
+            "the guest exited with status {status} without a verdict: {}",
+            String::from_utf8_lossy(&console).trim()
+        )
+    })
 }
 
 /// `pmemvm verify`: the image `image` of `trace` at `point`, verified.

@@ -10,6 +10,7 @@ use kvm_bindings::{
 use kvm_ioctls::{Kvm, VcpuFd, VmFd};
 use pmemvm_abi::{BootInfo, layout};
 use std::collections::BTreeSet;
+use std::ops::Range;
 use std::sync::Mutex;
 use vm_memory::{Bytes, GuestAddress, GuestMemoryBackend, GuestMemoryMmap};
 
@@ -17,8 +18,13 @@ use vm_memory::{Bytes, GuestAddress, GuestMemoryBackend, GuestMemoryMmap};
 pub const MIN_RAM: u64 = 8 << 20;
 /// Largest guest RAM accepted (what the initial page tables map).
 pub const MAX_RAM: u64 = layout::MAX_RAM_GIB << 30;
-/// Memslot of guest RAM.
+/// Memslot of guest RAM (of the RAM below the unlogged window, if any).
 pub const RAM_SLOT: u32 = 0;
+/// Memslot of the RAM window whose writes KVM does not log.
+const RAM_WINDOW_SLOT: u32 = 2;
+/// Memslot of the RAM above the unlogged window.
+const RAM_HIGH_SLOT: u32 = 3;
+const PAGE: u64 = 4096;
 /// Where KVM may put its TSS on Intel (outside guest RAM).
 const KVM_TSS_ADDRESS: usize = 0xfffb_d000;
 
@@ -32,7 +38,10 @@ pub struct Vm {
     log_dirty_ram: bool,
     /// With `log_dirty_ram`: RAM pages the VMM wrote (KVM does not log those).
     vmm_written: Mutex<BTreeSet<u64>>,
-    ram_registered: bool,
+    /// With `log_dirty_ram`: RAM KVM does not log (page-aligned bytes).
+    unlogged: Option<Range<u64>>,
+    /// The RAM memslots registered now: slot, guest-physical address.
+    ram_slots: Vec<(u32, u64)>,
     /// KVM copies the registers to `kvm_run` at every exit (`KVM_CAP_SYNC_REGS`).
     sync_regs: bool,
 }
@@ -92,7 +101,8 @@ impl Vm {
             ram_size,
             log_dirty_ram: false,
             vmm_written: Mutex::default(),
-            ram_registered: false,
+            unlogged: None,
+            ram_slots: Vec::new(),
             sync_regs,
         };
         vm.log_dirty_ram = log_dirty;
@@ -104,25 +114,90 @@ impl Vm {
     /// drop shadow page tables built from RAM the VMM has since rewritten,
     /// see PLATFORM.md).
     pub fn register_ram(&mut self) -> Result<(), VmmError> {
-        if self.ram_registered {
-            self.remove_slot(RAM_SLOT, 0)?;
+        for (slot, gpa) in std::mem::take(&mut self.ram_slots) {
+            self.remove_slot(slot, gpa)?;
         }
         let host = self
             .ram
             .get_host_address(GuestAddress(0))
             .map_err(|e| VmmError::Memory(e.to_string()))?;
-        let flags = SlotFlags {
-            readonly: false,
-            log_dirty: self.log_dirty_ram,
-        };
-        // SAFETY: `ram` maps `ram_size` bytes and lives as long as the VM.
-        unsafe { self.set_slot(RAM_SLOT, 0, host, self.ram_size, flags)? };
-        self.ram_registered = true;
+        for (slot, range, log_dirty) in self.ram_layout() {
+            let flags = SlotFlags {
+                readonly: false,
+                log_dirty,
+            };
+            // SAFETY: `ram` maps `ram_size` bytes from `host` and lives as
+            // long as the VM; `range` lies within them.
+            unsafe {
+                self.set_slot(
+                    slot,
+                    range.start,
+                    host.add(range.start as usize),
+                    range.end - range.start,
+                    flags,
+                )?
+            };
+            self.ram_slots.push((slot, range.start));
+        }
         Ok(())
     }
 
-    /// Guest-physical page numbers written in `slot` (of `size` bytes) since
-    /// the last call; the slot must log dirty pages.
+    /// The RAM memslots: slot, guest-physical range, whether KVM logs it.
+    fn ram_layout(&self) -> Vec<(u32, Range<u64>, bool)> {
+        let log = self.log_dirty_ram;
+        let Some(window) = self.unlogged.clone() else {
+            return vec![(RAM_SLOT, 0..self.ram_size, log)];
+        };
+        [
+            (RAM_SLOT, 0..window.start, log),
+            (RAM_HIGH_SLOT, window.end..self.ram_size, log),
+            (RAM_WINDOW_SLOT, window, false),
+        ]
+        .into_iter()
+        .filter(|(_, range, _)| !range.is_empty())
+        .collect()
+    }
+
+    /// Stops KVM logging the guest's writes to `window` of RAM (bytes,
+    /// page-aligned), for a caller that restores all of it after every run
+    /// instead: a logged page costs a write-protection fault the first time
+    /// the guest writes it after each [`Vm::ram_dirty_pages`]. Registers
+    /// the RAM memslots again.
+    pub fn set_unlogged_window(&mut self, window: Range<u64>) -> Result<(), VmmError> {
+        if !self.log_dirty_ram
+            || window.is_empty()
+            || !window.start.is_multiple_of(PAGE)
+            || !window.end.is_multiple_of(PAGE)
+            || window.end > self.ram_size
+        {
+            return Err(VmmError::Memory(format!(
+                "bad unlogged RAM window {:#x}..{:#x}",
+                window.start, window.end
+            )));
+        }
+        self.unlogged = Some(window);
+        self.register_ram()
+    }
+
+    /// Numbers of the RAM pages the guest wrote since the last call, outside
+    /// the unlogged window; the VM must log dirty RAM.
+    pub fn ram_dirty_pages(&self) -> Result<Vec<u64>, VmmError> {
+        let mut pages = Vec::new();
+        for (slot, range, log) in self.ram_layout() {
+            if log {
+                let first = range.start / PAGE;
+                pages.extend(
+                    self.dirty_pages(slot, range.end - range.start)?
+                        .into_iter()
+                        .map(|p| p + first),
+                );
+            }
+        }
+        Ok(pages)
+    }
+
+    /// Page numbers, counted from the start of `slot` (of `size` bytes),
+    /// written since the last call; the slot must log dirty pages.
     pub fn dirty_pages(&self, slot: u32, size: u64) -> Result<Vec<u64>, VmmError> {
         let size = usize::try_from(size).map_err(|_| VmmError::Memory("slot size".into()))?;
         let bitmap = self
@@ -221,12 +296,9 @@ impl Vm {
     /// Numbers of the RAM pages anything may have written since the VM was
     /// made: the guest (the dirty log, which this call starts afresh) and
     /// the VMM itself. Every other page still reads as zeros. Needs a VM
-    /// made with `log_dirty`.
+    /// made with `log_dirty` and no unlogged window.
     pub fn written_pages(&self) -> Result<BTreeSet<u64>, VmmError> {
-        let mut pages: BTreeSet<u64> = self
-            .dirty_pages(RAM_SLOT, self.ram_size)?
-            .into_iter()
-            .collect();
+        let mut pages: BTreeSet<u64> = self.ram_dirty_pages()?.into_iter().collect();
         let by_vmm = self
             .vmm_written
             .lock()

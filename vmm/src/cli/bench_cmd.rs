@@ -19,9 +19,10 @@ pub struct BenchArgs {
     /// The measurements to make.
     #[arg(value_enum, default_value = "boot")]
     suite: Suite,
-    /// Repetitions; the median is reported.
-    #[arg(long, default_value_t = 21)]
-    reps: usize,
+    /// Repetitions; the median is reported (default: 21; `crashtest`: 5
+    /// rounds of a crash test and its floor).
+    #[arg(long)]
+    reps: Option<usize>,
     /// Print JSON instead of a table.
     #[arg(long)]
     json: bool,
@@ -38,11 +39,15 @@ pub struct BenchArgs {
 
 /// Runs the benchmarks and prints medians.
 pub fn run(a: &BenchArgs) -> anyhow::Result<i32> {
-    anyhow::ensure!(a.reps > 0, "--reps 0: at least one repetition is needed");
+    let reps = a.reps.unwrap_or(match a.suite {
+        Suite::Crashtest => 5,
+        Suite::Boot | Suite::Pmem => 21,
+    });
+    anyhow::ensure!(reps > 0, "--reps 0: at least one repetition is needed");
     let figures = match a.suite {
-        Suite::Boot => pmemvm::bench::boot(a.reps)?,
-        Suite::Pmem => pmemvm::bench::pmem(a.reps, a.trace_dir.as_deref())?,
-        Suite::Crashtest => return crashtest(a),
+        Suite::Boot => pmemvm::bench::boot(reps)?,
+        Suite::Pmem => pmemvm::bench::pmem(reps, a.trace_dir.as_deref())?,
+        Suite::Crashtest => return crashtest(a, reps),
     };
     if a.json {
         println!("{}", serde_json::to_string_pretty(&figures)?);
@@ -71,44 +76,53 @@ pub fn run(a: &BenchArgs) -> anyhow::Result<i32> {
 }
 
 /// `pmemvm bench crashtest`.
-fn crashtest(a: &BenchArgs) -> anyhow::Result<i32> {
+fn crashtest(a: &BenchArgs, rounds: usize) -> anyhow::Result<i32> {
     let jobs = a
         .jobs
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from));
     let dir = std::env::temp_dir().join(format!("pmemvm-bench-{}", std::process::id()));
-    let result = pmemvm::bench::crashtest(&a.scenario, jobs, &dir);
+    let result = pmemvm::bench::crashtest_rounds(&a.scenario, jobs, &dir, rounds);
     let _ = std::fs::remove_dir_all(&dir);
-    let b = result?;
+    let mut rounds = result?;
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&b)?);
+        println!("{}", serde_json::to_string_pretty(&rounds)?);
         return Ok(0);
     }
-    let r = &b.report;
-    let t = &r.time_in_verifiers;
+    let first = &rounds[0].report;
     println!(
         "scenario {} ({} jobs): {} images verified at {} crash points",
-        r.scenario, jobs, r.counts.images_verified, r.counts.points
+        first.scenario, jobs, first.counts.images_verified, first.counts.points
     );
     println!(
-        "verified crash images per second      {:>10.0}",
-        r.images_per_second
+        "{:<6} {:>22} {:>22} {:>8}",
+        "round", "verified images/s", "floor (empty runs/s)", "ratio"
     );
+    for (i, b) in rounds.iter().enumerate() {
+        println!(
+            "{:<6} {:>22.0} {:>22.0} {:>7.2}x",
+            i + 1,
+            b.report.images_per_second,
+            b.floor_per_second,
+            b.ratio()
+        );
+    }
+    rounds.sort_by(|x, y| x.ratio().total_cmp(&y.ratio()));
+    let b = &rounds[rounds.len() / 2];
+    let (r, t) = (&b.report, &b.report.time_in_verifiers);
     println!(
-        "floor (empty verify runs per second)  {:>10.0}",
+        "median ratio floor / crash test {:.2}x (round of {:.0} verified images/s, floor {:.0})",
+        b.ratio(),
+        r.images_per_second,
         b.floor_per_second
     );
     println!(
-        "ratio floor / crash test              {:>10.2}x",
-        b.floor_per_second / r.images_per_second.max(1e-9)
-    );
-    println!(
-        "time (s): recording {:.3}, after it {:.3}, of which walking the events and building images {:.3}",
+        "that round, time (s): recording {:.3}, after it {:.3}; walking the events and building images {:.3} (overlaps the recording)",
         r.record_seconds,
         r.seconds - r.record_seconds,
         r.walk_seconds
     );
     println!(
-        "time in verify VMs (s): boot {:.3}, restore RAM+vCPU {:.3}, re-register {:.3}, media {:.3}, guest {:.3}",
+        "that round, time in verify VMs (s): boot and warm-up {:.3}, restore RAM+vCPU {:.3}, re-register {:.3}, media {:.3}, guest {:.3}",
         t.boot, t.restore_ram, t.reregister, t.media, t.guest
     );
     Ok(0)

@@ -11,30 +11,32 @@
 pub mod describe;
 pub mod html;
 pub mod points;
+mod pool;
 pub mod report;
 pub mod states;
+mod walk;
 
 use crate::devices::Verdict;
 use crate::error::VmmError;
-use crate::replay;
+use crate::nvdimm::RecordingStream;
 use crate::session::{self, RunConfig, VerifyInput};
-use crate::verifier::{Timings, Verifier};
+use crate::verifier::Timings;
 use crate::verify::{self, VerifyOptions};
-use describe::Describer;
 use indicatif::{ProgressBar, ProgressStyle};
 use pmemvm_device::crash::{Image, ImageSpec};
 use pmemvm_device::media::SharedMedia;
-use pmemvm_device::model::Model;
-use pmemvm_traces::{Event, Header, PointSet, TraceReader};
+use pmemvm_traces::{PointSet, TraceReader};
 use points::PointSelector;
+use pool::{Gate, Queue, Setup, SharedSetup};
 use report::{Counts, FailedImage, Failure, PointResult, Report};
 use states::States;
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::mpsc::sync_channel;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
+use walk::{Source, Walk};
 
 /// Everything a crash test needs.
 #[derive(Debug, Clone)]
@@ -74,6 +76,11 @@ struct Outcome {
     verdict: Result<Verdict, String>,
 }
 
+/// Images the walk may queue before the workers start (it waits beyond).
+const QUEUED_JOBS: usize = 1024;
+/// Batches of events a recording may stream ahead of the walk.
+const STREAMED_BATCHES: usize = 16;
+
 /// Runs a crash test.
 pub fn run(opts: &CrashTestOptions) -> Result<Report, VmmError> {
     let begin = Instant::now();
@@ -82,52 +89,95 @@ pub fn run(opts: &CrashTestOptions) -> Result<Report, VmmError> {
         reason: e.to_string(),
     })?;
     let trace = opts.out_dir.join("trace.jsonl");
-    let recorded = record(opts, &trace)?;
-    let record_secs = begin.elapsed().as_secs_f64();
-    let header = TraceReader::open(&trace)?.header().clone();
     let vopts = VerifyOptions {
         guest: opts.run.guest.clone(),
         mem: opts.run.mem,
         timeout_secs: opts.run.timeout_secs,
         backing: opts.run.nvdimm.backing.clone(),
     };
-    let events = match recorded.events.clone() {
-        Some(events) => Recording::Memory(events),
-        None => Recording::File(trace.clone()),
-    };
-    let base = recorded.setup_media.clone();
-    let survey = survey(&trace, &events, &opts.points, opts.run.seed)?;
-    let config = verify::run_config(&header, &vopts);
-    let bar = progress_bar(opts.progress, survey.points);
-
-    let (job_tx, job_rx) = sync_channel::<Job>(opts.jobs.max(1) * 8);
-    let job_rx = Arc::new(Mutex::new(job_rx));
+    let bar = progress_bar(opts.progress);
+    let setup = SharedSetup::default();
+    let gate = Gate::default();
+    // Set when the recording failed: the workers skip what is queued.
+    let abort = AtomicBool::new(false);
+    let (job_tx, job_rx) = sync_channel::<Job>(QUEUED_JOBS);
+    let job_rx = Mutex::new(job_rx);
     let (out_tx, out_rx) = sync_channel::<Outcome>(opts.jobs.max(1) * 8);
-    let verify_begin = Instant::now();
     let timings = Mutex::new(Timings::default());
-    let (walk, outcomes) = std::thread::scope(|scope| {
+    // Points that need the whole trace are walked after the recording;
+    // the others while it runs.
+    let streamed = !PointSelector::needs_resolution(&opts.points);
+    let mut record_secs = 0.0;
+    let (recorded, walk, outcomes, verify_secs) = std::thread::scope(|scope| {
         for _ in 0..opts.jobs.max(1) {
-            let (rx, tx) = (job_rx.clone(), out_tx.clone());
-            let (config, base) = (&config, base.clone());
-            let (stop, timings) = (&opts.interrupted, &timings);
+            let (tx, setup, gate, job_rx) = (out_tx.clone(), &setup, &gate, &job_rx);
+            let (abort, timings) = (&abort, &timings);
             scope.spawn(move || {
-                let t = worker(config, base, survey.promises, &rx, &tx, stop);
+                let stop =
+                    || abort.load(Ordering::SeqCst) || opts.interrupted.load(Ordering::SeqCst);
+                let t = pool::worker(setup, gate, job_rx, &tx, &stop);
                 if let Ok(mut sum) = timings.lock() {
                     *sum += t;
                 }
             });
         }
         drop(out_tx);
-        let collector = scope.spawn(move || out_rx.into_iter().collect::<Vec<_>>());
-        let walk_begin = Instant::now();
-        let walk = walk_trace(opts, &header, &events, &survey, job_tx, &bar);
-        let walk_secs = walk_begin.elapsed().as_secs_f64();
-        let outcomes = collector.join().unwrap_or_default();
-        (walk.map(|w| (w, walk_secs)), outcomes)
+        // The outcomes, and when the last verdict came.
+        let collector = scope.spawn(|| {
+            let mut last = Instant::now();
+            let outcomes: Vec<Outcome> = out_rx
+                .into_iter()
+                .inspect(|_| {
+                    bar.inc(1);
+                    last = Instant::now();
+                })
+                .collect();
+            (outcomes, last)
+        });
+        let queue = Queue {
+            jobs: job_tx,
+            gate: &gate,
+        };
+        let (stream_tx, stream_rx) = sync_channel(STREAMED_BATCHES);
+        let (vopts, setup, bar) = (&vopts, &setup, &bar);
+        let mut walker = None;
+        let mut queue = Some(queue);
+        if streamed && let Some(queue) = queue.take() {
+            walker = Some(scope.spawn(move || {
+                let source = Source::Stream(stream_rx);
+                walk::walk(opts, vopts, source, setup, &queue, bar)
+            }));
+        }
+        let stream = streamed.then(|| RecordingStream(stream_tx));
+        let recorded = record(opts, &trace, stream);
+        record_secs = begin.elapsed().as_secs_f64();
+        if recorded.is_err() {
+            abort.store(true, Ordering::SeqCst);
+        }
+        // The workers may start: the recording is over.
+        gate.open();
+        let walk = match (walker, queue, &recorded) {
+            (Some(w), _, _) => w.join().unwrap_or_else(|_| Err(panicked("walk"))),
+            (None, Some(queue), Ok(r)) => file_walk(opts, vopts, &trace, r, setup, &queue, bar),
+            (None, _, Err(_)) | (None, None, _) => Ok(Walk::default()),
+        };
+        // Workers still waiting for a setup that never came may go.
+        setup.close();
+        let (outcomes, last_verdict) = collector
+            .join()
+            .unwrap_or_else(|_| (Vec::new(), Instant::now()));
+        let verify_secs = gate
+            .opened_at()
+            .map_or(0.0, |t| (last_verdict - t).as_secs_f64());
+        (recorded, walk, outcomes, verify_secs)
     });
-    let (walk, walk_secs) = walk?;
+    let recorded = recorded?;
+    let walk = walk?;
+    let header = setup
+        .into_inner()
+        .ok_or_else(|| VmmError::Protocol("the walk never saw the recording's setup".into()))?
+        .header;
     bar.finish_and_clear();
-    let verify_secs = verify_begin.elapsed().as_secs_f64();
     let mut failures: BTreeMap<String, Failure> = BTreeMap::new();
     let mut per_point: BTreeMap<u64, PointResult> = walk
         .descriptions
@@ -198,7 +248,7 @@ pub fn run(opts: &CrashTestOptions) -> Result<Report, VmmError> {
         },
         seconds: begin.elapsed().as_secs_f64(),
         record_seconds: record_secs,
-        walk_seconds: walk_secs,
+        walk_seconds: walk.seconds,
         images_per_second: verified as f64 / verify_secs.max(1e-9),
         time_in_verifiers: timings.into_inner().unwrap_or_default().into(),
         failures,
@@ -214,56 +264,23 @@ struct Recorded {
     findings: Vec<String>,
     /// The media at the end of the setup phase: the base of every image.
     setup_media: Arc<SharedMedia>,
-    /// The events, unless there were too many to keep in memory.
-    events: Option<Arc<Vec<Event>>>,
-}
-
-/// The recorded events: kept in memory, or read back from the trace.
-enum Recording {
-    Memory(Arc<Vec<Event>>),
-    File(PathBuf),
-}
-
-impl Recording {
-    /// Calls `f` with each event and whether it is the last one, until `f`
-    /// returns false.
-    fn each(
-        &self,
-        mut f: impl FnMut(&Event, bool) -> Result<bool, VmmError>,
-    ) -> Result<(), VmmError> {
-        match self {
-            Recording::Memory(events) => {
-                let n = events.len();
-                for (i, ev) in events.iter().enumerate() {
-                    if !f(ev, i + 1 == n)? {
-                        break;
-                    }
-                }
-            }
-            Recording::File(path) => {
-                let mut reader = TraceReader::open(path)?;
-                let mut pending = reader.next_event()?;
-                while let Some(ev) = pending {
-                    pending = reader.next_event()?;
-                    if !f(&ev, pending.is_none())? {
-                        break;
-                    }
-                }
-            }
-        }
-        Ok(())
-    }
 }
 
 /// Records the run; a guest that crashes here is a tool-level error.
-fn record(opts: &CrashTestOptions, trace: &Path) -> Result<Recorded, VmmError> {
+/// `stream` gets the recording as it happens.
+fn record(
+    opts: &CrashTestOptions,
+    trace: &Path,
+    stream: Option<RecordingStream>,
+) -> Result<Recorded, VmmError> {
     let mut config = opts.run.clone();
     // The user's backing file is the initial content; the test never
     // writes to it.
     config.nvdimm.backing = verify::read_only(opts.run.nvdimm.backing.as_ref());
     config.nvdimm.trace = Some(trace.to_path_buf());
     config.nvdimm.power_fail_at = None;
-    config.nvdimm.keep_recording = true;
+    config.nvdimm.keep_setup_media = true;
+    config.nvdimm.stream = stream;
     let mut console = Vec::new();
     let outcome = session::run(&config, &mut console).map_err(|e| {
         if e.is_guest_failure() {
@@ -290,241 +307,53 @@ fn record(opts: &CrashTestOptions, trace: &Path) -> Result<Recorded, VmmError> {
         count: outcome.media.events,
         findings: outcome.findings,
         setup_media,
-        events: outcome.media.recorded,
     })
 }
 
-/// What a first, cheap pass over the trace tells.
-struct Survey {
-    points: u64,
-    promises: usize,
-    resolved: Option<BTreeSet<u64>>,
-}
-
-fn survey(trace: &Path, events: &Recording, set: &PointSet, seed: u64) -> Result<Survey, VmmError> {
-    let resolved = if PointSelector::needs_resolution(set) {
-        let reader = TraceReader::open(trace)?;
-        Some(set.resolve(reader, seed)?.into_iter().collect())
-    } else {
-        None
-    };
-    let mut selector = PointSelector::new(set.clone(), resolved.clone());
-    let (mut points, mut promises) = (u64::from(selector.before_any()), 0);
-    events.each(|ev, last| {
-        promises += usize::from(matches!(ev.kind, pmemvm_traces::EventKind::Promise(_)));
-        points += u64::from(selector.after(ev, last));
-        Ok(true)
-    })?;
-    Ok(Survey {
-        points,
-        promises,
+/// Walks the trace file of a finished recording `recorded` (points that
+/// need the whole trace to resolve).
+fn file_walk(
+    opts: &CrashTestOptions,
+    vopts: &VerifyOptions,
+    trace: &Path,
+    recorded: &Recorded,
+    setup: &SharedSetup,
+    queue: &Queue,
+    bar: &ProgressBar,
+) -> Result<Walk, VmmError> {
+    let header = TraceReader::open(trace)?.header().clone();
+    let resolved = opts
+        .points
+        .resolve(TraceReader::open(trace)?, opts.run.seed)?
+        .into_iter()
+        .collect::<BTreeSet<u64>>();
+    let source = Source::File {
+        path: trace.to_path_buf(),
+        setup: Box::new(Setup {
+            config: verify::run_config(&header, vopts),
+            header,
+            base: recorded.setup_media.clone(),
+        }),
         resolved,
-    })
+    };
+    walk::walk(opts, vopts, source, setup, queue, bar)
 }
 
-fn progress_bar(show: bool, points: u64) -> ProgressBar {
+fn panicked(what: &str) -> VmmError {
+    VmmError::Protocol(format!("the {what} thread panicked"))
+}
+
+fn progress_bar(show: bool) -> ProgressBar {
     if !show {
         return ProgressBar::hidden();
     }
-    let bar = ProgressBar::new(points);
+    let bar = ProgressBar::new(0);
     if let Ok(style) = ProgressStyle::with_template(
-        "{elapsed_precise} [{bar:30}] {pos}/{len} points, {msg} (ETA {eta})",
+        "{elapsed_precise} [{bar:30}] {pos}/{len} images verified, {msg} (ETA {eta})",
     ) {
         bar.set_style(style.progress_chars("=> "));
     }
     bar
-}
-
-/// What walking the trace produced.
-struct Walk {
-    counts: Counts,
-    descriptions: HashMap<u64, String>,
-}
-
-/// Replays the trace and sends the images of every chosen point.
-fn walk_trace(
-    opts: &CrashTestOptions,
-    header: &Header,
-    events: &Recording,
-    survey: &Survey,
-    jobs: SyncSender<Job>,
-    bar: &ProgressBar,
-) -> Result<Walk, VmmError> {
-    let mut model = Model::new(replay::model_config(header));
-    let mut selector = PointSelector::new(opts.points.clone(), survey.resolved.clone());
-    let mut describer = Describer::default();
-    let mut input = VerifyInput::default();
-    let mut w = Walk {
-        counts: Counts::default(),
-        descriptions: HashMap::new(),
-    };
-    let mut seen = HashSet::new();
-    let mut next_id = 0;
-    let mut last_point = None;
-    let mut visit = |seq: u64, model: &Model, input: &VerifyInput, w: &mut Walk, desc: String| {
-        w.descriptions.insert(seq, desc);
-        w.counts.points += 1;
-        let sent = point_jobs(
-            opts,
-            model,
-            seq,
-            input,
-            &mut seen,
-            &mut next_id,
-            &mut w.counts,
-        )?;
-        for job in sent {
-            if jobs.send(job).is_err() {
-                break;
-            }
-        }
-        bar.inc(1);
-        bar.set_message(format!("{} images", w.counts.images_unique));
-        Ok::<(), VmmError>(())
-    };
-    if selector.before_any() {
-        visit(0, &model, &input, &mut w, describer.describe())?;
-        last_point = Some(0);
-    }
-    events.each(|ev, last| {
-        if opts.interrupted.load(Ordering::SeqCst) {
-            return Ok(false);
-        }
-        if let Some(p) = last_point.take()
-            && let Some(d) = w.descriptions.get_mut(&p)
-        {
-            d.push_str(", ");
-            d.push_str(&Describer::before(ev));
-        }
-        replay::apply(&mut model, ev)?;
-        replay::note_for_verify(&mut input, ev);
-        describer.observe(ev);
-        if selector.after(ev, last) {
-            visit(ev.seq, &model, &input, &mut w, describer.describe())?;
-            last_point = Some(ev.seq);
-        }
-        Ok(true)
-    })?;
-    Ok(w)
-}
-
-/// The deduplicated images of one point, as jobs.
-fn point_jobs(
-    opts: &CrashTestOptions,
-    model: &Model,
-    seq: u64,
-    input: &VerifyInput,
-    seen: &mut HashSet<([u8; 32], usize)>,
-    next_id: &mut u64,
-    counts: &mut Counts,
-) -> Result<Vec<Job>, VmmError> {
-    // Ask for one image more than the limit, to know when it cuts.
-    let limit = opts.max_images_per_point;
-    let mut images = Vec::new();
-    // Nothing in flight: every state is the one image.
-    let only = model.count_images() == 1;
-    for s in opts.states.iter().take(if only { 1 } else { usize::MAX }) {
-        let room = (limit + 1).saturating_sub(images.len());
-        if room == 0 {
-            break;
-        }
-        images.extend(states::images(model, *s, room, opts.run.seed ^ seq)?);
-    }
-    let beyond_exhaustive = opts
-        .states
-        .iter()
-        .any(|s| matches!(s, States::Exhaustive(n) if model.count_images() > *n as u128));
-    if images.len() > limit || beyond_exhaustive {
-        images.truncate(limit);
-        counts.points_truncated += 1;
-    }
-    counts.images_generated += images.len() as u64;
-    // With one image, it is the maximal one and loses nothing.
-    let maximal = if only {
-        None
-    } else {
-        Some(model.image(&model.resolve(&ImageSpec::Maximal))?)
-    };
-    let mut input = input.clone();
-    input.note_written(model);
-    let input = Arc::new(input);
-    let mut jobs = Vec::new();
-    for (spec, image) in images {
-        if !seen.insert((image.hash(), input.promises.len())) {
-            continue;
-        }
-        counts.images_unique += 1;
-        let lost: Vec<u64> = maximal.as_ref().map_or_else(Vec::new, |maximal| {
-            image
-                .lines
-                .iter()
-                .filter(|(off, content)| maximal.lines.get(off) != Some(content))
-                .map(|(off, _)| *off)
-                .collect()
-        });
-        let kept = image.lines.len() - lost.len();
-        *next_id += 1;
-        jobs.push(Job {
-            id: *next_id,
-            seq,
-            spec,
-            image,
-            input: input.clone(),
-            lost,
-            kept,
-        });
-    }
-    Ok(jobs)
-}
-
-/// A worker: one reusable VM, made on its first job. Returns where its
-/// verifiers spent their time.
-fn worker(
-    config: &RunConfig,
-    base: Arc<SharedMedia>,
-    max_promises: usize,
-    jobs: &Mutex<Receiver<Job>>,
-    out: &SyncSender<Outcome>,
-    stop: &AtomicBool,
-) -> Timings {
-    let mut verifier: Option<Verifier> = None;
-    let mut spent = Timings::default();
-    loop {
-        let job = match jobs.lock().map(|rx| rx.recv()) {
-            Ok(Ok(job)) => job,
-            _ => break,
-        };
-        if stop.load(Ordering::SeqCst) {
-            continue;
-        }
-        let verdict = (|| -> Result<Verdict, VmmError> {
-            let v = match verifier.as_mut() {
-                Some(v) => v,
-                None => verifier.insert(Verifier::new(config, base.clone(), max_promises)?),
-            };
-            v.verify(&job.image, &job.input)
-        })()
-        .map_err(|e| {
-            // A verifier that failed is not reused.
-            if let Some(v) = verifier.take() {
-                spent += v.timings();
-            }
-            e.to_string()
-        });
-        if out.send(Outcome { job, verdict }).is_err() {
-            break;
-        }
-    }
-    if let Some(v) = verifier {
-        log::info!(
-            "verifier: {} runs, {:?}, {:?}",
-            v.runs(),
-            v.exits(),
-            v.timings()
-        );
-        spent += v.timings();
-    }
-    spent
 }
 
 /// The report entry of a failed image.
@@ -553,63 +382,5 @@ fn failed_image(
         lost_lines: job.lost.iter().map(|l| format!("{l:#x}")).collect(),
         kept_lines: job.kept,
         reproduce,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use pmemvm_traces::{Atomicity, Device, EventKind, Flush, Persistence, TraceWriter};
-
-    /// The events kept in memory and the same events read back from the
-    /// trace file (the fallback past `MAX_KEPT_EVENTS`) are walked alike.
-    #[test]
-    fn memory_and_file_recordings_walk_the_same_events() {
-        let header = Header::new(
-            Device {
-                base: 1 << 32,
-                size: 1 << 20,
-            },
-            Persistence::MemCtrl,
-            Atomicity::Line,
-            "unit",
-            "test",
-            1,
-            [0; 32],
-        );
-        let events: Vec<Event> = (1..=5)
-            .map(|seq| match seq % 2 {
-                0 => Event::new(seq, EventKind::Sfence),
-                _ => Event::new(
-                    seq,
-                    EventKind::Clwb(Flush::new((1 << 32) + 64 * seq, 64 * seq)),
-                ),
-            })
-            .collect();
-        let path =
-            std::env::temp_dir().join(format!("pmemvm-recording-{}.jsonl", std::process::id()));
-        let mut writer = TraceWriter::create(&path, &header).expect("trace");
-        for ev in &events {
-            writer.write(ev).expect("event");
-        }
-        writer.finish().expect("finish");
-        let walk = |r: &Recording, stop_after: u64| {
-            let mut seen = Vec::new();
-            r.each(|ev, last| {
-                seen.push((ev.clone(), last));
-                Ok(ev.seq < stop_after)
-            })
-            .expect("walk");
-            seen
-        };
-        let memory = Recording::Memory(Arc::new(events.clone()));
-        let file = Recording::File(path.clone());
-        let all = walk(&memory, u64::MAX);
-        assert_eq!(all, walk(&file, u64::MAX));
-        assert_eq!(all.len(), 5);
-        assert!(all.iter().take(4).all(|(_, last)| !last) && all[4].1);
-        assert_eq!(walk(&memory, 2).len(), 2);
-        assert_eq!(walk(&file, 2).len(), 2);
-        let _ = std::fs::remove_file(path);
     }
 }

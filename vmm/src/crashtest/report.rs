@@ -120,10 +120,12 @@ pub struct Report {
     /// Of which recording the run.
     pub record_seconds: f64,
     /// Wall-clock seconds of walking the recorded events and building the
-    /// images (after the recording, next to the verify VMs).
+    /// images (while the guest records, and after it for points that need
+    /// the whole trace).
     pub walk_seconds: f64,
-    /// Verified images per second of verification (everything after the
-    /// recording: walking the trace, building and verifying the images).
+    /// Verified images per second of verification: from the end of the
+    /// recording (or the moment the queue of images filled up, if earlier)
+    /// to the last verdict.
     pub images_per_second: f64,
     /// Seconds the verify VMs spent, summed over workers, by phase.
     pub time_in_verifiers: TimeBreakdown,

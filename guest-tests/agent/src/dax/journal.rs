@@ -75,6 +75,14 @@ impl Update {
         })
     }
 
+    /// Whether the inode table already holds the value.
+    fn applied(&self, media: &Media) -> bool {
+        match self.field {
+            Field::Block => u64::from(media.read_u32(self.target())) == self.value,
+            _ => media.read_u64(self.target()) == self.value,
+        }
+    }
+
     /// Device offset of the field in the inode table.
     fn target(&self) -> u64 {
         let base = layout::inode_off(self.ino);
@@ -127,8 +135,9 @@ pub fn commit(media: &Media, seq: u64, updates: &[Update]) {
     apply(media, updates);
 }
 
-/// Replays the journal's transaction if it committed; returns the sequence
-/// number the next transaction must follow.
+/// Replays the journal's transaction if it committed (the updates the
+/// inode table does not hold yet: usually none, the commit applied them);
+/// returns the sequence number the next transaction must follow.
 pub fn replay(media: &Media) -> Result<u64, String> {
     let seq = media.read_u64(J_SEQ);
     let count = media.read_u64(J_COUNT);
@@ -145,10 +154,15 @@ pub fn replay(media: &Media) -> Result<u64, String> {
     if checksum(seq, raw.iter().flat_map(|(k, v)| [*k, *v])) != commit {
         return Ok(seq);
     }
-    let updates = raw
-        .iter()
-        .map(|(k, v)| Update::from_key(*k, *v))
-        .collect::<Result<Vec<_>, _>>()?;
-    apply(media, &updates);
+    let mut pending = Vec::new();
+    for (k, v) in raw {
+        let u = Update::from_key(k, v)?;
+        if !u.applied(media) {
+            pending.push(u);
+        }
+    }
+    if !pending.is_empty() {
+        apply(media, &pending);
+    }
     Ok(seq)
 }

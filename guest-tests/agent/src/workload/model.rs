@@ -42,6 +42,30 @@ impl Change {
         self.ino == ino && (self.off..self.off + self.len).contains(&at)
     }
 
+    /// Marks in `right` the bytes of `found` (file offset `off`) it wrote.
+    pub fn explain(&self, off: u64, found: &[u8], right: &mut [bool]) {
+        let from = self.off.max(off);
+        let to = (self.off + self.len).min(off + found.len() as u64);
+        if from >= to {
+            return;
+        }
+        let here = (from - off) as usize..(to - off) as usize;
+        let pairs = right[here.clone()].iter_mut().zip(&found[here]);
+        match &self.data {
+            Some(d) => {
+                let mine = &d[(from - self.off) as usize..(to - self.off) as usize];
+                for ((r, v), w) in pairs.zip(mine) {
+                    *r |= v == w;
+                }
+            }
+            None => {
+                for (r, v) in pairs {
+                    *r |= *v == 0;
+                }
+            }
+        }
+    }
+
     /// Paints its bytes that fall in `buf` (file offset `off`).
     fn paint(&self, off: u64, buf: &mut [u8]) {
         let from = self.off.max(off);

@@ -118,9 +118,18 @@ fn compare(fs: &mut Fs, model: &Model, s: &Segment, upto: usize) -> Option<Lost>
         io::read_into(fs, s.ino, at, f);
         model.fill(s.ino, at, e, upto);
         if f != e {
+            // A byte that differs is still right if a later write put it there.
+            let mut right = [false; PAGE as usize];
+            let right = &mut right[..n as usize];
+            for (r, (v, x)) in right.iter_mut().zip(f.iter().zip(e.iter())) {
+                *r = v == x;
+            }
+            for c in later.iter().filter(|c| c.ino == s.ino) {
+                c.explain(at, f, right);
+            }
             for (i, (&v, &x)) in f.iter().zip(e.iter()).enumerate() {
                 let b = at + i as u64;
-                if v == x || later.iter().any(|c| c.covers(s.ino, b) && c.byte(b) == v) {
+                if right[i] {
                     continue;
                 }
                 match &mut lost {

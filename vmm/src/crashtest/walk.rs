@@ -1,0 +1,337 @@
+//! Walking the recorded events with the persistency model: at each chosen
+//! crash point, the deduplicated crash images, queued for the workers.
+//!
+//! The walk reads the recording as it happens ([`Source::Stream`]), on the
+//! core the recording leaves idle, or the trace file once the recording
+//! ended ([`Source::File`]: points that need the whole trace to resolve,
+//! `random:N` and a single point).
+
+use super::describe::Describer;
+use super::points::PointSelector;
+use super::pool::{Queue, Setup, SharedSetup};
+use super::report::Counts;
+use super::states::{self, States};
+use super::{CrashTestOptions, Job};
+use crate::error::VmmError;
+use crate::replay;
+use crate::session::VerifyInput;
+use crate::verify::{self, VerifyOptions};
+use indicatif::ProgressBar;
+use pmemvm_device::crash::ImageSpec;
+use pmemvm_device::model::Model;
+use pmemvm_traces::{Event, TraceReader};
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::Receiver;
+
+pub use crate::nvdimm::Streamed;
+
+/// Where the walk reads the recorded events.
+pub enum Source {
+    /// The recording as it happens: its setup, then its events.
+    Stream(Receiver<Streamed>),
+    /// The trace file of a finished recording.
+    File {
+        /// The trace.
+        path: PathBuf,
+        /// The recording's setup.
+        setup: Box<Setup>,
+        /// The crash points, resolved on the whole trace.
+        resolved: BTreeSet<u64>,
+    },
+}
+
+impl Source {
+    /// The recording's setup, the resolved points (if any) and the events.
+    /// `None` when the stream ended before the setup phase did.
+    fn open(self, vopts: &VerifyOptions) -> Option<(Setup, Option<BTreeSet<u64>>, Events)> {
+        match self {
+            Source::Stream(rx) => match rx.recv() {
+                Ok(Streamed::Setup(header, base)) => Some((
+                    Setup {
+                        config: verify::run_config(&header, vopts),
+                        header: *header,
+                        base,
+                    },
+                    None,
+                    Events::Stream(rx),
+                )),
+                _ => None,
+            },
+            Source::File {
+                path,
+                setup,
+                resolved,
+            } => Some((*setup, Some(resolved), Events::File(path))),
+        }
+    }
+}
+
+/// The recorded events, from either source.
+enum Events {
+    Stream(Receiver<Streamed>),
+    File(PathBuf),
+}
+
+impl Events {
+    /// Calls `f` with each event and whether it is the last one, until `f`
+    /// returns false.
+    fn each(
+        &self,
+        mut f: impl FnMut(&Event, bool) -> Result<bool, VmmError>,
+    ) -> Result<(), VmmError> {
+        match self {
+            Events::Stream(rx) => {
+                let mut pending: Option<Event> = None;
+                for message in rx {
+                    let Streamed::Events(events) = message else {
+                        continue;
+                    };
+                    for ev in events {
+                        if let Some(prev) = pending.replace(ev)
+                            && !f(&prev, false)?
+                        {
+                            return Ok(());
+                        }
+                    }
+                }
+                if let Some(last) = pending {
+                    f(&last, true)?;
+                }
+            }
+            Events::File(path) => {
+                let mut reader = TraceReader::open(path)?;
+                let mut pending = reader.next_event()?;
+                while let Some(ev) = pending {
+                    pending = reader.next_event()?;
+                    if !f(&ev, pending.is_none())? {
+                        break;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What walking the events produced.
+#[derive(Default)]
+pub struct Walk {
+    /// Points, images generated, unique, truncated.
+    pub counts: Counts,
+    /// Each visited point's description, by sequence number.
+    pub descriptions: HashMap<u64, String>,
+    /// Wall-clock seconds the walk took.
+    pub seconds: f64,
+}
+
+/// Walks `source`: publishes the recording's setup in `setup` for the
+/// workers, then queues the images of every chosen point.
+pub fn walk(
+    opts: &CrashTestOptions,
+    vopts: &VerifyOptions,
+    source: Source,
+    setup: &SharedSetup,
+    queue: &Queue,
+    bar: &ProgressBar,
+) -> Result<Walk, VmmError> {
+    let begin = std::time::Instant::now();
+    let Some((s, resolved, events)) = source.open(vopts) else {
+        return Err(VmmError::CannotTest(
+            "the guest never ended its setup phase, so nothing was recorded".into(),
+        ));
+    };
+    let mut model = Model::new(replay::model_config(&s.header));
+    setup.publish(s);
+    let mut selector = PointSelector::new(opts.points.clone(), resolved);
+    let mut describer = Describer::default();
+    let mut input = VerifyInput::default();
+    let mut w = Walk::default();
+    let mut seen = HashSet::new();
+    let mut next_id = 0;
+    let mut last_point = None;
+    let mut visit = |seq: u64, model: &Model, input: &VerifyInput, w: &mut Walk, desc: String| {
+        w.descriptions.insert(seq, desc);
+        w.counts.points += 1;
+        let jobs = point_jobs(
+            opts,
+            model,
+            seq,
+            input,
+            &mut seen,
+            &mut next_id,
+            &mut w.counts,
+        )?;
+        bar.inc_length(jobs.len() as u64);
+        bar.set_message(format!("{} points", w.counts.points));
+        for job in jobs {
+            if !queue.push(job) {
+                break;
+            }
+        }
+        Ok::<(), VmmError>(())
+    };
+    if selector.before_any() {
+        visit(0, &model, &input, &mut w, describer.describe())?;
+        last_point = Some(0);
+    }
+    events.each(|ev, last| {
+        if opts.interrupted.load(Ordering::SeqCst) {
+            return Ok(false);
+        }
+        if let Some(p) = last_point.take()
+            && let Some(d) = w.descriptions.get_mut(&p)
+        {
+            d.push_str(", ");
+            d.push_str(&Describer::before(ev));
+        }
+        replay::apply(&mut model, ev)?;
+        replay::note_for_verify(&mut input, ev);
+        describer.observe(ev);
+        if selector.after(ev, last) {
+            visit(ev.seq, &model, &input, &mut w, describer.describe())?;
+            last_point = Some(ev.seq);
+        }
+        Ok(true)
+    })?;
+    w.seconds = begin.elapsed().as_secs_f64();
+    Ok(w)
+}
+
+/// The deduplicated images of one point, as jobs.
+fn point_jobs(
+    opts: &CrashTestOptions,
+    model: &Model,
+    seq: u64,
+    input: &VerifyInput,
+    seen: &mut HashSet<([u8; 32], usize)>,
+    next_id: &mut u64,
+    counts: &mut Counts,
+) -> Result<Vec<Job>, VmmError> {
+    // Ask for one image more than the limit, to know when it cuts.
+    let limit = opts.max_images_per_point;
+    let mut images = Vec::new();
+    // Nothing in flight: every state is the one image.
+    let only = model.count_images() == 1;
+    for s in opts.states.iter().take(if only { 1 } else { usize::MAX }) {
+        let room = (limit + 1).saturating_sub(images.len());
+        if room == 0 {
+            break;
+        }
+        images.extend(states::images(model, *s, room, opts.run.seed ^ seq)?);
+    }
+    let beyond_exhaustive = opts
+        .states
+        .iter()
+        .any(|s| matches!(s, States::Exhaustive(n) if model.count_images() > *n as u128));
+    if images.len() > limit || beyond_exhaustive {
+        images.truncate(limit);
+        counts.points_truncated += 1;
+    }
+    counts.images_generated += images.len() as u64;
+    // With one image, it is the maximal one and loses nothing.
+    let maximal = if only {
+        None
+    } else {
+        Some(model.image(&model.resolve(&ImageSpec::Maximal))?)
+    };
+    let mut input = input.clone();
+    input.note_written(model);
+    let input = Arc::new(input);
+    let mut jobs = Vec::new();
+    for (spec, image) in images {
+        if !seen.insert((image.hash(), input.promises.len())) {
+            continue;
+        }
+        counts.images_unique += 1;
+        let lost: Vec<u64> = maximal.as_ref().map_or_else(Vec::new, |maximal| {
+            image
+                .lines
+                .iter()
+                .filter(|(off, content)| maximal.lines.get(off) != Some(content))
+                .map(|(off, _)| *off)
+                .collect()
+        });
+        let kept = image.lines.len() - lost.len();
+        *next_id += 1;
+        jobs.push(Job {
+            id: *next_id,
+            seq,
+            spec,
+            image,
+            input: input.clone(),
+            lost,
+            kept,
+        });
+    }
+    Ok(jobs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::nvdimm::Streamed;
+    use pmemvm_traces::{Atomicity, Device, EventKind, Flush, Header, Persistence, TraceWriter};
+    use std::sync::mpsc::sync_channel;
+
+    /// The events streamed by a recording and the same events read back
+    /// from its trace file are walked alike.
+    #[test]
+    fn streamed_and_file_recordings_walk_the_same_events() {
+        let header = Header::new(
+            Device {
+                base: 1 << 32,
+                size: 1 << 20,
+            },
+            Persistence::MemCtrl,
+            Atomicity::Line,
+            "unit",
+            "test",
+            1,
+            [0; 32],
+        );
+        let events: Vec<Event> = (1..=5)
+            .map(|seq| match seq % 2 {
+                0 => Event::new(seq, EventKind::Sfence),
+                _ => Event::new(
+                    seq,
+                    EventKind::Clwb(Flush::new((1 << 32) + 64 * seq, 64 * seq)),
+                ),
+            })
+            .collect();
+        let path =
+            std::env::temp_dir().join(format!("pmemvm-recording-{}.jsonl", std::process::id()));
+        let mut writer = TraceWriter::create(&path, &header).expect("trace");
+        for ev in &events {
+            writer.write(ev).expect("event");
+        }
+        writer.finish().expect("finish");
+        let walk = |r: &Events, stop_after: u64| {
+            let mut seen = Vec::new();
+            r.each(|ev, last| {
+                seen.push((ev.clone(), last));
+                Ok(ev.seq < stop_after)
+            })
+            .expect("walk");
+            seen
+        };
+        // Two batches, as a recording sends them.
+        let stream = || {
+            let (tx, rx) = sync_channel(4);
+            for batch in [&events[..2], &events[2..]] {
+                tx.send(Streamed::Events(batch.to_vec())).expect("send");
+            }
+            Events::Stream(rx)
+        };
+        let file = Events::File(path.clone());
+        let all = walk(&stream(), u64::MAX);
+        assert_eq!(all, walk(&file, u64::MAX));
+        assert_eq!(all.len(), 5);
+        assert!(all.iter().take(4).all(|(_, last)| !last) && all[4].1);
+        assert_eq!(walk(&stream(), 2).len(), 2);
+        assert_eq!(walk(&file, 2).len(), 2);
+        let _ = std::fs::remove_file(path);
+    }
+}
