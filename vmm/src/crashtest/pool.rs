@@ -188,3 +188,63 @@ pub fn worker(
     }
     spent
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::session::VerifyInput;
+    use pmemvm_device::crash::{Image, ImageSpec};
+    use std::sync::mpsc::sync_channel;
+    use std::time::Duration;
+
+    fn job(id: u64) -> Job {
+        Job {
+            id,
+            seq: id,
+            spec: ImageSpec::Minimal,
+            image: Image::default(),
+            input: Arc::new(VerifyInput::default()),
+            lost: Vec::new(),
+            kept: 0,
+        }
+    }
+
+    #[test]
+    fn a_full_queue_opens_the_gate_and_waits_for_room() {
+        let gate = Gate::default();
+        let (tx, rx) = sync_channel(1);
+        let queue = Queue {
+            jobs: tx,
+            gate: &gate,
+        };
+        assert!(queue.push(job(1)));
+        assert_eq!(gate.opened_at(), None, "room left: the gate stays shut");
+        std::thread::scope(|s| {
+            let pusher = s.spawn(|| queue.push(job(2)));
+            // The second job waits for room, with the gate open.
+            gate.wait();
+            assert_eq!(rx.recv().map(|j| j.id).ok(), Some(1));
+            assert!(pusher.join().expect("pusher"));
+        });
+        assert_eq!(rx.recv().map(|j| j.id).ok(), Some(2));
+        drop(rx);
+        assert!(!queue.push(job(3)), "no worker left");
+    }
+
+    #[test]
+    fn a_gate_opens_once_and_a_closed_setup_releases_its_waiters() {
+        let gate = Gate::default();
+        gate.open();
+        let first = gate.opened_at().expect("open");
+        std::thread::sleep(Duration::from_millis(2));
+        gate.open();
+        assert_eq!(gate.opened_at(), Some(first));
+        let setup = SharedSetup::default();
+        std::thread::scope(|s| {
+            let waiter = s.spawn(|| setup.wait().is_none());
+            setup.close();
+            assert!(waiter.join().expect("waiter"));
+        });
+        assert!(setup.into_inner().is_none());
+    }
+}

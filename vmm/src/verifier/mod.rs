@@ -230,6 +230,14 @@ impl Verifier {
         Ok(())
     }
 
+    /// The RAM restored whole after every run (guest-physical bytes), once
+    /// chosen.
+    pub fn unlogged_window(&self) -> Option<std::ops::Range<u64>> {
+        self.window
+            .as_ref()
+            .map(|w| w.first * PAGE..w.first * PAGE + w.bytes.len() as u64)
+    }
+
     /// The most promises an image's verification may carry.
     pub fn max_promises(&self) -> usize {
         self.max_promises
@@ -372,6 +380,20 @@ impl Verifier {
                 .map_err(VmmError::kvm("get vCPU events"))?,
             msrs,
         })
+    }
+
+    /// A self-check for tests: puts the VM back in its snapshot state, as
+    /// before every run, and returns the numbers of the RAM pages that
+    /// still differ from the snapshot (none when the restore is complete).
+    pub fn restore_and_compare(&mut self) -> Result<Vec<u64>, VmmError> {
+        self.restore()?;
+        let snap = self
+            .snapshot
+            .as_ref()
+            .ok_or_else(|| VmmError::Protocol("no snapshot to compare with".into()))?;
+        Ok((0..self.vm.ram_size() / PAGE)
+            .filter(|&p| !self.vm.holds(p * PAGE, snap.ram.page(p)))
+            .collect())
     }
 
     /// Puts the VM back in its snapshot state.
