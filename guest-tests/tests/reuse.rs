@@ -77,7 +77,7 @@ fn reuse_matches_fresh(name: &str, variant: &str, window: bool) {
             let lines = r.model.image(&spec).expect("image");
             let got = reused.verify(&lines, &r.verify).expect("reused verify");
             failures += usize::from(!got.passed);
-            if reused.runs() % 10 == 0 {
+            if reused.runs().is_multiple_of(10) {
                 let stale = reused.restore_and_compare().expect("restores");
                 assert!(stale.is_empty(), "RAM pages not restored: {stale:x?}");
             }
