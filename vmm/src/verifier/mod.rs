@@ -400,6 +400,7 @@ impl Verifier {
     fn restore(&mut self) -> Result<(), VmmError> {
         let t = Instant::now();
         let written = self.vm.ram_dirty_pages()?;
+        log::trace!("written RAM pages: {written:x?}");
         let tables_touched = self.restore_ram_and_vcpu(&written)?;
         self.timings.restore_ram += t.elapsed();
         let t = Instant::now();
