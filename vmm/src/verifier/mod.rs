@@ -10,13 +10,13 @@
 //! * the RAM pages KVM's dirty log reports, from the snapshot;
 //! * the full vCPU state: registers, special registers, FPU/SSE, MSRs and
 //!   pending events;
-//! * the NVDIMM pages the guest wrote (dirty log) and the lines the last
-//!   image changed, from the base media;
+//! * the NVDIMM pages the guest wrote (dirty log), from the base media;
 //!
 //! and, when the run changed a page table, re-registers the RAM memslot,
 //! without which PVM keeps shadow page tables built from the old RAM
-//! (PLATFORM.md: 199 wrong runs out of 200). Then it applies only the new
-//! image's lines and runs the guest to its verdict.
+//! (PLATFORM.md: 199 wrong runs out of 200). Then it turns the last image
+//! into the new one, writing only the lines that differ (the base back
+//! under the lines the new image lacks), and runs the guest to its verdict.
 //!
 //! After the second run, the RAM pages it wrote, when they are many and
 //! close together, become a window KVM does not log and the verifier
@@ -149,7 +149,8 @@ pub struct Verifier {
     timeout_secs: u64,
     snapshot: Option<Snapshot>,
     window: Option<Window>,
-    /// Lines of the NVDIMM the last image changed (device offsets).
+    /// Lines of the last image (device offsets, ascending), where the
+    /// media may differ from the base.
     applied: Vec<u64>,
     last_verdict: Option<Verdict>,
     runs: u64,
@@ -382,18 +383,33 @@ impl Verifier {
         })
     }
 
-    /// A self-check for tests: puts the VM back in its snapshot state, as
-    /// before every run, and returns the numbers of the RAM pages that
-    /// still differ from the snapshot (none when the restore is complete).
-    pub fn restore_and_compare(&mut self) -> Result<Vec<u64>, VmmError> {
+    /// A self-check for tests: prepares the VM for `image` as before a
+    /// run (snapshot state restored, image applied) and lists what differs
+    /// from a fresh VM's state: RAM pages unlike the snapshot, NVDIMM lines
+    /// unlike the base media with the image's lines.
+    pub fn check_restore(&mut self, image: &Image) -> Result<Vec<String>, VmmError> {
         self.restore()?;
+        self.apply(image)?;
         let snap = self
             .snapshot
             .as_ref()
             .ok_or_else(|| VmmError::Protocol("no snapshot to compare with".into()))?;
-        Ok((0..self.vm.ram_size() / PAGE)
+        let mut wrong: Vec<String> = (0..self.vm.ram_size() / PAGE)
             .filter(|&p| !self.vm.holds(p * PAGE, snap.ram.page(p)))
-            .collect())
+            .map(|p| format!("RAM page {:#x}", p * PAGE))
+            .collect();
+        let mut want = self.base.as_slice().to_vec();
+        image.apply(&mut want);
+        let media = self.nvdimm()?.media_mut();
+        wrong.extend(
+            media
+                .chunks(64)
+                .zip(want.chunks(64))
+                .enumerate()
+                .filter(|(_, (have, want))| have != want)
+                .map(|(i, _)| format!("NVDIMM line {:#x}", i * 64)),
+        );
+        Ok(wrong)
     }
 
     /// Puts the VM back in its snapshot state.
@@ -511,7 +527,9 @@ impl Verifier {
         Ok(tables_touched)
     }
 
-    /// The NVDIMM pages the guest wrote, and the last image's lines.
+    /// The NVDIMM pages the guest wrote, from the base media. The last
+    /// image's lines elsewhere stay: [`Verifier::apply`] changes only the
+    /// lines the next image needs changed.
     fn restore_media(&mut self) -> Result<(), VmmError> {
         let (slot, size) = {
             let n = self.nvdimm()?;
@@ -519,25 +537,29 @@ impl Verifier {
         };
         let dirty = self.vm.dirty_pages(slot, size)?;
         let base = self.base.clone();
-        let base = base.as_slice();
-        let applied = std::mem::take(&mut self.applied);
         let media = self.nvdimm()?.media_mut();
-        let ranges = dirty
+        for range in dirty
             .iter()
             .map(|p| (p * PAGE) as usize..((p + 1) * PAGE) as usize)
-            .chain(applied.iter().map(|&l| l as usize..l as usize + 64));
-        for range in ranges {
-            if let (Some(dst), Some(src)) = (media.get_mut(range.clone()), base.get(range)) {
-                dst.copy_from_slice(src);
-            }
+        {
+            copy_range(media, base.as_slice(), range);
         }
+        // Those lines hold the base again.
+        self.applied
+            .retain(|line| dirty.binary_search(&(line / PAGE)).is_err());
         Ok(())
     }
 
-    /// Writes the image's lines over the base media.
+    /// Makes the media the base media with the image's lines: the last
+    /// image's lines this one lacks get the base back, and only the lines
+    /// that differ are written.
     fn apply(&mut self, image: &Image) -> Result<(), VmmError> {
+        let base = self.base.clone();
+        let stale = std::mem::take(&mut self.applied);
         let media = self.nvdimm()?.media_mut();
-        let mut applied = Vec::with_capacity(image.lines.len());
+        for &off in stale.iter().filter(|off| !image.lines.contains_key(off)) {
+            copy_range(media, base.as_slice(), off as usize..off as usize + 64);
+        }
         for (&off, content) in &image.lines {
             let at = off as usize;
             let dst = media.get_mut(at..at + 64).ok_or_else(|| {
@@ -545,11 +567,17 @@ impl Verifier {
             })?;
             if dst != content {
                 dst.copy_from_slice(content);
-                applied.push(off);
             }
         }
-        self.applied = applied;
+        self.applied = image.lines.keys().copied().collect();
         Ok(())
+    }
+}
+
+/// Copies `range` of `src` over `dst` (what lies in both).
+fn copy_range(dst: &mut [u8], src: &[u8], range: std::ops::Range<usize>) {
+    if let (Some(d), Some(s)) = (dst.get_mut(range.clone()), src.get(range)) {
+        d.copy_from_slice(s);
     }
 }
 
