@@ -353,6 +353,7 @@ fn progress_bar(show: bool) -> ProgressBar {
     ) {
         bar.set_style(style.progress_chars("=> "));
     }
+    bar.set_message("points: 0");
     bar
 }
 

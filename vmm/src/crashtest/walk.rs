@@ -165,7 +165,7 @@ pub fn walk(
             &mut w.counts,
         )?;
         bar.inc_length(jobs.len() as u64);
-        bar.set_message(format!("{} points", w.counts.points));
+        bar.set_message(format!("points: {}", w.counts.points));
         for job in jobs {
             if !queue.push(job) {
                 break;

@@ -149,9 +149,9 @@ pub struct Verifier {
     timeout_secs: u64,
     snapshot: Option<Snapshot>,
     window: Option<Window>,
-    /// Lines of the last image (device offsets, ascending), where the
-    /// media may differ from the base.
-    applied: Vec<u64>,
+    /// The last image's lines (device offset, content; ascending) that the
+    /// media holds.
+    applied: Vec<(u64, [u8; 64])>,
     last_verdict: Option<Verdict>,
     runs: u64,
     timings: Timings,
@@ -546,30 +546,41 @@ impl Verifier {
         }
         // Those lines hold the base again.
         self.applied
-            .retain(|line| dirty.binary_search(&(line / PAGE)).is_err());
+            .retain(|(line, _)| dirty.binary_search(&(line / PAGE)).is_err());
         Ok(())
     }
 
-    /// Makes the media the base media with the image's lines: the last
-    /// image's lines this one lacks get the base back, and only the lines
-    /// that differ are written.
+    /// Makes the media the base media with the image's lines. Only what
+    /// differs from the last image is written: its lines this image lacks
+    /// get the base back, lines with other content are written (compared
+    /// with the last image's copy, not with the media).
     fn apply(&mut self, image: &Image) -> Result<(), VmmError> {
         let base = self.base.clone();
-        let stale = std::mem::take(&mut self.applied);
+        let last = std::mem::take(&mut self.applied);
         let media = self.nvdimm()?.media_mut();
-        for &off in stale.iter().filter(|off| !image.lines.contains_key(off)) {
-            copy_range(media, base.as_slice(), off as usize..off as usize + 64);
-        }
+        // Both ascending: one merge walk.
+        let mut old = last.iter().peekable();
         for (&off, content) in &image.lines {
+            while let Some((gone, _)) = old.next_if(|(line, _)| *line < off) {
+                copy_range(media, base.as_slice(), *gone as usize..*gone as usize + 64);
+            }
+            if old
+                .next_if(|(line, had)| *line == off && had == content)
+                .is_some()
+            {
+                continue;
+            }
+            old.next_if(|(line, _)| *line == off);
             let at = off as usize;
             let dst = media.get_mut(at..at + 64).ok_or_else(|| {
                 VmmError::Protocol(format!("image line {off:#x} outside the NVDIMM"))
             })?;
-            if dst != content {
-                dst.copy_from_slice(content);
-            }
+            dst.copy_from_slice(content);
         }
-        self.applied = image.lines.keys().copied().collect();
+        for (gone, _) in old {
+            copy_range(media, base.as_slice(), *gone as usize..*gone as usize + 64);
+        }
+        self.applied = image.lines.iter().map(|(&off, c)| (off, *c)).collect();
         Ok(())
     }
 }
