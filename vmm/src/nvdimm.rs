@@ -73,6 +73,9 @@ pub enum Streamed {
     Setup(Box<Header>, Arc<SharedMedia>),
     /// The next events, in order.
     Events(Vec<Event>),
+    /// The recording ended: no event follows (the run's teardown may still
+    /// hold the stream open).
+    End,
 }
 
 /// Events per [`Streamed::Events`].
@@ -598,7 +601,9 @@ impl Nvdimm {
             self.start_trace()?;
         }
         self.send_batch();
-        self.stream = None;
+        if let Some(s) = self.stream.take() {
+            let _ = s.send(Streamed::End);
+        }
         self.backing.write_media(self.copy.as_slice())?;
         let trace = match self.trace.take() {
             Some(t) => Some(t.finish()?),

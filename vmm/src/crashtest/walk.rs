@@ -86,8 +86,10 @@ impl Events {
             Events::Stream(rx) => {
                 let mut pending: Option<Event> = None;
                 for message in rx {
-                    let Streamed::Events(events) = message else {
-                        continue;
+                    let events = match message {
+                        Streamed::Events(events) => events,
+                        Streamed::End => break,
+                        Streamed::Setup(..) => continue,
                     };
                     for ev in events {
                         if let Some(prev) = pending.replace(ev)
@@ -317,20 +319,37 @@ mod tests {
             .expect("walk");
             seen
         };
-        // Two batches, as a recording sends them.
-        let stream = || {
-            let (tx, rx) = sync_channel(4);
-            for batch in [&events[..2], &events[2..]] {
-                tx.send(Streamed::Events(batch.to_vec())).expect("send");
-            }
-            Events::Stream(rx)
-        };
+        // Two batches and the end, as a recording sends them; the sender
+        // stays open, as during a recording's teardown.
+        let (tx, rx) = sync_channel(4);
+        let streamed = std::thread::spawn(move || {
+            let stream = Events::Stream(rx);
+            let all = walk(&stream, u64::MAX);
+            drop(stream);
+            all
+        });
+        for batch in [&events[..2], &events[2..]] {
+            tx.send(Streamed::Events(batch.to_vec())).expect("send");
+        }
+        tx.send(Streamed::End).expect("send");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !streamed.is_finished() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the walk waits past the end"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        let all = streamed.join().expect("walk");
+        drop(tx);
         let file = Events::File(path.clone());
-        let all = walk(&stream(), u64::MAX);
         assert_eq!(all, walk(&file, u64::MAX));
         assert_eq!(all.len(), 5);
         assert!(all.iter().take(4).all(|(_, last)| !last) && all[4].1);
-        assert_eq!(walk(&stream(), 2).len(), 2);
+        let (tx, rx) = sync_channel(4);
+        tx.send(Streamed::Events(events.clone())).expect("send");
+        drop(tx);
+        assert_eq!(walk(&Events::Stream(rx), 2).len(), 2);
         assert_eq!(walk(&file, 2).len(), 2);
         let _ = std::fs::remove_file(path);
     }
