@@ -44,24 +44,38 @@ pub fn verify_info() -> Option<(u64, &'static [PromiseArgs])> {
     }
 }
 
-/// In verify mode: whether a traced store wrote NVDIMM page `page` (device
-/// offset / 4096) before the crash point. `true` when unknown, so a caller
-/// that skips unwritten pages stays sound.
-pub fn page_written(page: u64) -> bool {
+/// In verify mode: the NVDIMM pages (device offset / 4096) a traced store
+/// wrote before the crash point.
+pub struct WrittenPages(Option<&'static [u8]>);
+
+impl WrittenPages {
+    /// Whether a traced store wrote `page`; `true` when unknown, so a
+    /// caller that skips unwritten pages stays sound.
+    pub fn contains(&self, page: u64) -> bool {
+        self.0.is_none_or(|bitmap| {
+            bitmap
+                .get((page / 8) as usize)
+                .is_none_or(|byte| byte & (1 << (page % 8)) != 0)
+        })
+    }
+}
+
+/// The pages traced stores wrote before the crash point, as the VMM says.
+pub fn written_pages() -> WrittenPages {
     let at = crate::boot_info().verify;
     if at == 0 {
-        return true;
+        return WrittenPages(None);
     }
     // SAFETY: as in `verify_info`: the VMM wrote the header, the promises and
-    // the bitmap there.
+    // the bitmap there, below `free_start`.
     unsafe {
         let header = (at as *const VerifyHeader).read();
-        if page / 8 >= header.written_bitmap_bytes {
-            return true;
-        }
         let bitmap = at
             + core::mem::size_of::<VerifyHeader>() as u64
             + header.promises * core::mem::size_of::<PromiseArgs>() as u64;
-        ((bitmap + page / 8) as *const u8).read() & (1 << (page % 8)) != 0
+        WrittenPages(Some(core::slice::from_raw_parts(
+            bitmap as *const u8,
+            header.written_bitmap_bytes as usize,
+        )))
     }
 }

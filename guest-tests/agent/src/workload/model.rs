@@ -92,6 +92,39 @@ struct File {
     first_block: u64,
 }
 
+/// The pages of a file that hold their setup content ([`Model::pristine`]),
+/// asked in increasing page order.
+pub struct Pristine {
+    filled_pages: u64,
+    first_block: u64,
+    /// Page ranges changes touched: disjoint, in order.
+    touched: Vec<(u64, u64)>,
+    /// The first of `touched` that may still hold a page asked next.
+    next: usize,
+}
+
+impl Pristine {
+    /// The block the setup gave `page`, if the page still holds the setup
+    /// pattern there; `page` must not be below the last one asked.
+    pub fn block(&mut self, page: u64) -> Option<u64> {
+        if page >= self.filled_pages {
+            return None;
+        }
+        while self
+            .touched
+            .get(self.next)
+            .is_some_and(|&(_, end)| end <= page)
+        {
+            self.next += 1;
+        }
+        let touched = self
+            .touched
+            .get(self.next)
+            .is_some_and(|&(start, _)| start <= page);
+        (!touched).then_some(self.first_block + page)
+    }
+}
+
 /// File sizes, the overlay of changes and the live mappings.
 pub struct Model {
     files: BTreeMap<u64, File>,
@@ -151,16 +184,35 @@ impl Model {
         }
     }
 
-    /// The block the setup gave page `page` of `ino`, when no operation up
-    /// to `upto` wrote, zeroed or truncated any of its bytes: the page then
-    /// holds the setup pattern in that block, as in the initial media.
-    pub fn pristine_block(&self, ino: u64, page: u64, upto: usize) -> Option<u64> {
-        let f = self.files.get(&ino)?;
-        let (start, end) = (page * PAGE, (page + 1) * PAGE);
-        let touched = self.changes[..upto]
+    /// Which pages of `ino` still hold what the setup gave them after the
+    /// first `upto` changes: no change wrote, zeroed or truncated any of
+    /// their bytes.
+    pub fn pristine(&self, ino: u64, upto: usize) -> Pristine {
+        let f = self.files.get(&ino).copied().unwrap_or(File {
+            size: 0,
+            filled: 0,
+            first_block: 0,
+        });
+        let mut touched: Vec<(u64, u64)> = self.changes[..upto]
             .iter()
-            .any(|c| c.ino == ino && c.off < end && start < c.off + c.len.max(1));
-        (end <= f.filled && !touched).then_some(f.first_block + page)
+            .filter(|c| c.ino == ino)
+            .map(|c| (c.off / PAGE, (c.off + c.len.max(1)).div_ceil(PAGE)))
+            .collect();
+        touched.sort_unstable();
+        // Merged into disjoint ranges, in order.
+        let mut merged: Vec<(u64, u64)> = Vec::with_capacity(touched.len());
+        for (start, end) in touched {
+            match merged.last_mut() {
+                Some(last) if start <= last.1 => last.1 = last.1.max(end),
+                _ => merged.push((start, end)),
+            }
+        }
+        Pristine {
+            filled_pages: f.filled / PAGE,
+            first_block: f.first_block,
+            touched: merged,
+            next: 0,
+        }
     }
 
     /// Size of `ino`.

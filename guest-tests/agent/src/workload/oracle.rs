@@ -11,9 +11,10 @@
 //! Segments are compared a page at a time against the sparse model, a word
 //! at a time, with a per-byte look at the later writes only on mismatch.
 
-use super::model::{Change, Model};
+use super::model::{Change, Model, Pristine};
 use super::{Event, Plan, exec};
 use crate::dax::fs::Fs;
+use crate::dax::inode::Inode;
 use crate::dax::io;
 use crate::dax::layout::{self, PAGE};
 use crate::dax::variant::Variant;
@@ -22,7 +23,7 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 use pmemvm_abi::PromiseArgs;
-use pmemvm_rt::report;
+use pmemvm_rt::report::{self, WrittenPages};
 
 /// Bytes `[start, end)` of a file whose latest promise is sync `op`.
 struct Segment {
@@ -107,10 +108,12 @@ fn compare(fs: &mut Fs, model: &Model, s: &Segment, upto: usize) -> Option<Lost>
     let (mut found, mut expected) = ([0u8; PAGE as usize], [0u8; PAGE as usize]);
     let later = &model.changes()[upto..];
     let mut lost: Option<Lost> = None;
+    let mut pristine = model.pristine(s.ino, upto);
+    let written = report::written_pages();
     let mut at = s.start;
     while at < s.end {
         let n = ((at / PAGE + 1) * PAGE).min(s.end) - at;
-        if n == PAGE && unchanged_since_setup(fs, model, s.ino, at / PAGE, upto) {
+        if n == PAGE && unchanged_since_setup(fs.inode(s.ino), &mut pristine, &written, at / PAGE) {
             at += n;
             continue;
         }
@@ -158,14 +161,18 @@ fn compare(fs: &mut Fs, model: &Model, s: &Segment, upto: usize) -> Option<Lost>
 /// it (so it must hold the setup pattern), the recovered file still maps it
 /// to its setup block and covers it, and no traced store wrote that block
 /// (so it holds exactly what the setup left, the VMM says, in every image).
-fn unchanged_since_setup(fs: &mut Fs, model: &Model, ino: u64, page: u64, upto: usize) -> bool {
-    let Some(block) = model.pristine_block(ino, page, upto) else {
+fn unchanged_since_setup(
+    inode: &Inode,
+    pristine: &mut Pristine,
+    written: &WrittenPages,
+    page: u64,
+) -> bool {
+    let Some(block) = pristine.block(page) else {
         return false;
     };
-    let inode = fs.inode(ino);
     inode.block(page).map(u64::from) == Some(block)
         && inode.cur.size >= (page + 1) * PAGE
-        && !pmemvm_rt::report::page_written(block * PAGE / 4096)
+        && !written.contains(block * PAGE / 4096)
 }
 
 /// Checks every segment against the recovered file system.
