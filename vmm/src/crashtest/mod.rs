@@ -25,7 +25,7 @@ use crate::verify::{self, VerifyOptions};
 use indicatif::{ProgressBar, ProgressStyle};
 use pmemvm_device::crash::{Image, ImageSpec};
 use pmemvm_device::media::SharedMedia;
-use pmemvm_traces::{PointSet, TraceReader};
+use pmemvm_traces::{Header, PointSet, TraceReader};
 use points::PointSelector;
 use pool::{Gate, Queue, Setup, SharedSetup};
 use report::{Counts, FailedImage, Failure, PointResult, Report};
@@ -89,13 +89,72 @@ pub fn run(opts: &CrashTestOptions) -> Result<Report, VmmError> {
         reason: e.to_string(),
     })?;
     let trace = opts.out_dir.join("trace.jsonl");
+    let bar = progress_bar(opts.progress);
+    let done = record_walk_verify(opts, &trace, &bar, begin)?;
+    bar.finish_and_clear();
+    let (verified, failures, point_results) = tally(opts, &trace, &done.walk, done.outcomes)?;
+    let header = done.header;
+    Ok(Report {
+        tool_version: env!("CARGO_PKG_VERSION").into(),
+        scenario: header.scenario.clone(),
+        variant: header.variant.clone(),
+        seed: header.seed,
+        persistence: header.persistence.as_str().into(),
+        atomicity: header.atomicity.as_str().into(),
+        points: opts.points.to_string(),
+        states: opts
+            .states
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(","),
+        trace: trace.display().to_string(),
+        complete: !opts.interrupted.load(Ordering::SeqCst),
+        events: done.recorded.count,
+        record_findings: done.recorded.findings,
+        counts: Counts {
+            images_verified: verified,
+            ..done.walk.counts
+        },
+        seconds: begin.elapsed().as_secs_f64(),
+        record_seconds: done.record_secs,
+        walk_seconds: done.walk.seconds,
+        images_per_second: verified as f64 / done.verify_secs.max(1e-9),
+        time_in_verifiers: done.timings.into(),
+        failures,
+        point_results,
+    })
+}
+
+/// What recording, walking and verifying gave.
+struct Done {
+    recorded: Recorded,
+    walk: Walk,
+    header: Header,
+    /// The verified images, in no order.
+    outcomes: Vec<Outcome>,
+    /// From `begin` to the end of the recording.
+    record_secs: f64,
+    /// From the moment the workers could start to the last verdict.
+    verify_secs: f64,
+    /// Where the verify VMs spent their time, summed.
+    timings: Timings,
+}
+
+/// Records the run while a walk builds the images of its crash points
+/// and workers (once the recording is over) verify them.
+fn record_walk_verify(
+    opts: &CrashTestOptions,
+    trace: &Path,
+    bar: &ProgressBar,
+    begin: Instant,
+) -> Result<Done, VmmError> {
     let vopts = VerifyOptions {
         guest: opts.run.guest.clone(),
         mem: opts.run.mem,
         timeout_secs: opts.run.timeout_secs,
         backing: opts.run.nvdimm.backing.clone(),
     };
-    let bar = progress_bar(opts.progress);
     let setup = SharedSetup::default();
     let gate = Gate::default();
     // Set when the recording failed: the workers skip what is queued.
@@ -107,8 +166,7 @@ pub fn run(opts: &CrashTestOptions) -> Result<Report, VmmError> {
     // Points that need the whole trace are walked after the recording;
     // the others while it runs.
     let streamed = !PointSelector::needs_resolution(&opts.points);
-    let mut record_secs = 0.0;
-    let (recorded, walk, outcomes, verify_secs) = std::thread::scope(|scope| {
+    let (recorded, walk, outcomes, record_secs, verify_secs) = std::thread::scope(|scope| {
         for _ in 0..opts.jobs.max(1) {
             let (tx, setup, gate, job_rx) = (out_tx.clone(), &setup, &gate, &job_rx);
             let (abort, timings) = (&abort, &timings);
@@ -139,18 +197,18 @@ pub fn run(opts: &CrashTestOptions) -> Result<Report, VmmError> {
             gate: &gate,
         };
         let (stream_tx, stream_rx) = sync_channel(STREAMED_BATCHES);
-        let (vopts, setup, bar) = (&vopts, &setup, &bar);
-        let mut walker = None;
-        let mut queue = Some(queue);
-        if streamed && let Some(queue) = queue.take() {
-            walker = Some(scope.spawn(move || {
-                let source = Source::Stream(stream_rx);
-                walk::walk(opts, vopts, source, setup, &queue, bar)
-            }));
-        }
+        let (vopts, setup) = (&vopts, &setup);
+        let (walker, queue) = if streamed {
+            let walker = scope.spawn(move || {
+                walk::walk(opts, vopts, Source::Stream(stream_rx), setup, &queue, bar)
+            });
+            (Some(walker), None)
+        } else {
+            (None, Some(queue))
+        };
         let stream = streamed.then(|| RecordingStream(stream_tx));
-        let recorded = record(opts, &trace, stream);
-        record_secs = begin.elapsed().as_secs_f64();
+        let recorded = record(opts, trace, stream);
+        let record_secs = begin.elapsed().as_secs_f64();
         if recorded.is_err() {
             abort.store(true, Ordering::SeqCst);
         }
@@ -158,7 +216,7 @@ pub fn run(opts: &CrashTestOptions) -> Result<Report, VmmError> {
         gate.open();
         let walk = match (walker, queue, &recorded) {
             (Some(w), _, _) => w.join().unwrap_or_else(|_| Err(panicked("walk"))),
-            (None, Some(queue), Ok(r)) => file_walk(opts, vopts, &trace, r, setup, &queue, bar),
+            (None, Some(queue), Ok(r)) => file_walk(opts, vopts, trace, r, setup, &queue, bar),
             (None, _, Err(_)) | (None, None, _) => Ok(Walk::default()),
         };
         // Workers still waiting for a setup that never came may go.
@@ -169,7 +227,7 @@ pub fn run(opts: &CrashTestOptions) -> Result<Report, VmmError> {
         let verify_secs = gate
             .opened_at()
             .map_or(0.0, |t| (last_verdict - t).as_secs_f64());
-        (recorded, walk, outcomes, verify_secs)
+        (recorded, walk, outcomes, record_secs, verify_secs)
     });
     let recorded = recorded?;
     let walk = walk?;
@@ -177,7 +235,25 @@ pub fn run(opts: &CrashTestOptions) -> Result<Report, VmmError> {
         .into_inner()
         .ok_or_else(|| VmmError::Protocol("the walk never saw the recording's setup".into()))?
         .header;
-    bar.finish_and_clear();
+    Ok(Done {
+        recorded,
+        walk,
+        header,
+        outcomes,
+        record_secs,
+        verify_secs,
+        timings: timings.into_inner().unwrap_or_default(),
+    })
+}
+
+/// The verdicts by point and by distinct failure: the number verified, the
+/// failures (most frequent first) and every visited point's counts.
+fn tally(
+    opts: &CrashTestOptions,
+    trace: &Path,
+    walk: &Walk,
+    mut outcomes: Vec<Outcome>,
+) -> Result<(u64, Vec<Failure>, Vec<PointResult>), VmmError> {
     let mut failures: BTreeMap<String, Failure> = BTreeMap::new();
     let mut per_point: BTreeMap<u64, PointResult> = walk
         .descriptions
@@ -193,17 +269,11 @@ pub fn run(opts: &CrashTestOptions) -> Result<Report, VmmError> {
         })
         .collect();
     let mut verified = 0;
-    let mut sorted = outcomes;
-    sorted.sort_by_key(|o| o.job.id);
-    for o in sorted {
-        let verdict = match o.verdict {
-            Ok(v) => v,
-            Err(e) => {
-                return Err(VmmError::Protocol(format!(
-                    "verification failed to run: {e}"
-                )));
-            }
-        };
+    outcomes.sort_by_key(|o| o.job.id);
+    for o in outcomes {
+        let verdict = o
+            .verdict
+            .map_err(|e| VmmError::Protocol(format!("verification failed to run: {e}")))?;
         verified += 1;
         let point = per_point.entry(o.job.seq).or_default();
         point.seq = o.job.seq;
@@ -217,43 +287,13 @@ pub fn run(opts: &CrashTestOptions) -> Result<Report, VmmError> {
             .or_insert_with(|| Failure {
                 message: verdict.message.clone(),
                 images: 0,
-                first: failed_image(opts, &trace, &o.job, &walk.descriptions),
+                first: failed_image(opts, trace, &o.job, &walk.descriptions),
             });
         entry.images += 1;
     }
     let mut failures: Vec<Failure> = failures.into_values().collect();
     failures.sort_by(|a, b| b.images.cmp(&a.images).then(a.message.cmp(&b.message)));
-    let complete = !opts.interrupted.load(Ordering::SeqCst);
-    Ok(Report {
-        tool_version: env!("CARGO_PKG_VERSION").into(),
-        scenario: header.scenario.clone(),
-        variant: header.variant.clone(),
-        seed: header.seed,
-        persistence: header.persistence.as_str().into(),
-        atomicity: header.atomicity.as_str().into(),
-        points: opts.points.to_string(),
-        states: opts
-            .states
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join(","),
-        trace: trace.display().to_string(),
-        complete,
-        events: recorded.count,
-        record_findings: recorded.findings,
-        counts: Counts {
-            images_verified: verified,
-            ..walk.counts
-        },
-        seconds: begin.elapsed().as_secs_f64(),
-        record_seconds: record_secs,
-        walk_seconds: walk.seconds,
-        images_per_second: verified as f64 / verify_secs.max(1e-9),
-        time_in_verifiers: timings.into_inner().unwrap_or_default().into(),
-        failures,
-        point_results: per_point.into_values().collect(),
-    })
+    Ok((verified, failures, per_point.into_values().collect()))
 }
 
 /// What recording the run gave.
