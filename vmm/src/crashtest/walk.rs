@@ -281,7 +281,8 @@ mod tests {
     /// The events streamed by a recording and the same events read back
     /// from its trace file are walked alike.
     #[test]
-    fn streamed_and_file_recordings_walk_the_same_events() {
+    fn streamed_and_file_recordings_walk_the_same_events() -> Result<(), Box<dyn std::error::Error>>
+    {
         let header = Header::new(
             Device {
                 base: 1 << 32,
@@ -305,19 +306,18 @@ mod tests {
             .collect();
         let path =
             std::env::temp_dir().join(format!("pmemvm-recording-{}.jsonl", std::process::id()));
-        let mut writer = TraceWriter::create(&path, &header).expect("trace");
+        let mut writer = TraceWriter::create(&path, &header)?;
         for ev in &events {
-            writer.write(ev).expect("event");
+            writer.write(ev)?;
         }
-        writer.finish().expect("finish");
-        let walk = |r: &Events, stop_after: u64| {
+        writer.finish()?;
+        let walk = |r: &Events, stop_after: u64| -> Result<Vec<(Event, bool)>, VmmError> {
             let mut seen = Vec::new();
             r.each(|ev, last| {
                 seen.push((ev.clone(), last));
                 Ok(ev.seq < stop_after)
-            })
-            .expect("walk");
-            seen
+            })?;
+            Ok(seen)
         };
         // Two batches and the end, as a recording sends them; the sender
         // stays open, as during a recording's teardown.
@@ -329,9 +329,9 @@ mod tests {
             all
         });
         for batch in [&events[..2], &events[2..]] {
-            tx.send(Streamed::Events(batch.to_vec())).expect("send");
+            tx.send(Streamed::Events(batch.to_vec()))?;
         }
-        tx.send(Streamed::End).expect("send");
+        tx.send(Streamed::End)?;
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
         while !streamed.is_finished() {
             assert!(
@@ -340,17 +340,18 @@ mod tests {
             );
             std::thread::sleep(std::time::Duration::from_millis(1));
         }
-        let all = streamed.join().expect("walk");
+        let all = streamed.join().map_err(|_| "the walk panicked")??;
         drop(tx);
         let file = Events::File(path.clone());
-        assert_eq!(all, walk(&file, u64::MAX));
+        assert_eq!(all, walk(&file, u64::MAX)?);
         assert_eq!(all.len(), 5);
         assert!(all.iter().take(4).all(|(_, last)| !last) && all[4].1);
         let (tx, rx) = sync_channel(4);
-        tx.send(Streamed::Events(events.clone())).expect("send");
+        tx.send(Streamed::Events(events.clone()))?;
         drop(tx);
-        assert_eq!(walk(&Events::Stream(rx), 2).len(), 2);
-        assert_eq!(walk(&file, 2).len(), 2);
+        assert_eq!(walk(&Events::Stream(rx), 2)?.len(), 2);
+        assert_eq!(walk(&file, 2)?.len(), 2);
         let _ = std::fs::remove_file(path);
+        Ok(())
     }
 }

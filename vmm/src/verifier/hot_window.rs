@@ -67,10 +67,10 @@ mod tests {
     #[test]
     fn stays_within_ram_and_max_pages() {
         let written: Vec<u64> = (0..MAX_PAGES * 3).step_by(2).collect();
-        let w = choose(&written, MAX_PAGES * 3).expect("dense enough");
-        assert!(w.end - w.start <= MAX_PAGES + HEADROOM);
-        let w = choose(&(90..100).collect::<Vec<_>>(), 100).expect("dense enough");
-        assert_eq!(w, 90..100);
+        let w = choose(&written, MAX_PAGES * 3);
+        assert!(w.is_some_and(|w| w.end - w.start <= MAX_PAGES + HEADROOM));
+        let w = choose(&(90..100).collect::<Vec<_>>(), 100);
+        assert_eq!(w, Some(90..100));
     }
 
     #[test]
