@@ -20,12 +20,15 @@ pub const MIN_WRITTEN: usize = 8;
 /// Pages added above the last written one, for runs whose heap reaches a
 /// little further.
 pub const HEADROOM: u64 = 8;
+/// Pages added below the first written one, for runs whose stack (which
+/// grows down) reaches a little deeper.
+pub const FOOTROOM: u64 = 4;
 
 /// The window, in page numbers, that saves the most: of `written` (page
 /// numbers a run wrote), the pages it holds cost a fault each when logged,
-/// and each of its pages a copy; at most [`MAX_PAGES`], plus [`HEADROOM`],
-/// within `ram_pages`. `None` when the best one holds fewer than
-/// [`MIN_WRITTEN`] written pages.
+/// and each of its pages a copy; at most [`MAX_PAGES`], plus [`FOOTROOM`]
+/// and [`HEADROOM`], within `ram_pages`. `None` when the best one holds
+/// fewer than [`MIN_WRITTEN`] written pages.
 pub fn choose(written: &[u64], ram_pages: u64) -> Option<Range<u64>> {
     let mut pages: Vec<u64> = written.iter().copied().filter(|&p| p < ram_pages).collect();
     pages.sort_unstable();
@@ -45,7 +48,8 @@ pub fn choose(written: &[u64], ram_pages: u64) -> Option<Range<u64>> {
         }
     }
     let (_, count, range) = best?;
-    (count >= MIN_WRITTEN).then(|| range.start..(range.end + HEADROOM).min(ram_pages))
+    (count >= MIN_WRITTEN)
+        .then(|| range.start.saturating_sub(FOOTROOM)..(range.end + HEADROOM).min(ram_pages))
 }
 
 #[cfg(test)]
@@ -61,16 +65,19 @@ mod tests {
             .chain(0x178..0x17c)
             .chain(0x18f..0x1a3)
             .collect();
-        assert_eq!(choose(&written, 0x4000), Some(0x178..0x1a3 + HEADROOM));
+        assert_eq!(
+            choose(&written, 0x4000),
+            Some(0x178 - FOOTROOM..0x1a3 + HEADROOM)
+        );
     }
 
     #[test]
     fn stays_within_ram_and_max_pages() {
         let written: Vec<u64> = (0..MAX_PAGES * 3).step_by(2).collect();
         let w = choose(&written, MAX_PAGES * 3);
-        assert!(w.is_some_and(|w| w.end - w.start <= MAX_PAGES + HEADROOM));
-        let w = choose(&(90..100).collect::<Vec<_>>(), 100);
-        assert_eq!(w, Some(90..100));
+        assert!(w.is_some_and(|w| w.end - w.start <= FOOTROOM + MAX_PAGES + HEADROOM));
+        let w = choose(&(0..10).chain(90..100).collect::<Vec<_>>(), 100);
+        assert_eq!(w, Some(0..100), "within RAM at both ends");
     }
 
     #[test]
