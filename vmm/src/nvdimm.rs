@@ -298,9 +298,8 @@ impl Nvdimm {
         })
     }
 
-    /// Creates the trace file (if one was asked for), with the current
-    /// content as the initial media.
-    /// and starts the stream (if one was asked for).
+    /// Creates the trace file and starts the stream (each if asked for),
+    /// with the current content as the initial media.
     fn start_trace(&mut self) -> Result<(), VmmError> {
         let stream = self.options.stream.clone();
         let media = if self.options.keep_setup_media || stream.is_some() {

@@ -36,8 +36,9 @@ pub struct Vm {
     ram: GuestMemoryMmap,
     ram_size: u64,
     log_dirty_ram: bool,
-    /// With `log_dirty_ram`: RAM pages the VMM wrote (KVM does not log those).
-    vmm_written: Mutex<BTreeSet<u64>>,
+    /// With `log_dirty_ram`, until [`Vm::take_written_pages`]: RAM pages
+    /// the VMM wrote (KVM does not log those).
+    vmm_written: Mutex<Option<BTreeSet<u64>>>,
     /// With `log_dirty_ram`: RAM KVM does not log (page-aligned bytes).
     unlogged: Option<Range<u64>>,
     /// The RAM memslots registered now: slot, guest-physical address.
@@ -100,7 +101,7 @@ impl Vm {
             ram,
             ram_size,
             log_dirty_ram: false,
-            vmm_written: Mutex::default(),
+            vmm_written: Mutex::new(Some(BTreeSet::new())),
             unlogged: None,
             ram_slots: Vec::new(),
             sync_regs,
@@ -282,7 +283,8 @@ impl Vm {
     pub fn write(&self, addr: u64, bytes: &[u8]) -> Result<(), VmmError> {
         if self.log_dirty_ram
             && !bytes.is_empty()
-            && let Ok(mut pages) = self.vmm_written.lock()
+            && let Ok(mut tracked) = self.vmm_written.lock()
+            && let Some(pages) = tracked.as_mut()
         {
             pages.extend(addr / 4096..=(addr + bytes.len() as u64 - 1) / 4096);
         }
@@ -296,14 +298,18 @@ impl Vm {
     /// Numbers of the RAM pages anything may have written since the VM was
     /// made: the guest (the dirty log, which this call starts afresh) and
     /// the VMM itself. Every other page still reads as zeros. Needs a VM
-    /// made with `log_dirty` and no unlogged window.
-    pub fn written_pages(&self) -> Result<BTreeSet<u64>, VmmError> {
+    /// made with `log_dirty` and no unlogged window; called once (for a
+    /// snapshot), it stops tracking the VMM's writes, which a caller that
+    /// restores RAM itself no longer needs.
+    pub fn take_written_pages(&self) -> Result<BTreeSet<u64>, VmmError> {
         let mut pages: BTreeSet<u64> = self.ram_dirty_pages()?.into_iter().collect();
         let by_vmm = self
             .vmm_written
             .lock()
-            .map_err(|_| VmmError::Memory("the list of pages the VMM wrote is poisoned".into()))?;
-        pages.extend(by_vmm.iter().copied());
+            .map_err(|_| VmmError::Memory("the list of pages the VMM wrote is poisoned".into()))?
+            .take()
+            .ok_or_else(|| VmmError::Protocol("RAM writes were already taken".into()))?;
+        pages.extend(by_vmm);
         Ok(pages)
     }
 

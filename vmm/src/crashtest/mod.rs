@@ -369,11 +369,7 @@ fn file_walk(
         .collect::<BTreeSet<u64>>();
     let source = Source::File {
         path: trace.to_path_buf(),
-        setup: Box::new(Setup {
-            config: verify::run_config(&header, vopts),
-            header,
-            base: recorded.setup_media.clone(),
-        }),
+        setup: Box::new(Setup::new(header, recorded.setup_media.clone(), vopts)),
         resolved,
     };
     walk::walk(opts, vopts, source, setup, queue, bar)

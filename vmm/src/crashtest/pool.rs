@@ -11,6 +11,7 @@ use super::{Job, Outcome};
 use crate::error::VmmError;
 use crate::session::RunConfig;
 use crate::verifier::{Timings, Verifier};
+use crate::verify::{self, VerifyOptions};
 use pmemvm_device::media::SharedMedia;
 use pmemvm_traces::Header;
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
@@ -60,6 +61,18 @@ impl SharedSetup {
     /// The setup, if it was published.
     pub fn into_inner(self) -> Option<Setup> {
         self.value.into_inner()
+    }
+}
+
+impl Setup {
+    /// The setup of a recording with `header` and base media `base`,
+    /// verified with `vopts`.
+    pub fn new(header: Header, base: Arc<SharedMedia>, vopts: &VerifyOptions) -> Setup {
+        Setup {
+            config: verify::run_config(&header, vopts),
+            header,
+            base,
+        }
     }
 }
 

@@ -15,7 +15,7 @@ use super::{CrashTestOptions, Job};
 use crate::error::VmmError;
 use crate::replay;
 use crate::session::VerifyInput;
-use crate::verify::{self, VerifyOptions};
+use crate::verify::VerifyOptions;
 use indicatif::ProgressBar;
 use pmemvm_device::crash::ImageSpec;
 use pmemvm_device::model::Model;
@@ -49,15 +49,9 @@ impl Source {
     fn open(self, vopts: &VerifyOptions) -> Option<(Setup, Option<BTreeSet<u64>>, Events)> {
         match self {
             Source::Stream(rx) => match rx.recv() {
-                Ok(Streamed::Setup(header, base)) => Some((
-                    Setup {
-                        config: verify::run_config(&header, vopts),
-                        header: *header,
-                        base,
-                    },
-                    None,
-                    Events::Stream(rx),
-                )),
+                Ok(Streamed::Setup(header, base)) => {
+                    Some((Setup::new(*header, base, vopts), None, Events::Stream(rx)))
+                }
                 _ => None,
             },
             Source::File {

@@ -66,7 +66,7 @@ static ZERO_PAGE: [u8; PAGE as usize] = [0; PAGE as usize];
 impl SnapshotRam {
     fn take(vm: &Vm) -> Result<SnapshotRam, VmmError> {
         let pages = vm
-            .written_pages()?
+            .take_written_pages()?
             .into_iter()
             .map(|page| {
                 vm.read(page * PAGE, PAGE)
@@ -496,26 +496,26 @@ impl Verifier {
         let verify_end = self.verify_at + self.verify_capacity as u64;
         pages.extend([layout::MAILBOX / PAGE, layout::PMEM_RING / PAGE]);
         pages.extend(self.verify_at / PAGE..verify_end.div_ceil(PAGE));
+        // A page table at the snapshot whose content the run changed.
+        let table_changed = |page: u64| {
+            let changed = !self.vm.holds(page * PAGE, snap.ram.page(page));
+            if changed {
+                log::debug!("the run changed page table {:#x}", page * PAGE);
+            }
+            changed
+        };
         let mut tables_touched = false;
         for page in pages.into_iter().filter(|p| p * PAGE < self.vm.ram_size()) {
-            let src = snap.ram.page(page);
             if snap.page_tables.contains(&page) {
-                if self.vm.holds(page * PAGE, src) {
+                if !table_changed(page) {
                     continue;
                 }
-                log::debug!("the run changed page table {:#x}", page * PAGE);
                 tables_touched = true;
             }
-            self.vm.write(page * PAGE, src)?;
+            self.vm.write(page * PAGE, snap.ram.page(page))?;
         }
         if let Some(w) = &self.window {
-            for &page in &w.tables {
-                let at = ((page - w.first) * PAGE) as usize;
-                if !self.vm.holds(page * PAGE, &w.bytes[at..at + PAGE as usize]) {
-                    log::debug!("the run changed page table {:#x}", page * PAGE);
-                    tables_touched = true;
-                }
-            }
+            tables_touched |= w.tables.iter().any(|&p| table_changed(p));
             self.vm.write(w.first * PAGE, &w.bytes)?;
         }
         let vcpu = self.vm.vcpu();
