@@ -16,6 +16,18 @@ pub mod spec;
 pub use image::Image;
 pub use spec::{ImageSpec, UnitChoice};
 
+use std::collections::HashMap;
+
+/// The writes in flight at a point, split by whether an image holds them
+/// (see [`Model::in_flight`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct InFlight {
+    /// Sequence numbers of the writes the image holds.
+    pub present: Vec<u64>,
+    /// Sequence numbers of the writes the image lost.
+    pub lost: Vec<u64>,
+}
+
 use crate::DeviceError;
 use crate::model::{Model, Persistence};
 
@@ -64,6 +76,37 @@ impl Model {
                 .map(|picks| (self.picks_spec(&picks), self.build_image(&picks)))
                 .collect(),
         )
+    }
+
+    /// The writes in flight (above a lower bound, or pending NT writes)
+    /// split by whether the image named by `spec` holds them: per unit, the
+    /// cached writes up to its chosen instant and the NT writes it lands are
+    /// present, the others lost. Sequence numbers, ascending.
+    pub fn in_flight(&self, spec: &ImageSpec) -> InFlight {
+        let chosen: HashMap<u64, &UnitChoice> = match spec {
+            ImageSpec::Units(units) => units.iter().map(|c| (c.offset, c)).collect(),
+            _ => return self.in_flight(&self.resolve(spec)),
+        };
+        let mut out = InFlight::default();
+        for r in self.choice_units() {
+            let Some(u) = self.unit(r) else { continue };
+            let choice = chosen.get(&self.unit_offset(r));
+            let upto = choice.map_or(u.lb_seq, |c| c.upto);
+            for seq in u.hist.iter().map(|w| w.seq) {
+                if seq > upto { &mut out.lost } else { &mut out.present }.push(seq);
+            }
+            for seq in u.nt.iter().map(|n| n.write.seq) {
+                if choice.is_some_and(|c| c.nt.contains(&seq)) {
+                    &mut out.present
+                } else {
+                    &mut out.lost
+                }
+                .push(seq);
+            }
+        }
+        out.present.sort_unstable();
+        out.lost.sort_unstable();
+        out
     }
 
     /// Resolves `Random(seed)` deterministically into the explicit spec of the same image.

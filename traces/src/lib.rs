@@ -37,6 +37,7 @@ pub mod hex;
 pub mod point;
 pub mod reader;
 mod scan;
+pub mod selection;
 mod validate;
 pub mod writer;
 
@@ -47,4 +48,5 @@ pub use event::{
 pub use header::{Atomicity, Device, FORMAT_NAME, FORMAT_VERSION, Header, LINE_SIZE, Persistence};
 pub use point::{CrashPoint, PointCounts, PointResolver, PointSet};
 pub use reader::TraceReader;
+pub use selection::{CRASH_MARK, PointReason, PointSelector};
 pub use writer::{Format, TraceEncoder, TraceWriter};

@@ -301,7 +301,7 @@ impl PointResolver {
     }
 }
 
-fn plural(n: u64, what: &str) -> String {
+pub(crate) fn plural(n: u64, what: &str) -> String {
     if n == 1 {
         format!("1 {what}")
     } else {
@@ -309,11 +309,17 @@ fn plural(n: u64, what: &str) -> String {
     }
 }
 
-/// A set of crash points, as the crash tester takes them.
+/// A set of crash points, as the crash tester takes them. Which events a
+/// set selects is decided by [`PointSelector`](crate::PointSelector).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum PointSet {
-    /// `fences`: just after every fence.
+    /// `fences` (the default): just *before* every event that shrinks the
+    /// set of crash images while writes are in flight: every fence
+    /// (`sfence`, `mfence`, `rmw`) and `clflush`, and under eADR every other
+    /// drain point (`io`, `mark`, `promise`).
     Fences,
+    /// `after-fences`: just after every fence that follows a write.
+    AfterFences,
     /// `stores`: just after every store-like event.
     Stores,
     /// `marks`: just after every mark.
@@ -331,7 +337,23 @@ pub enum PointSet {
     Random(u64),
     /// Any single crash point.
     Point(CrashPoint),
+    /// `SET@FROM..TO`: the points of a set that lie from crash point FROM
+    /// to crash point TO, both included (FROM empty: the start; TO empty:
+    /// the end). Re-test commands name a bug's window by the guest's marks.
+    Window {
+        /// The set restricted (not itself a window).
+        set: Box<PointSet>,
+        /// First point of the window (`None`: the start).
+        from: Option<CrashPoint>,
+        /// Last point of the window (`None`: the end).
+        to: Option<CrashPoint>,
+    },
 }
+
+/// The grammar of point sets, for messages.
+const SET_GRAMMAR: &str = "expected fences, after-fences, stores, marks, all, seq:A..B, random:N, \
+     a crash point (seq:N, fence:K, store:K, promise:K, mark:LABEL[#K], end), \
+     or SET@FROM..TO (a window of one of the first five)";
 
 impl FromStr for PointSet {
     type Err = TraceError;
@@ -348,12 +370,41 @@ impl FromStr for PointSet {
             t.parse::<u64>()
                 .map_err(|_| bad(format!("`{t}` is too large")))
         };
-        match input {
-            "fences" => return Ok(PointSet::Fences),
-            "stores" => return Ok(PointSet::Stores),
-            "marks" => return Ok(PointSet::Marks),
-            "all" => return Ok(PointSet::All),
-            _ => {}
+        let keyword = |t: &str| match t {
+            "fences" => Some(PointSet::Fences),
+            "after-fences" => Some(PointSet::AfterFences),
+            "stores" => Some(PointSet::Stores),
+            "marks" => Some(PointSet::Marks),
+            "all" => Some(PointSet::All),
+            _ => None,
+        };
+        if let Some(set) = keyword(input) {
+            return Ok(set);
+        }
+        if let Some((head, window)) = input.split_once('@')
+            && let Some(set) = keyword(head)
+        {
+            let Some((from, to)) = window.split_once("..") else {
+                return Err(bad(format!("the window `{window}` is not FROM..TO")));
+            };
+            if to.contains("..") {
+                return Err(bad(format!(
+                    "the window `{window}` has more than one `..`"
+                )));
+            }
+            let point = |t: &str| -> Result<Option<CrashPoint>> {
+                if t.is_empty() {
+                    return Ok(None);
+                }
+                t.parse::<CrashPoint>()
+                    .map(Some)
+                    .map_err(|e| bad(format!("window bound `{t}`: {e}")))
+            };
+            return Ok(PointSet::Window {
+                set: Box::new(set),
+                from: point(from)?,
+                to: point(to)?,
+            });
         }
         if let Some(range) = input.strip_prefix("seq:")
             && let Some((a, b)) = range.split_once("..")
@@ -373,11 +424,7 @@ impl FromStr for PointSet {
         }
         match input.parse::<CrashPoint>() {
             Ok(p) => Ok(PointSet::Point(p)),
-            Err(_) => Err(bad(
-                "expected fences, stores, marks, all, seq:A..B, random:N or a crash point (seq:N, fence:K, \
-                 store:K, promise:K, mark:LABEL[#K], end)"
-                    .to_string(),
-            )),
+            Err(_) => Err(bad(SET_GRAMMAR.to_string())),
         }
     }
 }
@@ -386,93 +433,24 @@ impl fmt::Display for PointSet {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             PointSet::Fences => f.write_str("fences"),
+            PointSet::AfterFences => f.write_str("after-fences"),
             PointSet::Stores => f.write_str("stores"),
             PointSet::Marks => f.write_str("marks"),
             PointSet::All => f.write_str("all"),
             PointSet::SeqRange { start, end } => write!(f, "seq:{start}..{end}"),
             PointSet::Random(n) => write!(f, "random:{n}"),
             PointSet::Point(p) => write!(f, "{p}"),
-        }
-    }
-}
-
-impl PointSet {
-    /// The seqs just after which the set's points lie, sorted and distinct,
-    /// over a whole stream of events. `seed` draws `random:N`. Errors when a
-    /// named point or range lies beyond the end.
-    pub fn resolve<I>(&self, events: I, seed: u64) -> Result<Vec<u64>>
-    where
-        I: IntoIterator<Item = Result<Event>>,
-    {
-        if let PointSet::Point(p) = self {
-            return Ok(vec![PointResolver::resolve(p.clone(), events)?]);
-        }
-        let mut out = Vec::new();
-        if *self == PointSet::All {
-            out.push(0);
-        }
-        let mut last = 0;
-        for ev in events {
-            let ev = ev?;
-            last = ev.seq;
-            let keep = match self {
-                PointSet::Fences => ev.kind.is_fence(),
-                PointSet::Stores => ev.kind.is_store_like(),
-                PointSet::Marks => matches!(ev.kind, EventKind::Mark(_)),
-                PointSet::All => true,
-                PointSet::SeqRange { start, end } => (*start..=*end).contains(&ev.seq),
-                PointSet::Random(_) | PointSet::Point(_) => false,
-            };
-            if keep {
-                out.push(ev.seq);
-            }
-            if let PointSet::SeqRange { end, .. } = self
-                && ev.seq >= *end
-            {
-                break;
-            }
-        }
-        match self {
-            PointSet::SeqRange { start, end } => {
-                if *start == 0 {
-                    out.insert(0, 0);
+            PointSet::Window { set, from, to } => {
+                write!(f, "{set}@")?;
+                if let Some(p) = from {
+                    write!(f, "{p}")?;
                 }
-                if last < *end {
-                    return Err(TraceError::PointBeyondEnd {
-                        point: CrashPoint::Seq(*end),
-                        reason: plural(last, "event"),
-                    });
+                f.write_str("..")?;
+                if let Some(p) = to {
+                    write!(f, "{p}")?;
                 }
+                Ok(())
             }
-            PointSet::Random(n) => out = sample(last, *n, seed),
-            _ => {}
-        }
-        Ok(out)
-    }
-}
-
-/// `n` distinct values of `0..=last`, sorted, drawn with splitmix64 from `seed`
-/// (all of them when `n` exceeds their number).
-fn sample(last: u64, n: u64, seed: u64) -> Vec<u64> {
-    let total = last.saturating_add(1);
-    if n >= total {
-        return (0..=last).collect();
-    }
-    let mut state = seed;
-    let mut next = move || {
-        state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    };
-    // Floyd's algorithm: n distinct draws in O(n) memory.
-    let mut chosen = std::collections::BTreeSet::new();
-    for j in (total - n)..total {
-        let t = next() % (j + 1);
-        if !chosen.insert(t) {
-            chosen.insert(j);
         }
     }
-    chosen.into_iter().collect()
 }

@@ -127,25 +127,78 @@ fn resolver_stops_at_point() {
 #[test]
 fn sets() {
     for s in [
-        "fences", "stores", "marks", "all", "seq:2..5", "random:3", "fence:2", "end",
+        "fences",
+        "after-fences",
+        "stores",
+        "marks",
+        "all",
+        "seq:2..5",
+        "random:3",
+        "fence:2",
+        "end",
+        "fences@mark:a..mark:a#2",
+        "stores@..mark:x",
+        "all@seq:3..",
     ] {
         assert_eq!(s.parse::<PointSet>().unwrap().to_string(), s);
     }
-    for s in ["seq:5..2", "random:0", "random:x", "seq:1..", "nope"] {
+    for s in [
+        "seq:5..2",
+        "random:0",
+        "random:x",
+        "seq:1..",
+        "nope",
+        "fences@mark:a",
+        "fences@mark:a..mark:b..end",
+        "fences@nope..end",
+    ] {
         assert!(s.parse::<PointSet>().is_err(), "{s}");
     }
-    let r = |s: &str| s.parse::<PointSet>().unwrap().resolve(events(), 7);
-    assert_eq!(r("fences").unwrap(), vec![4, 5, 7]);
-    assert_eq!(r("stores").unwrap(), vec![1, 5]);
-    assert_eq!(r("marks").unwrap(), vec![2, 6]);
-    assert_eq!(r("all").unwrap(), (0..=7).collect::<Vec<_>>());
-    assert_eq!(r("seq:0..2").unwrap(), vec![0, 1, 2]);
-    assert_eq!(r("seq:6..7").unwrap(), vec![6, 7]);
-    assert!(r("seq:6..9").is_err());
+    use selection::{PointReason::*, resolve, select};
+    let sel = |s: &str, p: Persistence| select(&s.parse::<PointSet>().unwrap(), p, events(), 7);
+    let adr = |s: &str| -> Vec<u64> {
+        sel(s, Persistence::MemCtrl)
+            .unwrap()
+            .into_iter()
+            .map(|(seq, _)| seq)
+            .collect()
+    };
+    // Before the sfence (the store in flight) and before the mfence (the
+    // rmw's own write in flight), then the end.
+    assert_eq!(
+        sel("fences", Persistence::MemCtrl).unwrap(),
+        vec![(3, BeforeFence), (6, BeforeFence), (7, End)]
+    );
+    // eADR: before each mark (a drain point) with a write in flight.
+    assert_eq!(
+        sel("fences", Persistence::Cpu).unwrap(),
+        vec![(1, BeforeDrain), (5, BeforeDrain), (7, End)]
+    );
+    assert_eq!(
+        sel("after-fences", Persistence::MemCtrl).unwrap(),
+        vec![(4, AfterFence), (7, End)]
+    );
+    assert_eq!(adr("stores"), vec![1, 5, 7]);
+    assert_eq!(adr("marks"), vec![2, 6, 7]);
+    assert_eq!(adr("all"), (0..=7).collect::<Vec<_>>());
+    assert_eq!(adr("seq:0..2"), vec![0, 1, 2, 7]);
+    assert_eq!(adr("seq:6..7"), vec![6, 7]);
+    assert!(sel("seq:6..9", Persistence::MemCtrl).is_err());
+    assert_eq!(adr("fence:2"), vec![5, 7]);
+    // Windows: the bounds are included, the end only when inside.
+    assert_eq!(adr("fences@mark:a..mark:a#2"), vec![3, 6]);
+    assert_eq!(adr("stores@..mark:a"), vec![1]);
+    assert_eq!(adr("all@seq:6.."), vec![6, 7]);
+    let e = sel("fences@mark:a#3..", Persistence::MemCtrl)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("2 marks labelled `a`"), "{e}");
+    let r = |s: &str| resolve(&s.parse::<PointSet>().unwrap(), events(), 7);
     let rand = r("random:3").unwrap();
     assert_eq!(rand.len(), 3);
     assert!(rand.windows(2).all(|w| w[0] < w[1]) && rand.iter().all(|&s| s <= 7));
     assert_eq!(rand, r("random:3").unwrap());
     assert_eq!(r("random:100").unwrap(), (0..=7).collect::<Vec<_>>());
     assert_eq!(r("fence:2").unwrap(), vec![5]);
+    assert!(r("fences").is_err(), "fences is selected event by event");
 }

@@ -31,7 +31,9 @@ mod common;
 use common::kvm;
 
 use pmemvm::crashtest::html::{self, Timeline, timeline::TimelineBuilder};
-use pmemvm::crashtest::report::{Counts, FailedImage, Failure, PointResult, Report, TimeBreakdown};
+use pmemvm::crashtest::report::{
+    Cause, Counts, FailedImage, Failure, PointResult, Report, TimeBreakdown,
+};
 use pmemvm_traces::{Atomicity, Device, Event, EventKind, Flush, Header, Mark, Persistence, Write};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -115,19 +117,29 @@ fn synthetic_timeline() -> Timeline {
 }
 
 fn failure(message: &str, seq: u64, images: u64) -> Failure {
+    let first = FailedImage {
+        point: format!("seq:{seq}"),
+        description: format!("during write, just after seq {seq}"),
+        image: "units:0x40=1".into(),
+        lost_lines: vec!["0x40".into(), "0x80".into()],
+        kept_lines: 3,
+        reproduce: format!(
+            "pmemvm verify --trace /tmp/t/trace.jsonl --at seq:{seq} --image 'units:0x40=1'"
+        ),
+    };
     Failure {
+        check: "promised-data".into(),
         message: message.into(),
         images,
-        first: FailedImage {
-            point: format!("seq:{seq}"),
-            description: format!("during write, just after seq {seq}"),
-            image: "units:0x40=1".into(),
-            lost_lines: vec!["0x40".into(), "0x80".into()],
-            kept_lines: 3,
-            reproduce: format!(
-                "pmemvm verify --trace /tmp/t/trace.jsonl --at seq:{seq} --image 'units:0x40=1'"
-            ),
+        points: 1,
+        cause: Cause {
+            lost: vec![],
+            kept_after: None,
+            summary: "the store at 0x1000 (seq 2) was lost".into(),
         },
+        smallest: first.clone(),
+        first,
+        retest: "pmemvm crashtest --scenario synthetic --points 'fences@mark:a..mark:b'".into(),
     }
 }
 
@@ -159,6 +171,7 @@ fn synthetic_report(t: &Timeline) -> Report {
             images_unique: 120,
             images_verified: 120,
             points_truncated: 0,
+            point_reasons: Default::default(),
         },
         seconds: 1.5,
         record_seconds: 0.5,

@@ -17,7 +17,14 @@ pub struct CrashTestArgs {
     workload: WorkloadArgs,
     #[command(flatten)]
     nvdimm: NvdimmArgs,
-    /// Crash points: fences, stores, marks, all, seq:A..B, random:N, or one point.
+    /// Crash points. `fences` (default): just before every fence (sfence,
+    /// mfence, locked RMW) and clflush, and under eADR every drain point,
+    /// with writes in flight; `after-fences`: just after every fence that
+    /// follows a write; `stores`, `marks`: just after each; `all`; `seq:A..B`;
+    /// `random:N`; one point (seq:N, fence:K, store:K, promise:K,
+    /// mark:LABEL[#K], end); `SET@FROM..TO`: a set's points from one point
+    /// to another (either may be empty). Every set also crashes just after
+    /// every promise, every `crash` mark and the last event.
     #[arg(long, default_value = "fences")]
     points: String,
     /// Crash images at each point: minimal, maximal, exhaustive:N, subsets:K, sample:N.

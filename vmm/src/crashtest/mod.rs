@@ -8,9 +8,10 @@
 //!    recovers and checks its promises.
 //! 4. Report each distinct failure once, with the command that reproduces it.
 
+mod bugs;
+mod cause;
 pub mod describe;
 pub mod html;
-pub mod points;
 mod pool;
 pub mod report;
 pub mod states;
@@ -25,8 +26,7 @@ use crate::verify::{self, VerifyOptions};
 use indicatif::{ProgressBar, ProgressStyle};
 use pmemvm_device::crash::{Image, ImageSpec};
 use pmemvm_device::media::SharedMedia;
-use pmemvm_traces::{Header, PointSet, TraceReader};
-use points::PointSelector;
+use pmemvm_traces::{Header, PointSelector, PointSet, TraceReader, selection};
 use pool::{Gate, Queue, Setup, SharedSetup};
 use report::{Counts, FailedImage, Failure, PointResult, Report};
 use states::States;
@@ -36,6 +36,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::sync_channel;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
+use cause::MarkWindow;
 use walk::{Source, Walk};
 
 /// Everything a crash test needs.
@@ -67,6 +68,8 @@ struct Job {
     image: Image,
     input: Arc<VerifyInput>,
     lost: Vec<u64>,
+    /// The writes in flight it lost, and the first later one it kept.
+    loss: cause::Loss,
     kept: usize,
 }
 
@@ -92,8 +95,9 @@ pub fn run(opts: &CrashTestOptions) -> Result<Report, VmmError> {
     let bar = progress_bar(opts.progress);
     let done = record_walk_verify(opts, &trace, &bar, begin)?;
     bar.finish_and_clear();
-    let (verified, failures, point_results) = tally(opts, &trace, &done.walk, done.outcomes)?;
     let header = done.header;
+    let (verified, failures, point_results) =
+        tally(opts, &trace, &header, &done.walk, done.outcomes)?;
     Ok(Report {
         tool_version: env!("CARGO_PKG_VERSION").into(),
         scenario: header.scenario.clone(),
@@ -114,6 +118,10 @@ pub fn run(opts: &CrashTestOptions) -> Result<Report, VmmError> {
         record_findings: done.recorded.findings,
         counts: Counts {
             images_verified: verified,
+            point_reasons: done.walk.reasons.values().fold(BTreeMap::new(), |mut m, r| {
+                *m.entry(*r).or_insert(0) += 1;
+                m
+            }),
             ..done.walk.counts
         },
         seconds: begin.elapsed().as_secs_f64(),
@@ -246,15 +254,15 @@ fn record_walk_verify(
     })
 }
 
-/// The verdicts by point and by distinct failure: the number verified, the
-/// failures (most frequent first) and every visited point's counts.
+/// The verdicts by point and by bug: the number verified, the bugs (in
+/// the order of their first image) and every visited point's counts.
 fn tally(
     opts: &CrashTestOptions,
     trace: &Path,
+    header: &Header,
     walk: &Walk,
     mut outcomes: Vec<Outcome>,
 ) -> Result<(u64, Vec<Failure>, Vec<PointResult>), VmmError> {
-    let mut failures: BTreeMap<String, Failure> = BTreeMap::new();
     let mut per_point: BTreeMap<u64, PointResult> = walk
         .descriptions
         .keys()
@@ -269,6 +277,7 @@ fn tally(
         })
         .collect();
     let mut verified = 0;
+    let mut failed: Vec<(Job, Verdict)> = Vec::new();
     outcomes.sort_by_key(|o| o.job.id);
     for o in outcomes {
         let verdict = o
@@ -278,22 +287,116 @@ fn tally(
         let point = per_point.entry(o.job.seq).or_default();
         point.seq = o.job.seq;
         point.verified += 1;
-        if verdict.passed {
-            continue;
+        if !verdict.passed {
+            point.failed += 1;
+            failed.push((o.job, verdict));
         }
-        point.failed += 1;
-        let entry = failures
-            .entry(verdict.message.clone())
-            .or_insert_with(|| Failure {
-                message: verdict.message.clone(),
-                images: 0,
-                first: failed_image(opts, trace, &o.job, &walk.descriptions),
-            });
-        entry.images += 1;
     }
-    let mut failures: Vec<Failure> = failures.into_values().collect();
-    failures.sort_by(|a, b| b.images.cmp(&a.images).then(a.message.cmp(&b.message)));
+    let locate = |_: u64| None;
+    let keys: Vec<bugs::Key> = failed
+        .iter()
+        .map(|(job, verdict)| bugs::Key {
+            check: check_of(verdict).to_string(),
+            lost: if job.loss.lost.is_empty() {
+                // Nothing lost: one bug per check and window of marks.
+                let from = walk.windows.get(&job.seq).and_then(|w| w.from.clone());
+                BTreeSet::from([format!(
+                    "nothing lost, after {}",
+                    from.map_or_else(|| "the start".to_string(), |p| p.to_string())
+                )])
+            } else {
+                job.loss
+                    .lost
+                    .iter()
+                    .map(|w| bugs::location(w.rip, &locate))
+                    .collect()
+            },
+        })
+        .collect();
+    let failures = bugs::group(&keys)
+        .into_iter()
+        .map(|members| {
+            let (job, verdict) = &failed[members[0]];
+            let rep = members
+                .iter()
+                .copied()
+                .min_by_key(|&i| keys[i].lost.len())
+                .unwrap_or(members[0]);
+            let smallest = members
+                .iter()
+                .copied()
+                .min_by_key(|&i| failed[i].0.lost.len())
+                .unwrap_or(members[0]);
+            let points: BTreeSet<u64> = members.iter().map(|&i| failed[i].0.seq).collect();
+            Failure {
+                check: check_of(verdict).to_string(),
+                message: verdict.message.clone(),
+                images: members.len() as u64,
+                points: points.len() as u64,
+                cause: bugs::cause(&failed[rep].0.loss, &keys[rep].lost, &locate),
+                first: failed_image(opts, trace, job, &walk.descriptions),
+                smallest: failed_image(opts, trace, &failed[smallest].0, &walk.descriptions),
+                retest: retest_command(opts, header, walk.windows.get(&job.seq)),
+            }
+        })
+        .collect();
     Ok((verified, failures, per_point.into_values().collect()))
+}
+
+/// The stable name of the check a verdict failed.
+fn check_of(_verdict: &Verdict) -> &str {
+    ""
+}
+
+/// The command that crash-tests the current guest again in `window` only.
+fn retest_command(opts: &CrashTestOptions, header: &Header, window: Option<&MarkWindow>) -> String {
+    let set = match &opts.points {
+        PointSet::Window { set, .. } => (**set).clone(),
+        other => other.clone(),
+    };
+    let window = window.cloned().unwrap_or_default();
+    let points = PointSet::Window {
+        set: Box::new(set),
+        from: window.from,
+        to: window.to,
+    };
+    let mut cmd = String::from("pmemvm crashtest");
+    if let session::GuestSource::Path(p) = &opts.run.guest {
+        let p = std::path::absolute(p).unwrap_or_else(|_| p.clone());
+        cmd.push_str(&format!(" --guest {}", shell_word(&p.display().to_string())));
+    }
+    cmd.push_str(&format!(
+        " --scenario {} --variant {} --seed {} --persistence {} --atomicity {}",
+        shell_word(&header.scenario),
+        shell_word(&header.variant),
+        header.seed,
+        header.persistence.as_str(),
+        header.atomicity.as_str()
+    ));
+    if let Some(b) = &opts.run.nvdimm.backing {
+        cmd.push_str(&format!(" --nvdimm {}", shell_word(&b.to_string())));
+    }
+    let states: Vec<String> = opts.states.iter().map(ToString::to_string).collect();
+    let out = std::path::absolute(opts.out_dir.join("retest")).unwrap_or_else(|_| opts.out_dir.join("retest"));
+    cmd.push_str(&format!(
+        " --points {} --states {} --out {}",
+        shell_word(&points.to_string()),
+        shell_word(&states.join(",")),
+        shell_word(&out.display().to_string())
+    ));
+    cmd
+}
+
+/// `s` quoted for a POSIX shell when it needs to be.
+fn shell_word(s: &str) -> String {
+    let plain = !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_./:=,@+%".contains(&b));
+    if plain {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
 }
 
 /// What recording the run gave.
@@ -362,9 +465,7 @@ fn file_walk(
     bar: &ProgressBar,
 ) -> Result<Walk, VmmError> {
     let header = TraceReader::open(trace)?.header().clone();
-    let resolved = opts
-        .points
-        .resolve(TraceReader::open(trace)?, opts.run.seed)?
+    let resolved = selection::resolve(&opts.points, TraceReader::open(trace)?, opts.run.seed)?
         .into_iter()
         .collect::<BTreeSet<u64>>();
     let source = Source::File {
@@ -400,14 +501,16 @@ fn failed_image(
     job: &Job,
     descriptions: &HashMap<u64, String>,
 ) -> FailedImage {
+    let trace = std::path::absolute(trace).unwrap_or_else(|_| trace.to_path_buf());
     let mut reproduce = format!(
         "pmemvm verify --trace {} --at seq:{} --image '{}'",
-        trace.display(),
+        shell_word(&trace.display().to_string()),
         job.seq,
         job.spec
     );
     if let session::GuestSource::Path(p) = &opts.run.guest {
-        reproduce.push_str(&format!(" --guest {}", p.display()));
+        let p = std::path::absolute(p).unwrap_or_else(|_| p.clone());
+        reproduce.push_str(&format!(" --guest {}", shell_word(&p.display().to_string())));
     }
     if let Some(b) = &opts.run.nvdimm.backing {
         reproduce.push_str(&format!(" --nvdimm '{b}'"));

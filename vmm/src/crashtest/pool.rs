@@ -218,6 +218,7 @@ mod tests {
             image: Image::default(),
             input: Arc::new(VerifyInput::default()),
             lost: Vec::new(),
+            loss: Default::default(),
             kept: 0,
         }
     }

@@ -2,7 +2,9 @@
 //! the command that reproduces it. Text for people, JSON for scripts (the
 //! schema is in `traces/REPORT.md`).
 
+use pmemvm_traces::PointReason;
 use serde::Serialize;
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 /// One verified image that failed.
@@ -22,15 +24,56 @@ pub struct FailedImage {
     pub reproduce: String,
 }
 
-/// A distinct failure: every image whose guest message was the same.
+/// A write named in a bug's cause.
+#[derive(Debug, Clone, Serialize)]
+pub struct CauseWrite {
+    /// Its sequence number in the trace (of the example image's run).
+    pub seq: u64,
+    /// The guest instruction that made it (hex).
+    pub rip: String,
+    /// `function (file:line)` when the guest has symbols.
+    pub location: Option<String>,
+    /// Device offset of its line (lost writes).
+    pub line: Option<String>,
+    /// What was missing for it to be persistent (lost writes).
+    pub missing: Option<String>,
+    /// The flush that covered it without a fence after (lost writes).
+    pub flushed_by: Option<u64>,
+}
+
+/// What caused a bug, from its first image.
+#[derive(Debug, Clone, Serialize)]
+pub struct Cause {
+    /// The writes lost, one per program location of the bug's key.
+    pub lost: Vec<CauseWrite>,
+    /// The first write after the first lost one that persisted anyway.
+    pub kept_after: Option<CauseWrite>,
+    /// The same in one sentence.
+    pub summary: String,
+}
+
+/// A bug: every failed image with the same cause (the check that failed
+/// and the program locations of the writes lost; see `bugs.rs`).
 #[derive(Debug, Clone, Serialize)]
 pub struct Failure {
-    /// The guest's message.
+    /// The stable name of the check that failed (empty: the guest gave none).
+    pub check: String,
+    /// The guest's message for the first image (details: offsets, values).
     pub message: String,
-    /// How many verified images failed with it.
+    /// How many verified images failed with this cause.
     pub images: u64,
-    /// The first of them.
+    /// At how many crash points.
+    pub points: u64,
+    /// The writes lost and what was missing.
+    pub cause: Cause,
+    /// The first image.
     pub first: FailedImage,
+    /// The image with the fewest lost lines.
+    pub smallest: FailedImage,
+    /// A command that records the current guest again and crash-tests only
+    /// the window between the guest's marks where the bug showed: it fails
+    /// while the bug is there and passes once it is fixed.
+    pub retest: String,
 }
 
 /// What happened at one crash point (for the report's timeline).
@@ -57,6 +100,8 @@ pub struct Counts {
     pub images_verified: u64,
     /// Points whose images were cut at `--max-images-per-point`.
     pub points_truncated: u64,
+    /// Points visited, by why they were chosen.
+    pub point_reasons: BTreeMap<PointReason, u64>,
 }
 
 /// Seconds spent by the verify VMs, by phase.
@@ -129,7 +174,7 @@ pub struct Report {
     pub images_per_second: f64,
     /// Seconds the verify VMs spent, summed over workers, by phase.
     pub time_in_verifiers: TimeBreakdown,
-    /// Distinct failures, most frequent first.
+    /// Bugs, in the order of their first image.
     pub failures: Vec<Failure>,
     /// Every visited point with its verified and failed images, in trace order.
     pub point_results: Vec<PointResult>,
@@ -151,10 +196,22 @@ impl Report {
             self.scenario, self.variant, self.seed, self.persistence, self.atomicity
         );
         let _ = writeln!(s, "recorded {} events; trace: {}", self.events, self.trace);
+        let reasons: Vec<String> = c
+            .point_reasons
+            .iter()
+            .map(|(r, n)| r.describe(*n))
+            .collect();
         let _ = writeln!(
             s,
-            "crash points: {} ({} + promises, crash marks, end); states: {}",
-            c.points, self.points, self.states
+            "crash points: {} ({}: {}); states: {}",
+            c.points,
+            self.points,
+            if reasons.is_empty() {
+                "none".to_string()
+            } else {
+                reasons.join(", ")
+            },
+            self.states
         );
         let _ = writeln!(
             s,
@@ -177,25 +234,51 @@ impl Report {
             let _ = writeln!(s, "RECORD-MODE FINDING: {f}");
         }
         if self.failures.is_empty() {
-            let _ = writeln!(s, "no failure: every verified image kept its promises");
+            if self.complete {
+                let _ = writeln!(s, "no failure: every verified image kept its promises");
+            } else {
+                let _ = writeln!(
+                    s,
+                    "INTERRUPTED: no failure among the {} image(s) verified before the stop; the test is incomplete",
+                    c.images_verified
+                );
+            }
             return s;
         }
-        let _ = writeln!(s, "FAILED: {} distinct failure(s)", self.failures.len());
+        let _ = writeln!(s, "FAILED: {} bug(s)", self.failures.len());
         for (i, f) in self.failures.iter().enumerate() {
-            let first = &f.first;
-            let _ = writeln!(s, "[{}] {} ({} image(s))", i + 1, f.message, f.images);
-            let _ = writeln!(s, "    first at {}: {}", first.point, first.description);
+            let check = if f.check.is_empty() {
+                String::new()
+            } else {
+                format!("check `{}`: ", f.check)
+            };
             let _ = writeln!(
                 s,
-                "    lost lines: {} (kept {})",
-                if first.lost_lines.is_empty() {
-                    "none".to_string()
-                } else {
-                    first.lost_lines.join(", ")
-                },
-                first.kept_lines
+                "[{}] {check}{} ({} image(s) at {} point(s))",
+                i + 1,
+                f.message,
+                f.images,
+                f.points
             );
-            let _ = writeln!(s, "    reproduce: {}", first.reproduce);
+            let _ = writeln!(s, "    cause: {}", f.cause.summary);
+            for (name, image) in [("first", &f.first), ("smallest", &f.smallest)] {
+                if name == "smallest" && image.reproduce == f.first.reproduce {
+                    continue;
+                }
+                let _ = writeln!(s, "    {name} at {}: {}", image.point, image.description);
+                let _ = writeln!(
+                    s,
+                    "      lost lines: {} (kept {})",
+                    if image.lost_lines.is_empty() {
+                        "none".to_string()
+                    } else {
+                        image.lost_lines.join(", ")
+                    },
+                    image.kept_lines
+                );
+                let _ = writeln!(s, "      reproduce: {}", image.reproduce);
+            }
+            let _ = writeln!(s, "    re-test a fix: {}", f.retest);
         }
         s
     }

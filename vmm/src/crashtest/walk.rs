@@ -6,8 +6,8 @@
 //! ended ([`Source::File`]: points that need the whole trace to resolve,
 //! `random:N` and a single point).
 
+use super::cause::{MarkWindow, MarkWindows, WriteRips};
 use super::describe::Describer;
-use super::points::PointSelector;
 use super::pool::{Queue, Setup, SharedSetup};
 use super::report::Counts;
 use super::states::{self, States};
@@ -19,8 +19,8 @@ use crate::verify::VerifyOptions;
 use indicatif::ProgressBar;
 use pmemvm_device::crash::ImageSpec;
 use pmemvm_device::model::Model;
-use pmemvm_traces::{Event, TraceReader};
-use std::collections::{BTreeSet, HashMap, HashSet};
+use pmemvm_traces::{Event, PointReason, PointSelector, TraceReader};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -119,6 +119,10 @@ pub struct Walk {
     pub counts: Counts,
     /// Each visited point's description, by sequence number.
     pub descriptions: HashMap<u64, String>,
+    /// Each visited point's window between the guest's marks, by sequence number.
+    pub windows: HashMap<u64, MarkWindow>,
+    /// Why each visited point was chosen, by sequence number.
+    pub reasons: BTreeMap<u64, PointReason>,
     /// Wall-clock seconds the walk took.
     pub seconds: f64,
 }
@@ -139,61 +143,121 @@ pub fn walk(
             "the guest never ended its setup phase, so nothing was recorded".into(),
         ));
     };
-    let mut model = Model::new(replay::model_config(&s.header));
+    let mut walker = Walker {
+        opts,
+        queue,
+        bar,
+        model: Model::new(replay::model_config(&s.header)),
+        selector: PointSelector::new(&opts.points, s.header.persistence, resolved),
+        describer: Describer::default(),
+        windows: MarkWindows::default(),
+        rips: WriteRips::default(),
+        input: VerifyInput::default(),
+        walk: Walk::default(),
+        dedup: Dedup::default(),
+        last_point: None,
+    };
     setup.publish(s);
-    let mut selector = PointSelector::new(opts.points.clone(), resolved);
-    let mut describer = Describer::default();
-    let mut input = VerifyInput::default();
-    let mut w = Walk::default();
-    let mut seen = HashSet::new();
-    let mut next_id = 0;
-    let mut last_point = None;
-    let mut visit = |seq: u64, model: &Model, input: &VerifyInput, w: &mut Walk, desc: String| {
-        w.descriptions.insert(seq, desc);
+    if let Some(reason) = walker.selector.before_any() {
+        walker.visit(0, reason)?;
+    }
+    events.each(|ev, last| walker.event(ev, last))?;
+    if !opts.interrupted.load(Ordering::SeqCst) {
+        walker.selector.finish()?;
+    }
+    let mut w = walker.walk;
+    w.seconds = begin.elapsed().as_secs_f64();
+    Ok(w)
+}
+
+/// The state of a walk.
+struct Walker<'a> {
+    opts: &'a CrashTestOptions,
+    queue: &'a Queue<'a>,
+    bar: &'a ProgressBar,
+    model: Model,
+    selector: PointSelector,
+    describer: Describer,
+    windows: MarkWindows,
+    rips: WriteRips,
+    input: VerifyInput,
+    walk: Walk,
+    dedup: Dedup,
+    /// The last point visited.
+    last_point: Option<u64>,
+}
+
+impl Walker<'_> {
+    /// Visits the point just after the last event applied, `seq`: queues its images.
+    fn visit(&mut self, seq: u64, reason: PointReason) -> Result<(), VmmError> {
+        let w = &mut self.walk;
+        w.descriptions.insert(seq, self.describer.describe());
+        w.windows.insert(seq, self.windows.at_point(seq));
+        w.reasons.insert(seq, reason);
         w.counts.points += 1;
+        self.last_point = Some(seq);
         let jobs = point_jobs(
-            opts,
-            model,
+            self.opts,
+            &self.model,
             seq,
-            input,
-            &mut seen,
-            &mut next_id,
+            &self.input,
+            &self.rips,
+            &mut self.dedup,
             &mut w.counts,
         )?;
-        bar.inc_length(jobs.len() as u64);
-        bar.set_message(format!("points: {}", w.counts.points));
+        self.bar.inc_length(jobs.len() as u64);
+        self.bar.set_message(format!("points: {}", w.counts.points));
         for job in jobs {
-            if !queue.push(job) {
+            if !self.queue.push(job) {
                 break;
             }
         }
-        Ok::<(), VmmError>(())
-    };
-    if selector.before_any() {
-        visit(0, &model, &input, &mut w, describer.describe())?;
-        last_point = Some(0);
+        Ok(())
     }
-    events.each(|ev, last| {
-        if opts.interrupted.load(Ordering::SeqCst) {
+
+    /// Applies the next event, visiting the points just before and just
+    /// after it when chosen; false to stop.
+    fn event(&mut self, ev: &Event, last: bool) -> Result<bool, VmmError> {
+        if self.opts.interrupted.load(Ordering::SeqCst) {
             return Ok(false);
         }
-        if let Some(p) = last_point.take()
-            && let Some(d) = w.descriptions.get_mut(&p)
+        let before = ev.seq.saturating_sub(1);
+        if let Some(reason) = self.selector.before(ev)
+            && self.last_point != Some(before)
+        {
+            self.visit(before, reason)?;
+        }
+        if self.last_point == Some(before)
+            && let Some(d) = self.walk.descriptions.get_mut(&before)
         {
             d.push_str(", ");
             d.push_str(&Describer::before(ev));
         }
-        replay::apply(&mut model, ev)?;
-        replay::note_for_verify(&mut input, ev);
-        describer.observe(ev);
-        if selector.after(ev, last) {
-            visit(ev.seq, &model, &input, &mut w, describer.describe())?;
-            last_point = Some(ev.seq);
+        replay::apply(&mut self.model, ev)?;
+        replay::note_for_verify(&mut self.input, ev);
+        self.describer.observe(ev);
+        self.rips.observe(ev, &self.model);
+        if let Some((mark, closed)) = self.windows.observe(ev) {
+            for seq in closed {
+                if let Some(window) = self.walk.windows.get_mut(&seq) {
+                    window.to = Some(mark.clone());
+                }
+            }
+        }
+        if let Some(reason) = self.selector.after(ev, last) {
+            self.visit(ev.seq, reason)?;
         }
         Ok(true)
-    })?;
-    w.seconds = begin.elapsed().as_secs_f64();
-    Ok(w)
+    }
+}
+
+/// The images queued so far, to queue each (content, promises) once.
+#[derive(Default)]
+struct Dedup {
+    /// Content hash and number of promises of every image queued.
+    seen: HashSet<([u8; 32], usize)>,
+    /// The id of the last job.
+    next_id: u64,
 }
 
 /// The deduplicated images of one point, as jobs.
@@ -202,8 +266,8 @@ fn point_jobs(
     model: &Model,
     seq: u64,
     input: &VerifyInput,
-    seen: &mut HashSet<([u8; 32], usize)>,
-    next_id: &mut u64,
+    rips: &WriteRips,
+    dedup: &mut Dedup,
     counts: &mut Counts,
 ) -> Result<Vec<Job>, VmmError> {
     // Ask for one image more than the limit, to know when it cuts.
@@ -238,7 +302,7 @@ fn point_jobs(
     let input = Arc::new(input);
     let mut jobs = Vec::new();
     for (spec, image) in images {
-        if !seen.insert((image.hash(), input.promises.len())) {
+        if !dedup.seen.insert((image.hash(), input.promises.len())) {
             continue;
         }
         counts.images_unique += 1;
@@ -251,14 +315,16 @@ fn point_jobs(
                 .collect()
         });
         let kept = image.lines.len() - lost.len();
-        *next_id += 1;
+        let loss = rips.loss(model, &spec);
+        dedup.next_id += 1;
         jobs.push(Job {
-            id: *next_id,
+            id: dedup.next_id,
             seq,
             spec,
             image,
             input: input.clone(),
             lost,
+            loss,
             kept,
         });
     }

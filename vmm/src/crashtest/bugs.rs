@@ -1,0 +1,187 @@
+//! Failed images grouped into bugs: by what caused them, not by the text
+//! of the guest's message (which carries offsets and values).
+//!
+//! A failed image's *cause* is the check it failed (its stable name) and
+//! the instructions whose writes it lost (the writes in flight at its crash
+//! point that it does not hold). Images of one check whose lost
+//! instructions include those of another image are the same bug: the
+//! smallest set of lost instructions that fails the check explains the
+//! larger ones, which lost more along the way. An image that lost nothing
+//! (its check fails with every write in flight present) is a bug of its own
+//! per check and crash point's marks, and absorbs no other.
+
+use super::cause::{Loss, Missing};
+use super::report::{Cause, CauseWrite};
+use std::collections::{BTreeSet, HashMap};
+
+/// The cause of one failed image, as grouping sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Key {
+    /// The check's stable name (empty: unnamed).
+    pub check: String,
+    /// The program locations (symbolized, or the RIP) of the lost writes.
+    pub lost: BTreeSet<String>,
+}
+
+/// Groups failed images by cause: returns, for each bug, the indices (into
+/// `keys`) of its images, in order of first appearance.
+pub fn group(keys: &[Key]) -> Vec<Vec<usize>> {
+    // Each distinct key once, with its images.
+    let mut distinct: Vec<(&Key, Vec<usize>)> = Vec::new();
+    let mut index: HashMap<&Key, usize> = HashMap::new();
+    for (i, k) in keys.iter().enumerate() {
+        match index.get(k) {
+            Some(&d) => distinct[d].1.push(i),
+            None => {
+                index.insert(k, distinct.len());
+                distinct.push((k, vec![i]));
+            }
+        }
+    }
+    // Smallest sets first: each joins the first bug whose set it contains.
+    let mut order: Vec<usize> = (0..distinct.len()).collect();
+    order.sort_by_key(|&d| (distinct[d].0.lost.len(), distinct[d].1[0]));
+    let mut bugs: Vec<(&Key, Vec<usize>)> = Vec::new();
+    for d in order {
+        let (key, images) = &distinct[d];
+        let joined = bugs.iter_mut().find(|(rep, _)| {
+            rep.check == key.check && !rep.lost.is_empty() && rep.lost.is_subset(&key.lost)
+        });
+        match joined {
+            Some((_, members)) => members.extend(images),
+            None => bugs.push((key, images.clone())),
+        }
+    }
+    let mut out: Vec<Vec<usize>> = bugs
+        .into_iter()
+        .map(|(_, mut members)| {
+            members.sort_unstable();
+            members
+        })
+        .collect();
+    out.sort_by_key(|members| members[0]);
+    out
+}
+
+/// A program location: the symbolized RIP when `locate` knows it, else the RIP.
+pub fn location(rip: u64, locate: &dyn Fn(u64) -> Option<String>) -> String {
+    locate(rip).unwrap_or_else(|| format!("{rip:#x}"))
+}
+
+/// The cause of a bug in words, from the loss of one of its images,
+/// keeping the lost writes whose location is in the bug's key.
+pub fn cause(loss: &Loss, key: &BTreeSet<String>, locate: &dyn Fn(u64) -> Option<String>) -> Cause {
+    let mut seen = BTreeSet::new();
+    let lost: Vec<CauseWrite> = loss
+        .lost
+        .iter()
+        .filter(|w| {
+            let at = location(w.rip, locate);
+            key.contains(&at) && seen.insert(at)
+        })
+        .map(|w| CauseWrite {
+            seq: w.seq,
+            rip: format!("{:#x}", w.rip),
+            location: locate(w.rip),
+            line: Some(format!("{:#x}", w.line)),
+            missing: Some(
+                match w.why {
+                    Missing::Flush => "a flush: the line was never flushed before the crash point",
+                    Missing::FenceAfterFlush(_) => {
+                        "a fence: the line was flushed, but no fence followed before the crash point"
+                    }
+                    Missing::FenceAfterNtStore => {
+                        "a fence: the non-temporal store had no fence after it before the crash point"
+                    }
+                }
+                .to_string(),
+            ),
+            flushed_by: match w.why {
+                Missing::FenceAfterFlush(seq) => Some(seq),
+                _ => None,
+            },
+        })
+        .collect();
+    let kept_after = loss
+        .kept_after
+        .filter(|_| !lost.is_empty())
+        .map(|k| CauseWrite {
+            seq: k.seq,
+            rip: format!("{:#x}", k.rip),
+            location: locate(k.rip),
+            line: None,
+            missing: None,
+            flushed_by: None,
+        });
+    let summary = summary(&lost, kept_after.as_ref());
+    Cause {
+        lost,
+        kept_after,
+        summary,
+    }
+}
+
+/// One sentence: which store was lost, what was missing, what persisted anyway.
+fn summary(lost: &[CauseWrite], kept: Option<&CauseWrite>) -> String {
+    let Some(first) = lost.first() else {
+        return "nothing in flight was lost: the check fails on the writes as they were made \
+                (an ordering or atomicity bug of the program, not of its flushes)"
+            .into();
+    };
+    let at = |w: &CauseWrite| match &w.location {
+        Some(l) => format!("{} ({l})", w.rip),
+        None => w.rip.clone(),
+    };
+    let mut s = format!("the store at {} (seq {}) was lost", at(first), first.seq);
+    if lost.len() > 1 {
+        s.push_str(&format!(" with {} other store location(s)", lost.len() - 1));
+    }
+    match (first.flushed_by, kept) {
+        (Some(flush), Some(k)) => s.push_str(&format!(
+            ": it was flushed (seq {flush}) but no fence ordered it before the store at {} \
+             (seq {}), which persisted: a fence is missing between them",
+            at(k),
+            k.seq
+        )),
+        (Some(flush), None) => s.push_str(&format!(
+            ": it was flushed (seq {flush}) but no fence followed before the crash point"
+        )),
+        (None, Some(k)) => s.push_str(&format!(
+            ": it was never flushed, yet the later store at {} (seq {}) persisted: \
+             a flush and a fence are missing after it",
+            at(k),
+            k.seq
+        )),
+        (None, None) => s.push_str(": it was never flushed before the crash point"),
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(check: &str, lost: &[&str]) -> Key {
+        Key {
+            check: check.into(),
+            lost: lost.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn supersets_join_the_smallest_cause_of_the_same_check() {
+        let keys = [
+            key("a", &["r1", "t"]),
+            key("a", &["r1"]),
+            key("b", &["r1"]),
+            key("a", &["r2"]),
+            key("a", &[]),
+            key("a", &["r1", "r2"]),
+            key("a", &[]),
+        ];
+        assert_eq!(
+            group(&keys),
+            vec![vec![0, 1, 5], vec![2], vec![3], vec![4, 6]]
+        );
+    }
+}
