@@ -6,7 +6,8 @@
 //!    made before the point).
 //! 3. Verify each image on a pool of reusable VMs ([`Verifier`]): the guest
 //!    recovers and checks its promises.
-//! 4. Report each distinct failure once, with the command that reproduces it.
+//! 4. Group the failed images into bugs by cause and report each once, with
+//!    the commands that reproduce it and re-test a fix.
 
 mod bugs;
 mod cause;

@@ -1,4 +1,4 @@
-//! The crash-test report: counts, time, and each distinct failure once with
+//! The crash-test report: counts, time, and each bug once with
 //! the command that reproduces it. Text for people, JSON for scripts (the
 //! schema is in `traces/REPORT.md`).
 
