@@ -93,7 +93,12 @@ impl Model {
             let choice = chosen.get(&self.unit_offset(r));
             let upto = choice.map_or(u.lb_seq, |c| c.upto);
             for seq in u.hist.iter().map(|w| w.seq) {
-                if seq > upto { &mut out.lost } else { &mut out.present }.push(seq);
+                if seq > upto {
+                    &mut out.lost
+                } else {
+                    &mut out.present
+                }
+                .push(seq);
             }
             for seq in u.nt.iter().map(|n| n.write.seq) {
                 if choice.is_some_and(|c| c.nt.contains(&seq)) {

@@ -388,9 +388,7 @@ impl FromStr for PointSet {
                 return Err(bad(format!("the window `{window}` is not FROM..TO")));
             };
             if to.contains("..") {
-                return Err(bad(format!(
-                    "the window `{window}` has more than one `..`"
-                )));
+                return Err(bad(format!("the window `{window}` has more than one `..`")));
             }
             let point = |t: &str| -> Result<Option<CrashPoint>> {
                 if t.is_empty() {

@@ -185,7 +185,10 @@ impl PointSelector {
     pub fn before_any(&self) -> Option<PointReason> {
         let named = match &self.resolved {
             Some(r) => r.contains(&0),
-            None => matches!(self.set, PointSet::All | PointSet::SeqRange { start: 0, .. }),
+            None => matches!(
+                self.set,
+                PointSet::All | PointSet::SeqRange { start: 0, .. }
+            ),
         };
         (named && self.in_window(0)).then_some(PointReason::Named)
     }

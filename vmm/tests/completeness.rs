@@ -78,7 +78,12 @@ impl Program {
     fn write(&mut self, offset: u64, len: u64) -> Write {
         let seq = self.events.len() as u64 + 1;
         assert!(seq < 256, "a byte names its write");
-        let w = Write::new(BASE + offset, offset, vec![seq as u8; len as usize], 0x1000 + seq);
+        let w = Write::new(
+            BASE + offset,
+            offset,
+            vec![seq as u8; len as usize],
+            0x1000 + seq,
+        );
         if self.touched.insert(offset & !63) {
             w.with_init([0; 64])
         } else {
@@ -295,13 +300,19 @@ fn compare(persistence: Persistence, atomicity: Atomicity, seed: u64, n: usize) 
 #[test]
 fn default_points_find_every_bug_under_adr_line() {
     let missed = compare(Persistence::MemCtrl, Atomicity::Line, 1, 400);
-    assert!(missed > 0, "after-fences missed nothing: the test cannot tell the sets apart");
+    assert!(
+        missed > 0,
+        "after-fences missed nothing: the test cannot tell the sets apart"
+    );
 }
 
 #[test]
 fn default_points_find_every_bug_under_adr_word() {
     let missed = compare(Persistence::MemCtrl, Atomicity::Word, 2, 300);
-    assert!(missed > 0, "after-fences missed nothing: the test cannot tell the sets apart");
+    assert!(
+        missed > 0,
+        "after-fences missed nothing: the test cannot tell the sets apart"
+    );
 }
 
 #[test]
@@ -316,7 +327,10 @@ fn after_fences_misses_the_log_without_a_fence_and_the_default_catches_it() {
     let (adr, line) = (Persistence::MemCtrl, Atomicity::Line);
     let all = bugs(&log, adr, line, &PointSet::All).expect("small");
     assert!(!all.is_empty(), "the log loses a promised record");
-    assert_eq!(bugs(&log, adr, line, &PointSet::Fences).expect("small"), all);
+    assert_eq!(
+        bugs(&log, adr, line, &PointSet::Fences).expect("small"),
+        all
+    );
     assert_eq!(
         bugs(&log, adr, line, &PointSet::AfterFences).expect("small"),
         BTreeSet::new(),

@@ -71,7 +71,8 @@ impl WriteRips {
         }
         if self.writes.len() > self.prune_at {
             let in_flight = model.in_flight(&ImageSpec::Units(Vec::new())).lost;
-            self.writes.retain(|seq, _| in_flight.binary_search(seq).is_ok());
+            self.writes
+                .retain(|seq, _| in_flight.binary_search(seq).is_ok());
             self.prune_at = (2 * self.writes.len()).max(4096);
         }
     }

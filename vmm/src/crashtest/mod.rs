@@ -24,6 +24,7 @@ use crate::nvdimm::RecordingStream;
 use crate::session::{self, RunConfig, VerifyInput};
 use crate::verifier::Timings;
 use crate::verify::{self, VerifyOptions};
+use cause::MarkWindow;
 use indicatif::{ProgressBar, ProgressStyle};
 use pmemvm_device::crash::{Image, ImageSpec};
 use pmemvm_device::media::SharedMedia;
@@ -37,7 +38,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::sync_channel;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
-use cause::MarkWindow;
 use walk::{Source, Walk};
 
 /// Everything a crash test needs.
@@ -119,10 +119,14 @@ pub fn run(opts: &CrashTestOptions) -> Result<Report, VmmError> {
         record_findings: done.recorded.findings,
         counts: Counts {
             images_verified: verified,
-            point_reasons: done.walk.reasons.values().fold(BTreeMap::new(), |mut m, r| {
-                *m.entry(*r).or_insert(0) += 1;
-                m
-            }),
+            point_reasons: done
+                .walk
+                .reasons
+                .values()
+                .fold(BTreeMap::new(), |mut m, r| {
+                    *m.entry(*r).or_insert(0) += 1;
+                    m
+                }),
             ..done.walk.counts
         },
         seconds: begin.elapsed().as_secs_f64(),
@@ -364,7 +368,10 @@ fn retest_command(opts: &CrashTestOptions, header: &Header, window: Option<&Mark
     let mut cmd = String::from("pmemvm crashtest");
     if let session::GuestSource::Path(p) = &opts.run.guest {
         let p = std::path::absolute(p).unwrap_or_else(|_| p.clone());
-        cmd.push_str(&format!(" --guest {}", shell_word(&p.display().to_string())));
+        cmd.push_str(&format!(
+            " --guest {}",
+            shell_word(&p.display().to_string())
+        ));
     }
     cmd.push_str(&format!(
         " --scenario {} --variant {} --seed {} --persistence {} --atomicity {}",
@@ -378,7 +385,8 @@ fn retest_command(opts: &CrashTestOptions, header: &Header, window: Option<&Mark
         cmd.push_str(&format!(" --nvdimm {}", shell_word(&b.to_string())));
     }
     let states: Vec<String> = opts.states.iter().map(ToString::to_string).collect();
-    let out = std::path::absolute(opts.out_dir.join("retest")).unwrap_or_else(|_| opts.out_dir.join("retest"));
+    let out = std::path::absolute(opts.out_dir.join("retest"))
+        .unwrap_or_else(|_| opts.out_dir.join("retest"));
     cmd.push_str(&format!(
         " --points {} --states {} --out {}",
         shell_word(&points.to_string()),
@@ -511,7 +519,10 @@ fn failed_image(
     );
     if let session::GuestSource::Path(p) = &opts.run.guest {
         let p = std::path::absolute(p).unwrap_or_else(|_| p.clone());
-        reproduce.push_str(&format!(" --guest {}", shell_word(&p.display().to_string())));
+        reproduce.push_str(&format!(
+            " --guest {}",
+            shell_word(&p.display().to_string())
+        ));
     }
     if let Some(b) = &opts.run.nvdimm.backing {
         reproduce.push_str(&format!(" --nvdimm '{b}'"));

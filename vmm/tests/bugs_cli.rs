@@ -1,0 +1,130 @@
+//! Crash tests report bugs, not messages (real KVM): each historical bug
+//! of the bundled agent is one bug on its own scenario, with the cause and
+//! a re-test command that fails while the bug is there and passes on the
+//! fixed design.
+
+mod common;
+use common::{kvm, pmemvm, text};
+
+use std::path::PathBuf;
+
+/// The eleven bug variants (each has a scenario of the same name) and the
+/// correct design their scenario runs against (V1's script applies to
+/// v4.5 only).
+const BUGS: [(&str, &str); 11] = [
+    ("towrite_clear_before_flush", "correct"),
+    ("no_pfn_mkwrite_tracking", "correct-v410"),
+    ("pmd_lookup_bytes_as_index", "correct-v410"),
+    ("pte_before_radix_entry", "correct-v410"),
+    ("msync_only_vma_flush", "correct"),
+    ("sync_skips_dax", "correct"),
+    ("invalidate_drops_dirty_entry", "correct-v410"),
+    ("missing_fence_after_clwb", "correct"),
+    ("clean_without_wrprotect", "correct-v410"),
+    ("mkwrite_pte_upgrade_unlocked", "correct-v410"),
+    ("metadata_not_committed", "correct"),
+];
+
+fn dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("pmemvm-bugs-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).expect("dir");
+    d
+}
+
+/// The words of a command line as a POSIX shell splits them (plain words
+/// and single quotes, as the report writes them).
+fn words(cmd: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut word = String::new();
+    let (mut quoted, mut started) = (false, false);
+    for c in cmd.chars() {
+        match c {
+            '\'' => {
+                quoted = !quoted;
+                started = true;
+            }
+            ' ' if !quoted => {
+                if started {
+                    out.push(std::mem::take(&mut word));
+                }
+                started = false;
+            }
+            c => {
+                word.push(c);
+                started = true;
+            }
+        }
+    }
+    if started {
+        out.push(word);
+    }
+    out
+}
+
+/// Runs a command line the report printed (`pmemvm ...`), with `--json`,
+/// and with the value of option `set.0` replaced by `set.1` if given.
+fn run_printed(cmd: &str, set: Option<(&str, &str)>) -> (Option<i32>, serde_json::Value) {
+    let mut args = words(cmd);
+    assert_eq!(args.remove(0), "pmemvm", "{cmd}");
+    if let Some((option, value)) = set {
+        let at = args.iter().position(|a| a == option).expect("the option");
+        args[at + 1] = value.into();
+    }
+    args.push("--json".into());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = pmemvm(&args);
+    let report = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!("{cmd}: not JSON ({e}): {}", text(&out.stderr));
+    });
+    (out.status.code(), report)
+}
+
+#[test]
+fn each_historical_bug_is_one_bug_and_its_retest_passes_once_fixed() {
+    if !kvm() {
+        return;
+    }
+    for (bug, fixed) in BUGS {
+        let d = dir(bug);
+        let out = pmemvm(&[
+            "crashtest",
+            "--scenario",
+            bug,
+            "--variant",
+            bug,
+            "--out",
+            d.to_str().expect("utf-8"),
+            "--json",
+        ]);
+        assert_eq!(out.status.code(), Some(1), "{bug}: {}", text(&out.stderr));
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+        let bugs = report["failures"].as_array().expect("failures");
+        assert_eq!(bugs.len(), 1, "{bug}: {:#}", report["failures"]);
+        let b = &bugs[0];
+        assert!(b["images"].as_u64() >= Some(1) && b["points"].as_u64() >= Some(1));
+        assert!(!b["cause"]["summary"].as_str().unwrap_or("").is_empty());
+        let retest = b["retest"].as_str().expect("a re-test command");
+        assert!(
+            words(retest).iter().any(|w| w.starts_with("fences@")),
+            "{retest}"
+        );
+        // The re-test runs the current guest in the bug's window: it fails
+        // on the buggy design and passes on the fixed one.
+        let (code, again) = run_printed(retest, None);
+        assert_eq!(code, Some(1), "{bug}: re-test {retest}: {again:#}");
+        assert!(
+            again["counts"]["points"].as_u64() <= report["counts"]["points"].as_u64(),
+            "{bug}: the re-test visits only the window"
+        );
+        let (code, after_fix) = run_printed(retest, Some(("--variant", fixed)));
+        assert_eq!(
+            code,
+            Some(0),
+            "{bug}: the re-test on {fixed} should pass: {:#}",
+            after_fix["failures"]
+        );
+        assert!(after_fix["counts"]["images_verified"].as_u64() >= Some(1));
+        std::fs::remove_dir_all(&d).ok();
+    }
+}
