@@ -116,6 +116,7 @@ fn synthetic_timeline() -> Timeline {
 
 fn failure(message: &str, seq: u64, images: u64) -> Failure {
     Failure {
+        check: "promised-data".into(),
         message: message.into(),
         images,
         first: FailedImage {

@@ -16,7 +16,7 @@ pub mod report;
 pub mod states;
 mod walk;
 
-use crate::devices::Verdict;
+use crate::devices::{Finding, Verdict};
 use crate::error::VmmError;
 use crate::nvdimm::RecordingStream;
 use crate::session::{self, RunConfig, VerifyInput};
@@ -254,7 +254,7 @@ fn tally(
     walk: &Walk,
     mut outcomes: Vec<Outcome>,
 ) -> Result<(u64, Vec<Failure>, Vec<PointResult>), VmmError> {
-    let mut failures: BTreeMap<String, Failure> = BTreeMap::new();
+    let mut failures: BTreeMap<(String, String), Failure> = BTreeMap::new();
     let mut per_point: BTreeMap<u64, PointResult> = walk
         .descriptions
         .keys()
@@ -283,8 +283,9 @@ fn tally(
         }
         point.failed += 1;
         let entry = failures
-            .entry(verdict.message.clone())
+            .entry((verdict.check.clone(), verdict.message.clone()))
             .or_insert_with(|| Failure {
+                check: verdict.check.clone(),
                 message: verdict.message.clone(),
                 images: 0,
                 first: failed_image(opts, trace, &o.job, &walk.descriptions),
@@ -301,7 +302,7 @@ struct Recorded {
     /// Events recorded.
     count: u64,
     /// Checks the guest failed while recording.
-    findings: Vec<String>,
+    findings: Vec<Finding>,
     /// The media at the end of the setup phase: the base of every image.
     setup_media: Arc<SharedMedia>,
 }

@@ -2,6 +2,7 @@
 //! the command that reproduces it. Text for people, JSON for scripts (the
 //! schema is in `traces/REPORT.md`).
 
+use crate::devices::{Finding, Named};
 use serde::Serialize;
 use std::fmt::Write as _;
 
@@ -22,9 +23,12 @@ pub struct FailedImage {
     pub reproduce: String,
 }
 
-/// A distinct failure: every image whose guest message was the same.
+/// A distinct failure: every image whose guest check and message were the same.
 #[derive(Debug, Clone, Serialize)]
 pub struct Failure {
+    /// The stable name of the failed check (e.g. `promised-data`,
+    /// `guest-crashed`); empty when the guest named none.
+    pub check: String,
     /// The guest's message.
     pub message: String,
     /// How many verified images failed with it.
@@ -112,7 +116,7 @@ pub struct Report {
     /// Events recorded.
     pub events: u64,
     /// Checks the guest failed in record mode.
-    pub record_findings: Vec<String>,
+    pub record_findings: Vec<Finding>,
     /// Counters.
     pub counts: Counts,
     /// Wall-clock seconds of the whole test (recording included).
@@ -183,7 +187,13 @@ impl Report {
         let _ = writeln!(s, "FAILED: {} distinct failure(s)", self.failures.len());
         for (i, f) in self.failures.iter().enumerate() {
             let first = &f.first;
-            let _ = writeln!(s, "[{}] {} ({} image(s))", i + 1, f.message, f.images);
+            let _ = writeln!(
+                s,
+                "[{}] {} ({} image(s))",
+                i + 1,
+                Named(&f.check, &f.message),
+                f.images
+            );
             let _ = writeln!(s, "    first at {}: {}", first.point, first.description);
             let _ = writeln!(
                 s,
