@@ -108,3 +108,41 @@ impl std::fmt::Display for Named<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn of_run(run: Result<Option<Verdict>, VmmError>) -> Result<Verdict, VmmError> {
+        Verdict::of_run(run, || "exited".into())
+    }
+
+    #[test]
+    fn the_vmm_names_a_missing_verdict_and_a_crashed_guest() {
+        let given = Verdict {
+            passed: false,
+            check: "promised-data".into(),
+            message: "lost".into(),
+        };
+        assert_eq!(of_run(Ok(Some(given.clone()))).ok(), Some(given));
+        let none = of_run(Ok(None)).expect("a verdict");
+        assert_eq!((none.passed, none.check.as_str()), (false, "no-verdict"));
+        assert_eq!(none.message, "exited");
+        let crashed = of_run(Err(VmmError::Protocol("bad".into()))).expect("a verdict");
+        assert_eq!(
+            (crashed.passed, crashed.check.as_str()),
+            (false, "guest-crashed")
+        );
+        let config = VmmError::Config {
+            what: "x".into(),
+            reason: "y".into(),
+        };
+        assert!(of_run(Err(config)).is_err(), "not the guest's failure");
+    }
+
+    #[test]
+    fn a_named_check_reads_check_colon_message() {
+        assert_eq!(Named("mount", "bad").to_string(), "mount: bad");
+        assert_eq!(Named("", "bad").to_string(), "bad");
+    }
+}

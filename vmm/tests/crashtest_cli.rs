@@ -189,7 +189,7 @@ fn a_correct_pmem_log_passes_and_a_commit_before_the_record_fails() {
 }
 
 #[test]
-fn a_pmem_log_without_the_fence_before_its_commit_fails_at_stores() {
+fn crashing_after_every_store_catches_a_pmem_log_without_its_fence() {
     if !kvm() {
         return;
     }
@@ -197,9 +197,13 @@ fn a_pmem_log_without_the_fence_before_its_commit_fails_at_stores() {
     // tail's store and the next fence, so crash after every store. (Once
     // the default points crash just before every fence, the defaults catch
     // it too.)
-    let (status, checks) = pmem_log("log-no-fence", "no-fence", &["--points", "stores"]);
+    let stores = ["--points", "stores"];
+    let (status, checks) = pmem_log("log-no-fence", "no-fence", &stores);
     assert_eq!(status, Some(1));
     log_checks_only(&checks);
+    // With its fence, no crash after any store loses anything.
+    let (status, checks) = pmem_log("log-stores", "correct", &stores);
+    assert_eq!((status, checks.len()), (Some(0), 0), "{checks:?}");
 }
 
 /// Splits a command line made of plain words and single-quoted words.
