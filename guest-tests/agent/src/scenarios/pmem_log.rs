@@ -88,7 +88,7 @@ fn record(seed: u64, i: u64) -> [u64; WORDS] {
 fn checksum(w: &[u64; WORDS]) -> u64 {
     w[..WORDS - 1]
         .iter()
-        .fold(0x706d_656d_6c6f_67, |h, &x| mix(h ^ x))
+        .fold(u64::from_le_bytes(*b"pmem-log"), |h, &x| mix(h ^ x))
 }
 
 /// The log on the NVDIMM mapped at `base`.
