@@ -58,10 +58,13 @@ fn text(vm: &Vm, gpa: u64, len: u64) -> Result<String, u64> {
 /// A check name: valid UTF-8 of at most [`hc::MAX_CHECK_LEN`] bytes (empty
 /// when `len` is 0: unnamed).
 fn check_name(vm: &Vm, gpa: u64, len: u64) -> Result<String, u64> {
-    if len > hc::MAX_CHECK_LEN {
-        return Err(hc::BAD_BUFFER);
+    match len {
+        0 => Ok(String::new()),
+        1..=hc::MAX_CHECK_LEN => {
+            String::from_utf8(buffer(vm, gpa, len)?).map_err(|_| hc::BAD_BUFFER)
+        }
+        _ => Err(hc::BAD_BUFFER),
     }
-    String::from_utf8(buffer(vm, gpa, len)?).map_err(|_| hc::BAD_BUFFER)
 }
 
 /// Reads a `repr(C)` struct of `N` little-endian words from the guest.

@@ -11,7 +11,7 @@
 //!   zero) and a checksum of the 31 words before it. Lengths and payloads
 //!   are functions of the seed and `i`.
 //!
-//! The untraced setup zeroes the header (tail 0). The run makes
+//! The untraced setup zeroes the tail (an empty log). The run makes
 //! [`APPENDS`] appends; append `i` marks `append` (op `i + 1`, the
 //! record's range), writes the record and `clwb`s its lines, then:
 //! * `correct`: `sfence`; tail = `i + 1`; `clwb` the tail; `sfence`;
@@ -32,6 +32,7 @@
 use crate::workload::rng::mix;
 use alloc::format;
 use alloc::string::String;
+use alloc::vec::Vec;
 use pmemvm_abi::Mode;
 use pmemvm_rt::pmem::{self, MarkFields};
 use pmemvm_rt::report::{self, Finding};
@@ -213,9 +214,11 @@ impl Log {
 /// Runs it: the appends in record mode, the checks in verify mode.
 pub fn run(info: &'static BootInfo) -> u32 {
     let Some(&(_, order)) = VARIANTS.iter().find(|(n, _)| *n == info.variant()) else {
+        let names: Vec<&str> = VARIANTS.iter().map(|(n, _)| *n).collect();
         println!(
-            "pmem-log: unknown variant `{}` (correct, no-fence, commit-first)",
-            info.variant()
+            "pmem-log: unknown variant `{}` ({})",
+            info.variant(),
+            names.join(", ")
         );
         return 2;
     };
