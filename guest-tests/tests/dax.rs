@@ -45,7 +45,14 @@ fn hex(v: &Value) -> u64 {
 fn every_scenario_records_deterministically() {
     require_kvm!();
     let dir = temp_dir("determinism");
-    for (name, seed) in [("dax-fsync", 1), ("generic-080", 1), ("fsx", 1), ("fsx", 4)] {
+    for (name, seed) in [
+        ("dax-fsync", 1),
+        ("generic-080", 1),
+        ("fsx", 1),
+        ("fsx", 4),
+        ("pmem-log", 1),
+        ("pmem-log", 2),
+    ] {
         let a = dir.join(format!("{name}-{seed}-a.json"));
         let b = dir.join(format!("{name}-{seed}-b.json"));
         record(name, seed, &a);
@@ -112,7 +119,12 @@ fn verify_passes_at_the_end_of_every_scenario() {
         timeout_secs: pmemvm::session::DEFAULT_TIMEOUT_SECS,
         backing: None,
     };
-    for (name, seed) in [("dax-fsync", 1), ("generic-080", 1), ("fsx", 2)] {
+    for (name, seed) in [
+        ("dax-fsync", 1),
+        ("generic-080", 1),
+        ("fsx", 2),
+        ("pmem-log", 3),
+    ] {
         let trace = dir.join(format!("{name}.json"));
         record(name, seed, &trace);
         for image in ["minimal", "maximal"] {

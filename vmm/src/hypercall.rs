@@ -6,7 +6,7 @@
 //!
 //! [`PORT_HYPERCALL`]: pmemvm_abi::PORT_HYPERCALL
 
-use crate::devices::{Devices, Verdict};
+use crate::devices::{Devices, Finding, Verdict};
 use crate::error::VmmError;
 use crate::nvdimm::Flow;
 use crate::vm::Vm;
@@ -53,6 +53,18 @@ fn buffer(vm: &Vm, gpa: u64, len: u64) -> Result<Vec<u8>, u64> {
 
 fn text(vm: &Vm, gpa: u64, len: u64) -> Result<String, u64> {
     buffer(vm, gpa, len).map(|b| String::from_utf8_lossy(&b).into_owned())
+}
+
+/// A check name: valid UTF-8 of at most [`hc::MAX_CHECK_LEN`] bytes (empty
+/// when `len` is 0: unnamed).
+fn check_name(vm: &Vm, gpa: u64, len: u64) -> Result<String, u64> {
+    match len {
+        0 => Ok(String::new()),
+        1..=hc::MAX_CHECK_LEN => {
+            String::from_utf8(buffer(vm, gpa, len)?).map_err(|_| hc::BAD_BUFFER)
+        }
+        _ => Err(hc::BAD_BUFFER),
+    }
 }
 
 /// Reads a `repr(C)` struct of `N` little-endian words from the guest.
@@ -146,17 +158,22 @@ impl Devices<'_> {
             hc::SCENARIO => Err(hc::BAD_STATE),
             hc::VERDICT if self.mode == Mode::Verify && self.verdict.is_none() => {
                 let message = text(vm, a[1], a[2])?;
+                let check = check_name(vm, a[3], a[4])?;
                 self.verdict = Some(Verdict {
                     passed: a[0] == 1,
+                    check,
                     message,
                 });
                 Ok(())
             }
             hc::VERDICT => Err(hc::BAD_STATE),
             hc::FINDING => {
-                let message = text(vm, a[0], a[1])?;
-                log::warn!("guest finding: {message}");
-                self.findings.push(message);
+                let finding = Finding {
+                    message: text(vm, a[0], a[1])?,
+                    check: check_name(vm, a[2], a[3])?,
+                };
+                log::warn!("guest finding: {finding}");
+                self.findings.push(finding);
                 Ok(())
             }
             _ => Err(hc::UNKNOWN),

@@ -1,6 +1,6 @@
 //! One run of a guest: load it, boot it in a mode, run it to its exit.
 
-use crate::devices::{Devices, Verdict};
+use crate::devices::{Devices, Finding, Verdict};
 use crate::elf::GuestElf;
 use crate::error::VmmError;
 use crate::exits::{self, ExitStats, RunEnd};
@@ -150,7 +150,7 @@ pub struct RunOutcome {
     /// Verify mode's verdict, if the guest gave one.
     pub verdict: Option<Verdict>,
     /// Checks the guest failed in record mode.
-    pub findings: Vec<String>,
+    pub findings: Vec<Finding>,
 }
 
 fn name_field(what: &str, value: &str) -> Result<[u8; NAME_LEN], VmmError> {

@@ -44,6 +44,13 @@ fn scenarios_lists_what_the_guest_reports() {
         stdout.contains("pagefault") && stdout.contains("maps 1000 pages"),
         "{stdout}"
     );
+    let log = stdout
+        .lines()
+        .find(|l| l.contains("pmem-log"))
+        .unwrap_or_else(|| panic!("no pmem-log: {stdout}"));
+    for variant in ["correct", "no-fence", "commit-first"] {
+        assert!(log.contains(variant), "{variant} not named: {log}");
+    }
     let out = pmemvm(&["scenarios", "--json"]);
     let list: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
     assert!(list.as_array().is_some_and(|a| a.len() >= 7));

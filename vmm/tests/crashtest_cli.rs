@@ -118,9 +118,92 @@ fn a_missing_fence_fails_with_exit_1_and_the_reproduction_reproduces() {
             .expect("runs");
         assert_eq!(rep.status.code(), Some(1), "{cmd}");
         let msg = f["message"].as_str().expect("message");
-        assert!(String::from_utf8_lossy(&rep.stdout).contains(msg), "{cmd}");
+        let stdout = String::from_utf8_lossy(&rep.stdout);
+        assert!(stdout.contains(msg), "{cmd}");
+        assert_eq!(f["check"], "promised-data", "{f}");
+        assert!(stdout.contains("check: promised-data"), "{stdout}");
     }
     std::fs::remove_dir_all(&d).ok();
+}
+
+/// `pmem-log` crash-tested under `variant` with `options`: the exit status
+/// and the failures' check names from the `--report` JSON.
+fn pmem_log(name: &str, variant: &str, options: &[&str]) -> (Option<i32>, Vec<String>) {
+    let d = dir(name);
+    let report = d.join("report.json");
+    let out = crashtest(
+        &d,
+        &[
+            &[
+                "--scenario",
+                "pmem-log",
+                "--variant",
+                variant,
+                "--report",
+                report.to_str().expect("utf-8"),
+            ],
+            options,
+        ]
+        .concat(),
+    );
+    let r: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&report).unwrap_or_else(|e| {
+            panic!(
+                "{variant}: no report ({e}): {}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        }))
+        .expect("JSON");
+    assert!(r["counts"]["images_verified"].as_u64() > Some(10), "{r}");
+    let checks = r["failures"]
+        .as_array()
+        .expect("failures")
+        .iter()
+        .map(|f| f["check"].as_str().expect("check").to_string())
+        .collect();
+    std::fs::remove_dir_all(&d).ok();
+    (out.status.code(), checks)
+}
+
+/// Every check is one of the log's own, and there is one at least.
+fn log_checks_only(checks: &[String]) {
+    assert!(!checks.is_empty());
+    assert!(
+        checks
+            .iter()
+            .all(|c| c == "log-record-intact" || c == "log-promise"),
+        "{checks:?}"
+    );
+}
+
+#[test]
+fn a_correct_pmem_log_passes_and_a_commit_before_the_record_fails() {
+    if !kvm() {
+        return;
+    }
+    let (status, checks) = pmem_log("log-correct", "correct", &[]);
+    assert_eq!((status, checks.len()), (Some(0), 0), "{checks:?}");
+    let (status, checks) = pmem_log("log-commit-first", "commit-first", &[]);
+    assert_eq!(status, Some(1));
+    log_checks_only(&checks);
+}
+
+#[test]
+fn crashing_after_every_store_catches_a_pmem_log_without_its_fence() {
+    if !kvm() {
+        return;
+    }
+    // The tail can reach the media before the record only between the
+    // tail's store and the next fence, so crash after every store. (Once
+    // the default points crash just before every fence, the defaults catch
+    // it too.)
+    let stores = ["--points", "stores"];
+    let (status, checks) = pmem_log("log-no-fence", "no-fence", &stores);
+    assert_eq!(status, Some(1));
+    log_checks_only(&checks);
+    // With its fence, no crash after any store loses anything.
+    let (status, checks) = pmem_log("log-stores", "correct", &stores);
+    assert_eq!((status, checks.len()), (Some(0), 0), "{checks:?}");
 }
 
 /// Splits a command line made of plain words and single-quoted words.

@@ -265,6 +265,11 @@ fn check_page(html: &str, report: &Report) {
             "failure {} lacks its command",
             i + 1
         );
+        assert!(
+            section.contains(&format!("<code>{}</code>", f.check)),
+            "failure {} lacks its check",
+            i + 1
+        );
         for line in &f.first.lost_lines {
             assert!(
                 section.contains(&format!("<code>{line}</code>")),

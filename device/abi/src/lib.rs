@@ -190,10 +190,16 @@ pub mod hc {
     pub const MARK: u64 = 4;
     /// A durability promise: `args = [gpa of a PromiseArgs]`.
     pub const PROMISE: u64 = 5;
-    /// Verify mode's verdict: `args = [passed (1) or failed (0), msg_gpa, msg_len]`.
+    /// Verify mode's verdict: `args = [passed (1) or failed (0), msg_gpa,
+    /// msg_len, check_gpa, check_len]`. The message is free text (what was
+    /// lost, where); the check is the stable name of the check that failed
+    /// (UTF-8, at most [`MAX_CHECK_LEN`] bytes), by which failures are
+    /// grouped. A check length of 0 means unnamed (a passing verdict has
+    /// none).
     pub const VERDICT: u64 = 6;
     /// A check the guest failed in record mode (a finding, e.g. an mtime
-    /// that did not change): `args = [msg_gpa, msg_len]`.
+    /// that did not change): `args = [msg_gpa, msg_len, check_gpa,
+    /// check_len]`, the check named as in [`VERDICT`].
     pub const FINDING: u64 = 7;
     /// Verify mode, booted and about to read its crash image: the VMM may
     /// snapshot the VM here and restore it for the next image. No arguments.
@@ -210,6 +216,9 @@ pub mod hc {
 
     /// Longest buffer a hypercall accepts.
     pub const MAX_BUFFER: u64 = 1 << 20;
+    /// Longest check name of [`VERDICT`] and [`FINDING`], in bytes.
+    pub const MAX_CHECK_LEN: u64 = 128;
+    const _: () = assert!(MAX_CHECK_LEN <= MAX_BUFFER);
 }
 
 /// Exception reports on [`PORT_FAULT`](crate::PORT_FAULT).

@@ -4,6 +4,7 @@ mod basic;
 mod dax_fsync;
 mod fsx;
 mod generic_080;
+mod pmem_log;
 mod pmem_smoke;
 mod variants;
 
@@ -55,6 +56,11 @@ pub const ALL: &[Scenario] = &[
         name: "pmem-smoke",
         description: "every kind of persistent-memory event once, at known offsets",
         run: pmem_smoke::run,
+    },
+    Scenario {
+        name: "pmem-log",
+        description: "a persistent append-only log: 8 appends of a record and its commit (the tail) on the NVDIMM (variants: correct; no-fence: no sfence between the record's flushes and the tail store; commit-first: the tail persisted before the record)",
+        run: pmem_log::run,
     },
     Scenario {
         name: "bench-pagefault",

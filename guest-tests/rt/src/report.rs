@@ -2,26 +2,75 @@
 //! findings, and the promises verify mode is given.
 
 use crate::io::hypercall;
+use alloc::string::String;
 use pmemvm_abi::{PromiseArgs, VerifyHeader, hc};
 
-/// Verify mode's verdict: passed, or failed with a message naming what was
-/// lost (file, offset, allowed values, found bytes).
-pub fn verdict(passed: bool, message: &str) {
+/// A failed check: its stable name (by which the VMM groups failures; at
+/// most [`hc::MAX_CHECK_LEN`] bytes, e.g. `promised-data`) and the details
+/// (offsets, values) for people.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    /// The check's stable name.
+    pub check: &'static str,
+    /// What was found, in words.
+    pub message: String,
+}
+
+impl Finding {
+    /// Check `check` failed; `message` says how.
+    pub fn new(check: &'static str, message: impl Into<String>) -> Finding {
+        Finding {
+            check,
+            message: message.into(),
+        }
+    }
+}
+
+/// Verify mode's verdict: every check passed (`message` may summarise
+/// what was checked).
+pub fn pass(message: &str) {
+    send_verdict(true, message, "");
+}
+
+/// Verify mode's verdict: the check named `check` failed; `message` names
+/// what was lost (file, offset, allowed values, found bytes).
+pub fn fail(check: &str, message: &str) {
+    send_verdict(false, message, check);
+}
+
+/// Verify mode's verdict from the result of the checks: [`pass`] with the
+/// summary or [`fail`] with the finding.
+pub fn verdict(result: Result<String, Finding>) {
+    match result {
+        Ok(summary) => pass(&summary),
+        Err(f) => fail(f.check, &f.message),
+    }
+}
+
+fn send_verdict(passed: bool, message: &str, check: &str) {
     hypercall(
         hc::VERDICT,
         &[
             u64::from(passed),
             message.as_ptr() as u64,
             message.len() as u64,
+            check.as_ptr() as u64,
+            check.len() as u64,
         ],
     );
 }
 
-/// A check the guest failed in record mode (e.g. an mtime that did not change).
-pub fn finding(message: &str) {
+/// A check the guest failed in record mode (e.g. an mtime that did not
+/// change), named as in [`fail`].
+pub fn finding(check: &str, message: &str) {
     hypercall(
         hc::FINDING,
-        &[message.as_ptr() as u64, message.len() as u64],
+        &[
+            message.as_ptr() as u64,
+            message.len() as u64,
+            check.as_ptr() as u64,
+            check.len() as u64,
+        ],
     );
 }
 

@@ -52,6 +52,9 @@ pub fn run(a: &VerifyArgs) -> anyhow::Result<i32> {
         r.seq,
         r.image
     );
+    if !r.verdict.check.is_empty() {
+        println!("  check: {}", r.verdict.check);
+    }
     if !r.verdict.message.is_empty() {
         println!("  {}", r.verdict.message);
     }

@@ -18,7 +18,7 @@ pub mod report;
 pub mod states;
 mod walk;
 
-use crate::devices::Verdict;
+use crate::devices::{Finding, Verdict};
 use crate::error::VmmError;
 use crate::nvdimm::RecordingStream;
 use crate::session::{self, RunConfig, VerifyInput};
@@ -301,7 +301,7 @@ fn tally(
     let keys: Vec<bugs::Key> = failed
         .iter()
         .map(|(job, verdict)| bugs::Key {
-            check: check_of(verdict).to_string(),
+            check: verdict.check.clone(),
             lost: if job.loss.lost.is_empty() {
                 // Nothing lost: one bug per check and window of marks.
                 let from = walk.windows.get(&job.seq).and_then(|w| w.from.clone());
@@ -334,7 +334,7 @@ fn tally(
                 .unwrap_or(members[0]);
             let points: BTreeSet<u64> = members.iter().map(|&i| failed[i].0.seq).collect();
             Failure {
-                check: check_of(verdict).to_string(),
+                check: verdict.check.clone(),
                 message: verdict.message.clone(),
                 images: members.len() as u64,
                 points: points.len() as u64,
@@ -346,11 +346,6 @@ fn tally(
         })
         .collect();
     Ok((verified, failures, per_point.into_values().collect()))
-}
-
-/// The stable name of the check a verdict failed.
-fn check_of(_verdict: &Verdict) -> &str {
-    ""
 }
 
 /// The command that crash-tests the current guest again in `window` only.
@@ -413,7 +408,7 @@ struct Recorded {
     /// Events recorded.
     count: u64,
     /// Checks the guest failed while recording.
-    findings: Vec<String>,
+    findings: Vec<Finding>,
     /// The media at the end of the setup phase: the base of every image.
     setup_media: Arc<SharedMedia>,
 }

@@ -3,6 +3,7 @@
 //! schema is in `traces/REPORT.md`).
 
 use pmemvm_traces::PointReason;
+use crate::devices::{Finding, Named};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -157,7 +158,7 @@ pub struct Report {
     /// Events recorded.
     pub events: u64,
     /// Checks the guest failed in record mode.
-    pub record_findings: Vec<String>,
+    pub record_findings: Vec<Finding>,
     /// Counters.
     pub counts: Counts,
     /// Wall-clock seconds of the whole test (recording included).
@@ -247,16 +248,11 @@ impl Report {
         }
         let _ = writeln!(s, "FAILED: {} bug(s)", self.failures.len());
         for (i, f) in self.failures.iter().enumerate() {
-            let check = if f.check.is_empty() {
-                String::new()
-            } else {
-                format!("check `{}`: ", f.check)
-            };
             let _ = writeln!(
                 s,
-                "[{}] {check}{} ({} image(s) at {} point(s))",
+                "[{}] {} ({} image(s) at {} point(s))",
                 i + 1,
-                f.message,
+                Named(&f.check, &f.message),
                 f.images,
                 f.points
             );

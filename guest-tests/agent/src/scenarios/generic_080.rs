@@ -9,6 +9,7 @@ use crate::workload::{self, Op, Plan};
 use alloc::format;
 use alloc::vec;
 use pmemvm_rt::BootInfo;
+use pmemvm_rt::report::Finding;
 
 /// The workload.
 pub fn plan() -> Plan {
@@ -46,8 +47,11 @@ pub fn run(info: &'static BootInfo) -> u32 {
             before = dax::fs().inode(1).cur.mtime;
             Ok(())
         }
-        Op::Store { .. } if dax::fs().inode(1).cur.mtime == before => Err(format!(
-            "generic-080: mtime of inode 1 is still {before} after a store through a read-faulted mapping"
+        Op::Store { .. } if dax::fs().inode(1).cur.mtime == before => Err(Finding::new(
+            "mtime-updated",
+            format!(
+                "generic-080: mtime of inode 1 is still {before} after a store through a read-faulted mapping"
+            ),
         )),
         _ => Ok(()),
     };

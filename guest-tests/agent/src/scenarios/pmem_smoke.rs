@@ -39,11 +39,11 @@ fn verify(base: u64) -> u32 {
                 "file 1 offset {off:#x} (device offset {off:#x}): promised {:#04x}, found {found:#04x}",
                 expected(off)
             );
-            report::verdict(false, &msg);
+            report::fail("promised-data", &msg);
             return 0;
         }
     }
-    report::verdict(true, "");
+    report::pass("");
     0
 }
 

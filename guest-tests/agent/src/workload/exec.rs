@@ -13,6 +13,7 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::cell::RefCell;
+use pmemvm_rt::report::Finding;
 use pmemvm_rt::{pmem, println, report};
 
 /// The NVDIMM, or a message.
@@ -182,14 +183,16 @@ fn file_of(op: &Op, model: &Model) -> Option<u64> {
     }
 }
 
-fn run_ops(plan: &Plan, hook: Hook) -> Result<Model, String> {
+/// Runs the operations; an operation that fails is check `operation`.
+fn run_ops(plan: &Plan, hook: Hook) -> Result<Model, Finding> {
+    let failed = |e| Finding::new("operation", e);
     if !plan.script.is_empty() {
-        return super::script::record(plan);
+        return super::script::record(plan).map_err(failed);
     }
     let st = RefCell::new(State::new(&plan.files));
     for (i, op) in plan.ops.iter().enumerate() {
         let id = i as u64 + 1;
-        run_op(&st, id, op)?;
+        run_op(&st, id, op).map_err(failed)?;
         hook(id, op)?;
     }
     Ok(st.into_inner().model)
@@ -229,7 +232,8 @@ pub fn record(name: &str, plan: &Plan, variant: Variant, hook: Hook) -> u32 {
         }
     }
     pmem::setup_done();
-    let result = run_ops(plan, hook).and_then(|model| final_check(plan, &model));
+    let result = run_ops(plan, hook)
+        .and_then(|model| final_check(plan, &model).map_err(|e| Finding::new("final-state", e)));
     match result {
         Ok(()) => {
             println!(
@@ -240,10 +244,10 @@ pub fn record(name: &str, plan: &Plan, variant: Variant, hook: Hook) -> u32 {
             );
             0
         }
-        Err(e) => {
-            let msg = format!("{name}: {e}");
+        Err(f) => {
+            let msg = format!("{name}: {}", f.message);
             println!("{msg}");
-            report::finding(&msg);
+            report::finding(f.check, &msg);
             1
         }
     }

@@ -18,6 +18,7 @@ use crate::dax::mkfs::FileSpec;
 use crate::dax::variant::{self, Variant};
 use alloc::vec::Vec;
 use pmemvm_abi::Mode;
+use pmemvm_rt::report::Finding;
 use pmemvm_rt::{BootInfo, println};
 
 /// One user-visible operation.
@@ -209,7 +210,7 @@ pub fn pattern(ino: u64, off: u64) -> u64 {
 }
 
 /// A check run after each operation in record mode (id, operation).
-pub type Hook<'a> = &'a mut dyn FnMut(u64, &Op) -> Result<(), alloc::string::String>;
+pub type Hook<'a> = &'a mut dyn FnMut(u64, &Op) -> Result<(), Finding>;
 
 /// The variant of this boot, or `None` after printing the valid ones.
 pub fn variant(info: &BootInfo) -> Option<Variant> {

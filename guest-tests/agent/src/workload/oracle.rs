@@ -23,7 +23,7 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 use pmemvm_abi::PromiseArgs;
-use pmemvm_rt::report::{self, WrittenPages};
+use pmemvm_rt::report::{self, Finding, WrittenPages};
 
 /// Bytes `[start, end)` of a file whose latest promise is sync `op`.
 struct Segment {
@@ -175,13 +175,18 @@ fn unchanged_since_setup(
         && !written.contains(block * PAGE / 4096)
 }
 
-/// Checks every segment against the recovered file system.
-fn check(fs: &mut Fs, segs: &[Segment], model: &Model) -> Result<(), String> {
+/// Checks every segment against the recovered file system: check
+/// `promise-op-unreached` (a promise names an operation the workload never
+/// started before the crash) and `promised-data` (promised bytes lost).
+fn check(fs: &mut Fs, segs: &[Segment], model: &Model) -> Result<(), Finding> {
     for s in segs {
         let Some(upto) = s.upto else {
-            return Err(format!(
-                "inode {}: a promise names sync op {}, which the workload never reached",
-                s.ino, s.op
+            return Err(Finding::new(
+                "promise-op-unreached",
+                format!(
+                    "inode {}: a promise names sync op {}, which the workload never reached",
+                    s.ino, s.op
+                ),
             ));
         };
         if let Some(l) = compare(fs, model, s, upto) {
@@ -189,29 +194,37 @@ fn check(fs: &mut Fs, segs: &[Segment], model: &Model) -> Result<(), String> {
                 || String::from("a hole"),
                 |b| format!("device offset {:#x}", layout::block_off(b) + l.first % PAGE),
             );
-            return Err(format!(
-                "file {} offset {:#x} ({device}): promised by op {}, allowed {{{}}}, found {:#04x}; {} promised bytes lost in [{:#x}, {:#x}]",
-                s.ino,
-                l.first,
-                s.op,
-                l.allowed
-                    .iter()
-                    .map(|v| format!("{v:#04x}"))
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                l.found,
-                l.count,
-                l.first,
-                l.last
+            return Err(Finding::new(
+                "promised-data",
+                format!(
+                    "file {} offset {:#x} ({device}): promised by op {}, allowed {{{}}}, found {:#04x}; {} promised bytes lost in [{:#x}, {:#x}]",
+                    s.ino,
+                    l.first,
+                    s.op,
+                    l.allowed
+                        .iter()
+                        .map(|v| format!("{v:#04x}"))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    l.found,
+                    l.count,
+                    l.first,
+                    l.last
+                ),
             ));
         }
     }
     Ok(())
 }
 
-fn verify_inner(plan: &Plan, variant: Variant) -> Result<String, String> {
-    let (last_op, promises) = report::verify_info().ok_or("no verify information")?;
-    let mut fs = Fs::mount(exec::media()?, variant).map_err(|e| format!("mount: {e}"))?;
+/// Recovers and checks; a recovery that fails is check `mount`, a boot
+/// without the VMM's verify information `verify-info`.
+fn verify_inner(plan: &Plan, variant: Variant) -> Result<String, Finding> {
+    let (last_op, promises) = report::verify_info()
+        .ok_or_else(|| Finding::new("verify-info", "no verify information"))?;
+    let mount = |e| Finding::new("mount", e);
+    let mut fs = Fs::mount(exec::media().map_err(mount)?, variant)
+        .map_err(|e| mount(format!("mount: {e}")))?;
     let mut segs = segments(promises);
     let mut model = Model::new(&plan.files);
     let mut pending = BTreeMap::new();
@@ -245,9 +258,6 @@ fn verify_inner(plan: &Plan, variant: Variant) -> Result<String, String> {
 /// Verify mode: mount (recover), check the promises; the verdict goes to
 /// the VMM, the exit status is 0.
 pub fn verify(plan: &Plan, variant: Variant) -> u32 {
-    match verify_inner(plan, variant) {
-        Ok(msg) => report::verdict(true, &msg),
-        Err(msg) => report::verdict(false, &msg),
-    }
+    report::verdict(verify_inner(plan, variant));
     0
 }
