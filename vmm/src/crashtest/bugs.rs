@@ -2,13 +2,19 @@
 //! of the guest's message (which carries offsets and values).
 //!
 //! A failed image's *cause* is the check it failed (its stable name) and
-//! the instructions whose writes it lost (the writes in flight at its crash
-//! point that it does not hold). Images of one check whose lost
-//! instructions include those of another image are the same bug: the
-//! smallest set of lost instructions that fails the check explains the
-//! larger ones, which lost more along the way. An image that lost nothing
-//! (its check fails with every write in flight present) is a bug of its own
-//! per check and crash point's marks, and absorbs no other.
+//! the program locations of the writes it lost (the writes in flight at
+//! its crash point that it does not hold): the function holding each
+//! store's instruction when the guest has symbols, else the instruction's
+//! address. Images of one check whose lost locations include those of
+//! another image are the same bug: the smallest set of lost locations that
+//! fails the check explains the larger ones, which lost more along the way.
+//!
+//! An image that lost nothing fails its check with every write in flight
+//! present: the program wrote its data in an order no crash can survive
+//! (a commit made durable before the data it commits, say). Such images
+//! form one bug per check and guest operation (the label of the last mark
+//! before the point), and that bug takes in the other failures of the same
+//! check in the same operation, which the same ordering explains.
 
 use super::cause::{Loss, Missing};
 use super::report::{Cause, CauseWrite};
@@ -19,8 +25,11 @@ use std::collections::{BTreeSet, HashMap};
 pub struct Key {
     /// The check's stable name (empty: unnamed).
     pub check: String,
-    /// The program locations (symbolized, or the RIP) of the lost writes.
+    /// The program locations (function, or RIP) of the lost writes.
     pub lost: BTreeSet<String>,
+    /// The guest operation the point lies in: the label of the last mark
+    /// before it (empty: none).
+    pub operation: String,
 }
 
 /// Groups failed images by cause: returns, for each bug, the indices (into
@@ -52,7 +61,33 @@ pub fn group(keys: &[Key]) -> Vec<Vec<usize>> {
             None => bugs.push((key, images.clone())),
         }
     }
-    let mut out: Vec<Vec<usize>> = bugs
+    // An ordering bug (nothing lost) takes in the other failures of its
+    // check and operation.
+    let orderings: Vec<(String, String)> = bugs
+        .iter()
+        .filter(|(k, _)| k.lost.is_empty())
+        .map(|(k, _)| (k.check.clone(), k.operation.clone()))
+        .collect();
+    let mut merged: Vec<(Option<(String, String)>, Vec<usize>)> = Vec::new();
+    for (_, members) in bugs {
+        let mut by_ordering: Vec<(Option<(String, String)>, Vec<usize>)> = Vec::new();
+        for i in members {
+            let k = &keys[i];
+            let own = (k.check.clone(), k.operation.clone());
+            let tag = orderings.contains(&own).then_some(own);
+            match by_ordering.iter_mut().find(|(t, _)| *t == tag) {
+                Some((_, m)) => m.push(i),
+                None => by_ordering.push((tag, vec![i])),
+            }
+        }
+        for (tag, members) in by_ordering {
+            match merged.iter_mut().find(|(t, _)| tag.is_some() && *t == tag) {
+                Some((_, m)) => m.extend(members),
+                None => merged.push((tag, members)),
+            }
+        }
+    }
+    let mut out: Vec<Vec<usize>> = merged
         .into_iter()
         .map(|(_, mut members)| {
             members.sort_unstable();
@@ -162,9 +197,14 @@ mod tests {
     use super::*;
 
     fn key(check: &str, lost: &[&str]) -> Key {
+        in_op(check, lost, "")
+    }
+
+    fn in_op(check: &str, lost: &[&str], operation: &str) -> Key {
         Key {
             check: check.into(),
             lost: lost.iter().map(|s| s.to_string()).collect(),
+            operation: operation.into(),
         }
     }
 
@@ -175,13 +215,22 @@ mod tests {
             key("a", &["r1"]),
             key("b", &["r1"]),
             key("a", &["r2"]),
-            key("a", &[]),
             key("a", &["r1", "r2"]),
-            key("a", &[]),
         ];
-        assert_eq!(
-            group(&keys),
-            vec![vec![0, 1, 5], vec![2], vec![3], vec![4, 6]]
-        );
+        assert_eq!(group(&keys), vec![vec![0, 1, 4], vec![2], vec![3]]);
+    }
+
+    #[test]
+    fn an_ordering_bug_takes_in_its_operation() {
+        let keys = [
+            in_op("a", &["r1"], "append"),
+            in_op("a", &[], "append"),
+            in_op("a", &["r1"], "other"),
+            in_op("a", &[], "append"),
+            in_op("b", &["r1"], "append"),
+            in_op("a", &[], "other-op"),
+        ];
+        // r1 in "other" stays apart from its images in "append".
+        assert_eq!(group(&keys), vec![vec![0, 1, 3], vec![2], vec![4], vec![5]]);
     }
 }

@@ -28,7 +28,7 @@ use cause::MarkWindow;
 use indicatif::{ProgressBar, ProgressStyle};
 use pmemvm_device::crash::{Image, ImageSpec};
 use pmemvm_device::media::SharedMedia;
-use pmemvm_traces::{Header, PointSelector, PointSet, TraceReader, selection};
+use pmemvm_traces::{CrashPoint, Header, PointSelector, PointSet, TraceReader, selection};
 use pool::{Gate, Queue, Setup, SharedSetup};
 use report::{Counts, FailedImage, Failure, PointResult, Report};
 use states::States;
@@ -302,19 +302,15 @@ fn tally(
         .iter()
         .map(|(job, verdict)| bugs::Key {
             check: verdict.check.clone(),
-            lost: if job.loss.lost.is_empty() {
-                // Nothing lost: one bug per check and window of marks.
-                let from = walk.windows.get(&job.seq).and_then(|w| w.from.clone());
-                BTreeSet::from([format!(
-                    "nothing lost, after {}",
-                    from.map_or_else(|| "the start".to_string(), |p| p.to_string())
-                )])
-            } else {
-                job.loss
-                    .lost
-                    .iter()
-                    .map(|w| bugs::location(w.rip, &locate))
-                    .collect()
+            lost: job
+                .loss
+                .lost
+                .iter()
+                .map(|w| bugs::location(w.rip, &locate))
+                .collect(),
+            operation: match walk.windows.get(&job.seq).and_then(|w| w.from.as_ref()) {
+                Some(CrashPoint::Mark { label, .. }) => label.clone(),
+                _ => String::new(),
             },
         })
         .collect();

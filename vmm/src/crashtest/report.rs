@@ -2,8 +2,8 @@
 //! the command that reproduces it. Text for people, JSON for scripts (the
 //! schema is in `traces/REPORT.md`).
 
-use pmemvm_traces::PointReason;
 use crate::devices::{Finding, Named};
+use pmemvm_traces::PointReason;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
