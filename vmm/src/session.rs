@@ -50,6 +50,15 @@ impl GuestSource {
         }
     }
 
+    /// Name of the guest in trace headers: its path, or
+    /// [`pmemvm_traces::BUNDLED_GUEST`].
+    pub fn trace_name(&self) -> String {
+        match self {
+            GuestSource::Bundled => pmemvm_traces::BUNDLED_GUEST.into(),
+            GuestSource::Path(p) => p.display().to_string(),
+        }
+    }
+
     /// Name of the guest in messages: its path, or `bundled guest`.
     pub fn name(&self) -> String {
         match self {
@@ -264,6 +273,7 @@ pub(crate) fn start(config: &RunConfig, log_dirty: bool) -> Result<Started, VmmE
             scenario: config.scenario.clone(),
             variant: config.variant.clone(),
             seed: config.seed,
+            guest: config.guest.trace_name(),
         },
     )?;
     let mut vm = Vm::new(config.mem, log_dirty)?;

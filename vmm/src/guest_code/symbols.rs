@@ -16,6 +16,7 @@ use object::{Object, ObjectSection, ObjectSymbol, SectionKind, SymbolKind};
 use serde::Serialize;
 
 use crate::error::VmmError;
+use crate::session::GuestSource;
 
 type Reader = gimli::EndianArcSlice<gimli::RunTimeEndian>;
 
@@ -113,6 +114,12 @@ impl Symbols {
             dwarf: line_tables(&file),
             table,
         })
+    }
+
+    /// Reads the symbols of the guest of `source` (its file, or the bundled
+    /// guest's).
+    pub fn from_source(source: &GuestSource) -> Result<Symbols, VmmError> {
+        Symbols::from_elf(&source.name(), &source.bytes()?)
     }
 
     /// True when the ELF has DWARF line tables (file and line are known).
@@ -279,10 +286,9 @@ mod tests {
 
     #[test]
     fn the_bundled_guest_resolves_its_entry_point() {
-        let elf = crate::elf::GuestElf::parse(crate::guest::BUNDLED_NAME, crate::guest::BUNDLED)
-            .expect("bundled guest parses");
-        let symbols = Symbols::from_elf(crate::guest::BUNDLED_NAME, crate::guest::BUNDLED)
-            .expect("bundled guest's symbols");
+        let elf = GuestSource::Bundled.load().expect("bundled guest parses");
+        let symbols = Symbols::from_source(&GuestSource::Bundled).expect("bundled guest's symbols");
+        assert!(symbols.has_line_tables());
         let start = symbols
             .resolve(elf.entry)
             .expect("the entry point has a symbol");
