@@ -16,13 +16,17 @@ pub const PROFILE: &str = "guest";
 
 /// Builds `package` (a guest crate of the workspace at `root`) and copies
 /// its ELF to `OUT_DIR/{package}.elf`, which it returns. Asks cargo to run
-/// the build script again when anything under `root/{dir}` changes, for each
-/// of `watch`.
+/// the build script again when the workspace manifest (the `guest` profile)
+/// or anything under `root/{dir}` changes, for each of `watch`.
 ///
 /// # Panics
 /// When cargo cannot run or the build fails (a build script reports errors
 /// that way).
 pub fn build_guest(root: &Path, package: &str, watch: &[&str]) -> PathBuf {
+    println!(
+        "cargo:rerun-if-changed={}",
+        root.join("Cargo.toml").display()
+    );
     for dir in watch {
         println!("cargo:rerun-if-changed={}", root.join(dir).display());
     }

@@ -61,14 +61,10 @@ pub fn run(a: &LintArgs) -> anyhow::Result<i32> {
 }
 
 /// `0x10234a  sfence  in log::append (src/log.rs:42)`, with `, inlined
-/// into F` when the function was inlined into another.
+/// into F (file:line)` when the function was inlined into another.
 fn line(f: &Finding) -> String {
-    let mut s = format!("{:#x}  {}", f.address, f.mnemonic);
-    if let Some(r) = &f.location {
-        s.push_str(&format!("  in {}", r.innermost));
-        if r.outermost.function != r.innermost.function {
-            s.push_str(&format!(", inlined into {}", r.outermost.function));
-        }
+    match &f.location {
+        Some(r) => format!("{:#x}  {}  in {r}", f.address, f.mnemonic),
+        None => format!("{:#x}  {}", f.address, f.mnemonic),
     }
-    s
 }

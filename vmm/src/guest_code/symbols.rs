@@ -57,6 +57,18 @@ pub struct Resolved {
     pub outermost: Location,
 }
 
+impl fmt::Display for Resolved {
+    /// `inner (file:line)`, then `, inlined into outer (file:line)` when the
+    /// code was inlined into another function.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.innermost)?;
+        if self.outermost.function != self.innermost.function {
+            write!(f, ", inlined into {}", self.outermost)?;
+        }
+        Ok(())
+    }
+}
+
 /// One function of the ELF symbol table.
 #[derive(Debug, Clone)]
 struct TableSymbol {
@@ -174,7 +186,9 @@ impl Symbols {
         })
     }
 
-    /// `function (file:line)` of `rip` (the innermost frame), or `None`.
+    /// `function (file:line)` of `rip` (the innermost frame, even when it
+    /// was inlined; [`Symbols::resolve`] and [`Resolved`]'s `Display` give
+    /// the function it was inlined into too), or `None`.
     pub fn describe(&self, rip: u64) -> Option<String> {
         self.resolve(rip).map(|r| r.innermost.to_string())
     }

@@ -46,7 +46,8 @@ pub struct Step {
     /// The guest RIP of a write.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rip: Option<String>,
-    /// The RIP's `function (file:line)`, when the guest's symbols are known.
+    /// The RIP's `function (file:line)` (and the function it was inlined
+    /// into), when the guest's symbols are known.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub function: Option<String>,
     /// The open mark regions concerning the line at the event (their range
@@ -128,7 +129,10 @@ impl Collector<'_> {
             seq: ev.seq,
             kind: ev.kind.name(),
             rip: rip.map(format_addr),
-            function: rip.zip(self.symbols).and_then(|(rip, s)| s.describe(rip)),
+            function: rip
+                .zip(self.symbols)
+                .and_then(|(rip, s)| s.resolve(rip))
+                .map(|r| r.to_string()),
             inside: self
                 .marks
                 .open()

@@ -77,7 +77,8 @@ pub fn run(a: &ShowArgs) -> anyhow::Result<i32> {
         let function = symbols
             .as_ref()
             .zip(row.event.kind.write())
-            .and_then(|(s, w)| s.describe(w.rip));
+            .and_then(|(s, w)| s.resolve(w.rip))
+            .map(|r| r.to_string());
         let r = match (json, function) {
             (true, None) => serde_json::to_writer(&mut out, row)
                 .map_err(std::io::Error::from)
