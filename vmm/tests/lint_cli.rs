@@ -130,3 +130,71 @@ fn the_bundled_guest_runs_without_a_warning_even_with_strict() {
         text(&out.stderr)
     );
 }
+
+#[test]
+fn trace_show_and_why_name_the_functions_of_rips_of_a_known_guest() {
+    if !kvm() {
+        return;
+    }
+    let d = dir("trace");
+    let trace = d.join("smoke.jsonl");
+    let t = trace.to_str().expect("UTF-8 path");
+    let run = pmemvm(&["run", "--scenario", "pmem-smoke", "--trace", t]);
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run.stderr));
+    let function = "pmemvm_agent::scenarios::pmem_smoke::";
+    let file = "agent/src/scenarios/pmem_smoke.rs:";
+
+    // The header names the bundled guest: symbols without --guest.
+    let show = text(&pmemvm(&["trace", "show", t, "--kind", "store"]).stdout);
+    let first = show.lines().nth(1).expect("a store");
+    assert!(first.contains(function) && first.contains(file), "{show}");
+    let why = pmemvm(&["trace", "why", t, "--line", "0x0", "--at", "end"]);
+    let why = text(&why.stdout);
+    assert!(
+        why.contains(&format!(" {function}")) && why.contains("(rip 0x"),
+        "{why}"
+    );
+
+    // Without a guest named, the output is what it always was.
+    let header_end = std::fs::read_to_string(&trace).expect("trace");
+    let anonymous = d.join("anonymous.jsonl");
+    std::fs::write(
+        &anonymous,
+        header_end.replacen(r#","guest":"bundled""#, "", 1),
+    )
+    .expect("write");
+    let a = anonymous.to_str().expect("UTF-8 path");
+    let plain = text(&pmemvm(&["trace", "show", a, "--kind", "store"]).stdout);
+    assert!(!plain.contains(function), "{plain}");
+    assert_eq!(
+        plain.lines().nth(1).map(str::len),
+        first.find(function).map(|at| at - 2),
+        "{plain}"
+    );
+    let why = text(&pmemvm(&["trace", "why", a, "--line", "0x0", "--at", "end"]).stdout);
+    assert!(!why.contains(function) && why.contains("(rip 0x"), "{why}");
+
+    // --guest names them with another ELF's symbols; a bad one is bad input.
+    let other = text(&pmemvm(&["trace", "show", a, "--kind", "store", "--guest", FENCE]).stdout);
+    assert!(!other.contains(function), "{other}");
+    let bad = pmemvm(&[
+        "trace",
+        "why",
+        t,
+        "--line",
+        "0x0",
+        "--at",
+        "end",
+        "--guest",
+        "Cargo.toml",
+    ]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert_eq!(
+        text(&bad.stderr).lines().count(),
+        1,
+        "{}",
+        text(&bad.stderr)
+    );
+    assert!(text(&bad.stderr).contains("Cargo.toml"));
+    std::fs::remove_dir_all(&d).ok();
+}
