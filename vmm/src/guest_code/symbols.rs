@@ -9,6 +9,7 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::ops::Range;
 use std::sync::Arc;
 
 use object::read::elf::ElfFile64;
@@ -79,6 +80,9 @@ struct TableSymbol {
 
 /// The symbols and line tables of one guest ELF.
 pub struct Symbols {
+    /// Address ranges of the code sections: nothing else is resolved (the
+    /// line tables of code the linker dropped claim addresses near 0).
+    code: Vec<Range<u64>>,
     dwarf: Option<addr2line::Context<Reader>>,
     /// Function symbols sorted by address.
     table: Vec<TableSymbol>,
@@ -87,6 +91,7 @@ pub struct Symbols {
 impl fmt::Debug for Symbols {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Symbols")
+            .field("code", &self.code)
             .field("line_tables", &self.dwarf.is_some())
             .field("functions", &self.table.len())
             .finish()
@@ -122,7 +127,13 @@ impl Symbols {
             })
             .collect();
         table.sort_by_key(|s| s.address);
+        let code = file
+            .sections()
+            .filter(|s| s.kind() == SectionKind::Text && s.address() != 0)
+            .map(|s| s.address()..s.address().saturating_add(s.size()))
+            .collect();
         Ok(Symbols {
+            code,
             dwarf: line_tables(&file),
             table,
         })
@@ -139,9 +150,12 @@ impl Symbols {
         self.dwarf.is_some()
     }
 
-    /// The function, file and line of `rip`; `None` when neither the line
-    /// tables nor the symbol table cover it.
+    /// The function, file and line of `rip`; `None` outside the code or
+    /// when neither the line tables nor the symbol table cover it.
     pub fn resolve(&self, rip: u64) -> Option<Resolved> {
+        if !self.code.iter().any(|r| r.contains(&rip)) {
+            return None;
+        }
         let from_table = || self.function_at(rip).map(str::to_string);
         let Some(ctx) = &self.dwarf else {
             let only = Location {
@@ -307,6 +321,9 @@ mod tests {
             .resolve(elf.entry)
             .expect("the entry point has a symbol");
         assert!(start.outermost.function.contains("_start"), "{start:?}");
+        // The line tables of code the linker dropped claim addresses near 0.
         assert_eq!(symbols.describe(0), None, "nothing at address 0");
+        let (_, end) = elf.extent();
+        assert_eq!(symbols.describe(end), None, "nothing after the image");
     }
 }
