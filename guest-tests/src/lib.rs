@@ -6,6 +6,11 @@
 use pmemvm::VmmError;
 use pmemvm::session::{self, RunConfig, RunOutcome};
 
+/// A test guest built on the runtime like a user's, with one `sfence` of its
+/// own outside the recorded persistent-memory API (in function
+/// `unrecorded_sfence`); its scenario `unrecorded-fence` is otherwise correct.
+pub const UNRECORDED_FENCE_ELF: &str = concat!(env!("OUT_DIR"), "/pmemvm-unrecorded-fence.elf");
+
 /// True when the test may use KVM; false (after saying so) when it must skip.
 ///
 /// # Panics

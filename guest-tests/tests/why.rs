@@ -34,7 +34,9 @@ fn lost_line_why(bug: &str, dir: &Path) -> String {
         .and_then(|s| s.split(|c: char| !c.is_ascii_hexdigit() && c != 'x').next())
         .and_then(|h| u64::from_str_radix(h.trim_start_matches("0x"), 16).ok())
         .unwrap_or_else(|| panic!("no device offset in: {msg}"));
-    why(&trace, off & !63, &point).expect("why").to_string()
+    why(&trace, off & !63, &point, None)
+        .expect("why")
+        .to_string()
 }
 
 #[test]

@@ -9,6 +9,8 @@ use crate::hex;
 pub const FORMAT_NAME: &str = "pmemvm-trace";
 /// The trace format version this crate writes and reads.
 pub const FORMAT_VERSION: u64 = 1;
+/// Value of [`Header::guest`] for the guest agent embedded in pmemvm.
+pub const BUNDLED_GUEST: &str = "bundled";
 /// Size of a cache line, the only value of [`Header::line_size`] in version 1.
 pub const LINE_SIZE: u64 = 64;
 
@@ -121,11 +123,15 @@ pub struct Header {
     /// SHA-256 of the initial media (the device content when recording began).
     #[serde(with = "hex::bytes32")]
     pub initial_media_sha256: [u8; 32],
+    /// The guest that ran: [`BUNDLED_GUEST`], or the path of its ELF as
+    /// given; absent when unknown (optional, so older traces still read).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guest: Option<String>,
 }
 
 impl Header {
-    /// A version-1 header with this crate's version as `tool_version` and the
-    /// model assumptions derived from `atomicity`.
+    /// A version-1 header with this crate's version as `tool_version`, the
+    /// model assumptions derived from `atomicity`, and no guest named.
     pub fn new(
         device: Device,
         persistence: Persistence,
@@ -152,6 +158,7 @@ impl Header {
             variant: variant.into(),
             seed,
             initial_media_sha256,
+            guest: None,
         }
     }
 

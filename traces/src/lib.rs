@@ -45,7 +45,9 @@ pub use error::{Location, Result, TraceError};
 pub use event::{
     DeviceRange, Event, EventKind, Flush, Io, KIND_NAMES, Mark, PowerFail, Promise, Write,
 };
-pub use header::{Atomicity, Device, FORMAT_NAME, FORMAT_VERSION, Header, LINE_SIZE, Persistence};
+pub use header::{
+    Atomicity, BUNDLED_GUEST, Device, FORMAT_NAME, FORMAT_VERSION, Header, LINE_SIZE, Persistence,
+};
 pub use point::{CrashPoint, PointCounts, PointResolver, PointSet};
 pub use reader::TraceReader;
 pub use selection::{CRASH_MARK, PointReason, PointSelector};

@@ -2,7 +2,9 @@
 //! persistence is modelled exactly.
 //!
 //! * [`vm`]: the VM, its RAM and vCPU; [`boot`]: long-mode start-up state.
-//! * [`elf`]: reading guest ELFs; [`guest`]: the bundled guest agent.
+//! * [`elf`]: reading guest ELFs; [`guest`]: the bundled guest agent;
+//!   [`guest_code`]: what its machine code tells (unrecorded flushes and
+//!   fences, RIPs as `function (file:line)`).
 //! * [`exits`]: the vCPU loop; [`hypercall`]: the guest's requests;
 //!   [`watchdog`]: the time limit.
 //! * [`nvdimm`]: the emulated NVDIMM of a run (memslot, event ring, model,
@@ -20,6 +22,7 @@ pub mod elf;
 mod error;
 pub mod exits;
 pub mod guest;
+pub mod guest_code;
 pub mod hypercall;
 pub mod inspect;
 pub mod nvdimm;

@@ -108,6 +108,8 @@ pub struct RunNames {
     pub variant: String,
     /// Seed.
     pub seed: u64,
+    /// The guest, as the trace header names it ([`pmemvm_traces::Header::guest`]).
+    pub guest: String,
 }
 
 /// What the guest is doing with the NVDIMM.
@@ -323,11 +325,11 @@ impl Nvdimm {
         Ok(())
     }
 
-    /// The trace header: the device, the run's names and the hash of the
-    /// media now.
+    /// The trace header: the device, the run's names, the guest and the hash
+    /// of the media now.
     fn header(&self) -> Header {
         let hash: [u8; 32] = Sha256::digest(self.copy.as_slice()).into();
-        Header::new(
+        let mut header = Header::new(
             pmemvm_traces::Device {
                 base: self.base(),
                 size: self.size(),
@@ -344,7 +346,9 @@ impl Nvdimm {
             self.names.variant.clone(),
             self.names.seed,
             hash,
-        )
+        );
+        header.guest = Some(self.names.guest.clone());
+        header
     }
 
     /// Records one event: model, trace, crash point.

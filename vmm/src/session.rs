@@ -12,6 +12,7 @@ use crate::watchdog::Watchdog;
 use pmemvm_abi::{ABI_VERSION, BOOT_MAGIC, BootInfo, Mode, NAME_LEN, PromiseArgs, layout};
 use pmemvm_device::model::Persistence;
 use pmemvm_device::nfit::{CAPS_CPU, CAPS_MEM_CTRL, NfitRegion, build_acpi_tables};
+use std::borrow::Cow;
 use std::io::Write;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -35,16 +36,34 @@ pub enum GuestSource {
 impl GuestSource {
     /// Reads and checks the ELF.
     pub fn load(&self) -> Result<GuestElf, VmmError> {
+        GuestElf::parse(&self.name(), &self.bytes()?)
+    }
+
+    /// The ELF's bytes (read from the file, or the bundled ones).
+    pub fn bytes(&self) -> Result<Cow<'static, [u8]>, VmmError> {
         match self {
-            GuestSource::Bundled => GuestElf::parse(guest::BUNDLED_NAME, guest::BUNDLED),
-            GuestSource::Path(p) => {
-                let name = p.display().to_string();
-                let bytes = std::fs::read(p).map_err(|e| VmmError::Elf {
-                    path: name.clone(),
-                    reason: format!("cannot read: {e}"),
-                })?;
-                GuestElf::parse(&name, &bytes)
-            }
+            GuestSource::Bundled => Ok(Cow::Borrowed(guest::BUNDLED)),
+            GuestSource::Path(p) => std::fs::read(p).map(Cow::Owned).map_err(|e| VmmError::Elf {
+                path: self.name(),
+                reason: format!("cannot read: {e}"),
+            }),
+        }
+    }
+
+    /// Name of the guest in trace headers: its path, or
+    /// [`pmemvm_traces::BUNDLED_GUEST`].
+    pub fn trace_name(&self) -> String {
+        match self {
+            GuestSource::Bundled => pmemvm_traces::BUNDLED_GUEST.into(),
+            GuestSource::Path(p) => p.display().to_string(),
+        }
+    }
+
+    /// Name of the guest in messages: its path, or `bundled guest`.
+    pub fn name(&self) -> String {
+        match self {
+            GuestSource::Bundled => guest::BUNDLED_NAME.into(),
+            GuestSource::Path(p) => p.display().to_string(),
         }
     }
 }
@@ -165,20 +184,12 @@ fn name_field(what: &str, value: &str) -> Result<[u8; NAME_LEN], VmmError> {
     Ok(field)
 }
 
-/// Name of the guest in messages.
-fn guest_name(source: &GuestSource) -> String {
-    match source {
-        GuestSource::Bundled => guest::BUNDLED_NAME.into(),
-        GuestSource::Path(p) => p.display().to_string(),
-    }
-}
-
 /// Checks that the guest image lies in RAM above the reserved low memory and
 /// leaves room for a heap.
 pub fn check_fits(config: &RunConfig, elf: &GuestElf) -> Result<(), VmmError> {
     let (lo, hi) = elf.extent();
     let bad = |reason: String| VmmError::Elf {
-        path: guest_name(&config.guest),
+        path: config.guest.name(),
         reason,
     };
     if lo < layout::LOAD_MIN {
@@ -262,6 +273,7 @@ pub(crate) fn start(config: &RunConfig, log_dirty: bool) -> Result<Started, VmmE
             scenario: config.scenario.clone(),
             variant: config.variant.clone(),
             seed: config.seed,
+            guest: config.guest.trace_name(),
         },
     )?;
     let mut vm = Vm::new(config.mem, log_dirty)?;

@@ -1,6 +1,6 @@
 //! `pmemvm crashtest`.
 
-use super::{GuestArgs, NvdimmArgs, WorkloadArgs};
+use super::{CheckedGuestArgs, NvdimmArgs, WorkloadArgs};
 use pmemvm::crashtest::{self, CrashTestOptions, states};
 use pmemvm::session::RunConfig;
 use std::io::IsTerminal;
@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 #[derive(Debug, clap::Args)]
 pub struct CrashTestArgs {
     #[command(flatten)]
-    guest: GuestArgs,
+    guest: CheckedGuestArgs,
     #[command(flatten)]
     workload: WorkloadArgs,
     #[command(flatten)]
@@ -58,6 +58,7 @@ extern "C" fn on_interrupt(_: libc::c_int) {
 
 /// Runs the crash test; exit 0 no failure, 1 failures found.
 pub fn run(a: &CrashTestArgs) -> anyhow::Result<i32> {
+    let guest = a.guest.source()?;
     let points = a
         .points
         .parse()
@@ -71,8 +72,8 @@ pub fn run(a: &CrashTestArgs) -> anyhow::Result<i32> {
         .jobs
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from));
     anyhow::ensure!(jobs > 0, "--jobs 0: at least one worker is needed");
-    let mem = a.guest.mem_bytes()?;
-    let known = pmemvm::session::list_scenarios(&a.guest.source(), mem, a.guest.timeout)?;
+    let mem = a.guest.args.mem_bytes()?;
+    let known = pmemvm::session::list_scenarios(&guest, mem, a.guest.args.timeout)?;
     if !known.iter().any(|s| s.name == a.workload.scenario) {
         let names: Vec<&str> = known.iter().map(|s| s.name.as_str()).collect();
         anyhow::bail!(
@@ -102,12 +103,12 @@ pub fn run(a: &CrashTestArgs) -> anyhow::Result<i32> {
     };
     let opts = CrashTestOptions {
         run: RunConfig {
-            guest: a.guest.source(),
+            guest,
             scenario: a.workload.scenario.clone(),
             variant: a.workload.variant.clone(),
             seed: a.workload.seed,
             mem,
-            timeout_secs: a.guest.timeout,
+            timeout_secs: a.guest.args.timeout,
             nvdimm: a.nvdimm.options()?,
             ..RunConfig::default()
         },

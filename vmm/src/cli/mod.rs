@@ -2,6 +2,7 @@
 
 mod bench_cmd;
 mod crashtest_cmd;
+mod lint_cmd;
 mod run_cmd;
 mod scenarios_cmd;
 mod trace_cmd;
@@ -30,6 +31,8 @@ enum Command {
     Bench(bench_cmd::BenchArgs),
     /// Verify one crash image of a recorded trace: boot the guest on it and check its promises.
     Verify(verify_cmd::VerifyArgs),
+    /// List the guest's flushes, fences, non-temporal stores and locked instructions outside the recorded persistent-memory API.
+    Lint(lint_cmd::LintArgs),
     /// Inspect persistence traces.
     #[command(subcommand)]
     Trace(trace_cmd::TraceCommand),
@@ -47,6 +50,34 @@ struct GuestArgs {
     /// Stop a guest that runs longer than this.
     #[arg(long, value_name = "SECS", default_value_t = pmemvm::session::DEFAULT_TIMEOUT_SECS)]
     timeout: u64,
+}
+
+/// [`GuestArgs`] of the commands that report results (`run`, `crashtest`,
+/// `verify`): the guest is checked for instructions the model cannot see
+/// before anything runs.
+#[derive(Debug, clap::Args, Clone)]
+struct CheckedGuestArgs {
+    #[command(flatten)]
+    args: GuestArgs,
+    /// Refuse (exit 2, nothing run) a guest with a flush, fence, non-temporal
+    /// store or locked instruction outside the recorded persistent-memory API
+    /// (`pmemvm lint` lists them) instead of warning.
+    #[arg(long)]
+    strict: bool,
+}
+
+impl CheckedGuestArgs {
+    /// The guest, after the check: one warning line on stderr when a guest
+    /// other than the bundled one executes instructions the model cannot
+    /// see, or an error with `--strict`.
+    fn source(&self) -> anyhow::Result<pmemvm::session::GuestSource> {
+        let source = self.args.source();
+        if let Some(warning) = pmemvm::guest_code::lint::warning(&source)? {
+            anyhow::ensure!(!self.strict, "--strict: {warning}");
+            eprintln!("warning: {warning}");
+        }
+        Ok(source)
+    }
 }
 
 /// Which workload to run.
@@ -151,6 +182,7 @@ pub fn main() -> i32 {
         Command::Bench(a) => bench_cmd::run(&a),
         Command::Trace(c) => trace_cmd::run(&c),
         Command::Verify(a) => verify_cmd::run(&a),
+        Command::Lint(a) => lint_cmd::run(&a),
     };
     match result {
         Ok(status) => status,

@@ -1,6 +1,6 @@
 //! `pmemvm run`.
 
-use super::{GuestArgs, NvdimmArgs, WorkloadArgs};
+use super::{CheckedGuestArgs, NvdimmArgs, WorkloadArgs};
 use pmemvm::session::{self, RunConfig};
 use std::path::PathBuf;
 
@@ -8,7 +8,7 @@ use std::path::PathBuf;
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
     #[command(flatten)]
-    guest: GuestArgs,
+    guest: CheckedGuestArgs,
     #[command(flatten)]
     workload: WorkloadArgs,
     #[command(flatten)]
@@ -26,6 +26,7 @@ pub struct RunArgs {
 
 /// Runs the guest; exits with its status.
 pub fn run(a: &RunArgs) -> anyhow::Result<i32> {
+    let guest = a.guest.source()?;
     let mut nvdimm = a.nvdimm.options()?;
     nvdimm.trace = a.trace.clone();
     nvdimm.power_fail_at = a
@@ -42,12 +43,12 @@ pub fn run(a: &RunArgs) -> anyhow::Result<i32> {
         .map_err(|e| anyhow::anyhow!("--on-power-fail {}: {e}", a.on_power_fail))?;
     let config = RunConfig {
         nvdimm,
-        guest: a.guest.source(),
+        guest,
         scenario: a.workload.scenario.clone(),
         variant: a.workload.variant.clone(),
         seed: a.workload.seed,
-        mem: a.guest.mem_bytes()?,
-        timeout_secs: a.guest.timeout,
+        mem: a.guest.args.mem_bytes()?,
+        timeout_secs: a.guest.args.timeout,
         ..RunConfig::default()
     };
     let mut stdout = std::io::stdout();

@@ -1,6 +1,6 @@
 //! `pmemvm verify`.
 
-use super::GuestArgs;
+use super::CheckedGuestArgs;
 use pmemvm::verify::{VerifyOptions, verify_trace};
 use std::path::PathBuf;
 
@@ -20,11 +20,12 @@ pub struct VerifyArgs {
     #[arg(long, value_name = "OPTIONS")]
     nvdimm: Option<String>,
     #[command(flatten)]
-    guest: GuestArgs,
+    guest: CheckedGuestArgs,
 }
 
 /// Verifies one crash image; exit status 0 pass, 1 fail.
 pub fn run(a: &VerifyArgs) -> anyhow::Result<i32> {
+    let guest = a.guest.source()?;
     let point =
         a.at.parse()
             .map_err(|e| anyhow::anyhow!("--at {}: {e}", a.at))?;
@@ -38,9 +39,9 @@ pub fn run(a: &VerifyArgs) -> anyhow::Result<i32> {
         .map(|n| n.parse().map_err(|e| anyhow::anyhow!("--nvdimm {n}: {e}")))
         .transpose()?;
     let opts = VerifyOptions {
-        guest: a.guest.source(),
-        mem: a.guest.mem_bytes()?,
-        timeout_secs: a.guest.timeout,
+        guest,
+        mem: a.guest.args.mem_bytes()?,
+        timeout_secs: a.guest.args.timeout,
         backing,
     };
     let r = verify_trace(&a.trace, &point, &image, &opts)?;

@@ -85,7 +85,7 @@ fn adr() -> Header {
 
 fn explain(h: &Header, kinds: Vec<EventKind>, line: u64, at: &str) -> String {
     let t = write_trace(h, kinds);
-    why(&t.0, line, &at.parse().expect("point"))
+    why(&t.0, line, &at.parse().expect("point"), None)
         .expect("why")
         .explanation
 }
@@ -279,7 +279,7 @@ fn why_eadr_and_word_mode_and_untouched() {
 #[test]
 fn why_point_beyond_end() {
     let t = write_trace(&adr(), vec![store(0x40, 0x10)]);
-    let e = why(&t.0, 0x40, &"fence:2".parse().expect("point"))
+    let e = why(&t.0, 0x40, &"fence:2".parse().expect("point"), None)
         .expect_err("beyond the end")
         .to_string();
     assert!(e.contains("fence:2 but the trace has 0 fences"), "{e}");

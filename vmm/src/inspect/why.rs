@@ -21,6 +21,7 @@ use serde::Serialize;
 
 use super::lines::unit_status;
 use crate::error::VmmError;
+use crate::guest_code::Symbols;
 use crate::replay::replay_to;
 
 /// How many of the marks covering the line are listed (the latest ones).
@@ -45,6 +46,10 @@ pub struct Step {
     /// The guest RIP of a write.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rip: Option<String>,
+    /// The RIP's `function (file:line)` (and the function it was inlined
+    /// into), when the guest's symbols are known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub function: Option<String>,
     /// The open mark regions concerning the line at the event (their range
     /// overlaps the line, or they have none), innermost first.
     pub inside: Vec<String>,
@@ -102,8 +107,9 @@ struct NtInfo {
 }
 
 /// The second pass: details of the events that decide one line.
-struct Collector {
+struct Collector<'s> {
     line: u64,
+    symbols: Option<&'s Symbols>,
     unit_size: u64,
     wanted: HashSet<u64>,
     details: HashMap<u64, Step>,
@@ -116,12 +122,17 @@ struct Collector {
     flush_before: HashMap<u64, Step>,
 }
 
-impl Collector {
+impl Collector<'_> {
     fn step(&self, ev: &Event) -> Step {
+        let rip = ev.kind.write().map(|w| w.rip);
         Step {
             seq: ev.seq,
             kind: ev.kind.name(),
-            rip: ev.kind.write().map(|w| format_addr(w.rip)),
+            rip: rip.map(format_addr),
+            function: rip
+                .zip(self.symbols)
+                .and_then(|(rip, s)| s.resolve(rip))
+                .map(|r| r.to_string()),
             inside: self
                 .marks
                 .open()
@@ -202,7 +213,7 @@ struct Named {
 
 /// Builds the sentences of one unit.
 struct Writer<'a> {
-    c: &'a Collector,
+    c: &'a Collector<'a>,
     eadr: bool,
     last_drain: u64,
     steps: Vec<Step>,
@@ -210,13 +221,16 @@ struct Writer<'a> {
 }
 
 impl Writer<'_> {
-    /// `store seq 41 (rip 0x10abc) wrote it inside mark `fsync op=7` after
+    /// `store seq 41 (rip 0x10abc log::append (src/log.rs:42)) wrote it
+    /// inside mark `fsync op=7` after
     /// mark `fault-wp page=5` (seq 40)`: the event, what it did, and the
     /// marks around it that were not named yet.
     fn name(&mut self, step: &Step, verb: &str) -> String {
         let mut s = format!("{} seq {}", step.kind, step.seq);
-        if let Some(rip) = &step.rip {
-            s.push_str(&format!(" (rip {rip})"));
+        match (&step.rip, &step.function) {
+            (Some(rip), Some(function)) => s.push_str(&format!(" (rip {rip} {function})")),
+            (Some(rip), None) => s.push_str(&format!(" (rip {rip})")),
+            (None, _) => {}
         }
         s.push(' ');
         s.push_str(verb);
@@ -335,8 +349,14 @@ impl Writer<'_> {
     }
 }
 
-/// Explains the state of the line at device offset `line` at `point`.
-pub fn why(path: &Path, line: u64, point: &CrashPoint) -> Result<Why, VmmError> {
+/// Explains the state of the line at device offset `line` at `point`,
+/// naming the functions of RIPs with `symbols` (the guest's) when given.
+pub fn why(
+    path: &Path,
+    line: u64,
+    point: &CrashPoint,
+    symbols: Option<&Symbols>,
+) -> Result<Why, VmmError> {
     let line = line - line % LINE_SIZE;
     let r = replay_to(path, point)?;
     let state = r.model.line_state(line);
@@ -352,6 +372,7 @@ pub fn why(path: &Path, line: u64, point: &CrashPoint) -> Result<Why, VmmError> 
     wanted.remove(&0);
     let mut c = Collector {
         line,
+        symbols,
         unit_size: r.header.atomicity.unit(),
         wanted,
         details: HashMap::new(),

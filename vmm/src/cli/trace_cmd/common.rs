@@ -5,7 +5,9 @@ use std::path::Path;
 
 use anyhow::Context as _;
 use pmemvm::VmmError;
-use pmemvm_traces::{CrashPoint, Header, LINE_SIZE, TraceError, TraceReader};
+use pmemvm::guest_code::Symbols;
+use pmemvm::session::GuestSource;
+use pmemvm_traces::{BUNDLED_GUEST, CrashPoint, Header, LINE_SIZE, TraceError, TraceReader};
 use serde::Serialize;
 
 /// Parses the crash point of option `flag`.
@@ -37,6 +39,17 @@ pub fn line(text: &str, header: &Header) -> anyhow::Result<u64> {
         );
     };
     Ok(offset - offset % LINE_SIZE)
+}
+
+/// The symbols of the trace's guest: the ELF of `--guest`, else the bundled
+/// guest when the header names it; `None` when the guest is unknown.
+pub fn symbols(guest: Option<&Path>, header: &Header) -> anyhow::Result<Option<Symbols>> {
+    let source = match guest {
+        Some(path) => GuestSource::Path(path.to_path_buf()),
+        None if header.guest.as_deref() == Some(BUNDLED_GUEST) => GuestSource::Bundled,
+        None => return Ok(None),
+    };
+    Ok(Some(Symbols::from_source(&source)?))
 }
 
 /// The header of the trace at `path`.

@@ -1,4 +1,4 @@
-//! `pmemvm trace show FILE [--from POINT] [--to POINT] [--line ADDR] [--kind KINDS]`.
+//! `pmemvm trace show FILE [--from POINT] [--to POINT] [--line ADDR] [--kind KINDS] [--guest ELF]`.
 
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -30,6 +30,10 @@ pub struct ShowArgs {
     /// Print JSON Lines (one object per event) instead of text.
     #[arg(long)]
     json: bool,
+    /// The guest ELF that wrote the trace, to name the functions of RIPs
+    /// (default: the bundled guest, when the trace names it).
+    #[arg(long, value_name = "ELF")]
+    guest: Option<PathBuf>,
 }
 
 /// Streams the selected events to stdout.
@@ -67,13 +71,28 @@ pub fn run(a: &ShowArgs) -> anyhow::Result<i32> {
         writeln!(out, "{}", show::TITLES).map_err(to_stdout)?;
     }
     let json = a.json;
+    let symbols = common::symbols(a.guest.as_deref(), reader.header())?;
     let result = show::run(&mut reader, filter, |row| {
-        let r = if json {
-            serde_json::to_writer(&mut out, row)
+        // The RIP's `function (file:line)`, when known.
+        let function = symbols
+            .as_ref()
+            .zip(row.event.kind.write())
+            .and_then(|(s, w)| s.resolve(w.rip))
+            .map(|r| r.to_string());
+        let r = match (json, function) {
+            (true, None) => serde_json::to_writer(&mut out, row)
                 .map_err(std::io::Error::from)
-                .and_then(|()| writeln!(out))
-        } else {
-            writeln!(out, "{row}")
+                .and_then(|()| writeln!(out)),
+            (true, Some(function)) => serde_json::to_value(row)
+                .map(|mut v| {
+                    v["function"] = function.into();
+                    v
+                })
+                .and_then(|v| serde_json::to_writer(&mut out, &v))
+                .map_err(std::io::Error::from)
+                .and_then(|()| writeln!(out)),
+            (false, None) => writeln!(out, "{row}"),
+            (false, Some(function)) => writeln!(out, "{row}  {function}"),
         };
         r.map_err(to_stdout)
     })

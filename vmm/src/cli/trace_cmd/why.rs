@@ -1,4 +1,4 @@
-//! `pmemvm trace why FILE --line ADDR --at POINT`.
+//! `pmemvm trace why FILE --line ADDR --at POINT [--guest ELF]`.
 
 use std::path::PathBuf;
 
@@ -20,13 +20,19 @@ pub struct WhyArgs {
     /// Print JSON instead of text.
     #[arg(long)]
     json: bool,
+    /// The guest ELF that wrote the trace, to name the functions of RIPs
+    /// (default: the bundled guest, when the trace names it).
+    #[arg(long, value_name = "ELF")]
+    guest: Option<PathBuf>,
 }
 
 /// Explains the line's state at the point.
 pub fn run(a: &WhyArgs) -> anyhow::Result<i32> {
     let point = common::point("--at", &a.at)?;
-    let line = common::line(&a.line, &common::header(&a.file)?)?;
-    let w = common::name_file(&a.file, why(&a.file, line, &point))?;
+    let header = common::header(&a.file)?;
+    let line = common::line(&a.line, &header)?;
+    let symbols = common::symbols(a.guest.as_deref(), &header)?;
+    let w = common::name_file(&a.file, why(&a.file, line, &point, symbols.as_ref()))?;
     if a.json {
         common::print_json(&w)?;
     } else {
