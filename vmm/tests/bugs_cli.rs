@@ -128,3 +128,87 @@ fn each_historical_bug_is_one_bug_and_its_retest_passes_once_fixed() {
         std::fs::remove_dir_all(&d).ok();
     }
 }
+
+/// `pmem-log` (the bundled agent's persistent append-only log): `no-fence`
+/// flushes each record and forgets the fence before writing the commit
+/// record; `commit-first` persists the commit before the record.
+#[test]
+fn the_default_points_catch_a_log_without_its_fence_as_one_bug_with_its_source_lines() {
+    if !kvm() {
+        return;
+    }
+    let d = dir("log");
+    let crashtest = |variant: &str, extra: &[&str]| {
+        let out_dir = d.join(variant);
+        let mut args = vec![
+            "crashtest",
+            "--scenario",
+            "pmem-log",
+            "--variant",
+            variant,
+            "--out",
+            out_dir.to_str().expect("utf-8"),
+            "--json",
+        ];
+        args.extend_from_slice(extra);
+        let out = pmemvm(&args);
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{variant}: not JSON ({e}): {}", text(&out.stderr)));
+        (out.status.code(), report)
+    };
+    let (code, correct) = crashtest("correct", &[]);
+    assert_eq!(code, Some(0), "{:#}", correct["failures"]);
+    let (code, bug) = crashtest("no-fence", &[]);
+    assert_eq!(code, Some(1), "the default points must catch it");
+    let bugs = bug["failures"].as_array().expect("failures");
+    assert_eq!(
+        bugs.len(),
+        1,
+        "one bug, not one per record: {:#}",
+        bug["failures"]
+    );
+    let b = &bugs[0];
+    assert_eq!(b["check"], "log-record-intact");
+    assert!(
+        b["images"].as_u64() > Some(8),
+        "found at every append: {b:#}"
+    );
+    let lost = &b["cause"]["lost"][0];
+    let kept = &b["cause"]["kept_after"];
+    let at = |w: &serde_json::Value| w["location"].as_str().unwrap_or("").to_string();
+    assert!(
+        at(lost).contains("pmem_log::Log::write") && at(lost).contains("pmem_log.rs:"),
+        "the lost store's source line: {lost:#}"
+    );
+    assert!(
+        lost["flushed_by"].as_u64().is_some(),
+        "flushed, not fenced: {lost:#}"
+    );
+    assert!(
+        at(kept).contains("pmem_log::Log::commit"),
+        "the commit store that persisted without the fence before it: {kept:#}"
+    );
+    let summary = b["cause"]["summary"].as_str().unwrap_or("");
+    assert!(summary.contains("a fence is missing"), "{summary}");
+    // The old default crashes only where everything flushed is durable.
+    let (code, old) = crashtest("no-fence", &["--points", "after-fences"]);
+    assert_eq!(code, Some(0), "{:#}", old["failures"]);
+    // Committing first is one bug too: an ordering no crash survives.
+    let (code, first) = crashtest("commit-first", &[]);
+    assert_eq!(code, Some(1));
+    assert_eq!(
+        first["failures"].as_array().map(Vec::len),
+        Some(1),
+        "{:#}",
+        first["failures"]
+    );
+    // The re-test fails on the buggy build and passes on the fixed one.
+    let retest = b["retest"].as_str().expect("re-test");
+    assert_eq!(run_printed(retest, None).0, Some(1), "{retest}");
+    assert_eq!(
+        run_printed(retest, Some(("--variant", "correct"))).0,
+        Some(0),
+        "{retest}"
+    );
+    std::fs::remove_dir_all(&d).ok();
+}

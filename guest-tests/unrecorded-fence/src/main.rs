@@ -49,9 +49,9 @@ fn run(info: &'static BootInfo) -> u32 {
             let msg = alloc::format!(
                 "file 1 offset 0x0 (device offset 0x0): promised {VALUE:#x}, found {found:#x}"
             );
-            report::verdict(false, &msg);
+            report::fail("promised-data", &msg);
         } else {
-            report::verdict(true, "");
+            report::pass("");
         }
         return 0;
     }

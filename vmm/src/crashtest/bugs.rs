@@ -104,14 +104,20 @@ pub fn location(rip: u64, locate: &dyn Fn(u64) -> Option<String>) -> String {
 }
 
 /// The cause of a bug in words, from the loss of one of its images,
-/// keeping the lost writes whose location is in the bug's key.
-pub fn cause(loss: &Loss, key: &BTreeSet<String>, locate: &dyn Fn(u64) -> Option<String>) -> Cause {
+/// keeping one lost write per location of the bug's key (`function` gives
+/// a RIP's location as the key names it, `locate` as the report shows it).
+pub fn cause(
+    loss: &Loss,
+    key: &BTreeSet<String>,
+    function: &dyn Fn(u64) -> Option<String>,
+    locate: &dyn Fn(u64) -> Option<String>,
+) -> Cause {
     let mut seen = BTreeSet::new();
     let lost: Vec<CauseWrite> = loss
         .lost
         .iter()
         .filter(|w| {
-            let at = location(w.rip, locate);
+            let at = location(w.rip, function);
             key.contains(&at) && seen.insert(at)
         })
         .map(|w| CauseWrite {
@@ -164,7 +170,7 @@ fn summary(lost: &[CauseWrite], kept: Option<&CauseWrite>) -> String {
             .into();
     };
     let at = |w: &CauseWrite| match &w.location {
-        Some(l) => format!("{} ({l})", w.rip),
+        Some(l) => format!("{} in {l}", w.rip),
         None => w.rip.clone(),
     };
     let mut s = format!("the store at {} (seq {}) was lost", at(first), first.seq);

@@ -42,12 +42,14 @@ pub struct KeptWrite {
     pub rip: u64,
 }
 
-/// The writes in flight an image lost, and the first later write it kept.
+/// The writes in flight an image lost, and the last later write it kept.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Loss {
     /// The lost writes, by sequence number.
     pub lost: Vec<LostWrite>,
-    /// The first write after the first lost one that the image holds.
+    /// The last write in flight that the image holds, when it comes after
+    /// the first lost one: typically the commit that persisted without
+    /// the data it commits.
     pub kept_after: Option<KeptWrite>,
 }
 
@@ -99,7 +101,7 @@ impl WriteRips {
             })
             .collect();
         let kept_after = lost.first().and_then(|first| {
-            let seq = *in_flight.present.iter().find(|&&s| s > first.seq)?;
+            let seq = *in_flight.present.last().filter(|&&s| s > first.seq)?;
             let &(rip, _, _) = self.writes.get(&seq)?;
             Some(KeptWrite { seq, rip })
         });

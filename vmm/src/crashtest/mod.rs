@@ -20,6 +20,7 @@ mod walk;
 
 use crate::devices::{Finding, Verdict};
 use crate::error::VmmError;
+use crate::guest_code::Symbols;
 use crate::nvdimm::RecordingStream;
 use crate::session::{self, RunConfig, VerifyInput};
 use crate::verifier::Timings;
@@ -297,7 +298,17 @@ fn tally(
             failed.push((o.job, verdict));
         }
     }
-    let locate = |_: u64| None;
+    // Symbols: the function of each lost store groups, its line is shown.
+    let symbols = match Symbols::from_source(&opts.run.guest) {
+        Ok(s) => Some(s),
+        Err(e) => {
+            log::warn!("no symbols for the report: {e}");
+            None
+        }
+    };
+    let resolve = |rip: u64| symbols.as_ref().and_then(|s| s.resolve(rip));
+    let locate = |rip: u64| resolve(rip).map(|r| r.code.to_string());
+    let function = |rip: u64| resolve(rip).map(|r| r.code.function);
     let keys: Vec<bugs::Key> = failed
         .iter()
         .map(|(job, verdict)| bugs::Key {
@@ -306,7 +317,7 @@ fn tally(
                 .loss
                 .lost
                 .iter()
-                .map(|w| bugs::location(w.rip, &locate))
+                .map(|w| bugs::location(w.rip, &function))
                 .collect(),
             operation: match walk.windows.get(&job.seq).and_then(|w| w.from.as_ref()) {
                 Some(CrashPoint::Mark { label, .. }) => label.clone(),
@@ -334,7 +345,7 @@ fn tally(
                 message: verdict.message.clone(),
                 images: members.len() as u64,
                 points: points.len() as u64,
-                cause: bugs::cause(&failed[rep].0.loss, &keys[rep].lost, &locate),
+                cause: bugs::cause(&failed[rep].0.loss, &keys[rep].lost, &function, &locate),
                 first: failed_image(opts, trace, job, &walk.descriptions),
                 smallest: failed_image(opts, trace, &failed[smallest].0, &walk.descriptions),
                 retest: retest_command(opts, header, walk.windows.get(&job.seq)),

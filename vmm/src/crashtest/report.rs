@@ -47,7 +47,8 @@ pub struct CauseWrite {
 pub struct Cause {
     /// The writes lost, one per program location of the bug's key.
     pub lost: Vec<CauseWrite>,
-    /// The first write after the first lost one that persisted anyway.
+    /// The last write in flight that persisted although it came after the
+    /// first lost one (typically the commit of the lost data).
     pub kept_after: Option<CauseWrite>,
     /// The same in one sentence.
     pub summary: String,

@@ -56,6 +56,10 @@ pub struct Resolved {
     /// inner frames were inlined from; equal to `innermost` when nothing was
     /// inlined.
     pub outermost: Location,
+    /// The innermost frame outside Rust's standard library (`library/...`):
+    /// the line of the program that executes the instruction, even when it
+    /// did so through an inlined `write_volatile` or `ptr::copy`.
+    pub code: Location,
 }
 
 impl fmt::Display for Resolved {
@@ -165,7 +169,8 @@ impl Symbols {
             };
             return Some(Resolved {
                 innermost: only.clone(),
-                outermost: only,
+                outermost: only.clone(),
+                code: only,
             });
         };
         let mut frames = Vec::new();
@@ -190,6 +195,13 @@ impl Symbols {
             })
         };
         let innermost = location(frames.first().cloned().unwrap_or_default())?;
+        let code = match frames
+            .iter()
+            .find(|(_, file, _)| !file.as_deref().is_some_and(|f| f.starts_with("library/")))
+        {
+            Some(frame) => location(frame.clone())?,
+            None => innermost.clone(),
+        };
         let outermost = match frames.len() {
             0 | 1 => innermost.clone(),
             _ => location(frames.pop().unwrap_or_default())?,
@@ -197,6 +209,7 @@ impl Symbols {
         Some(Resolved {
             innermost,
             outermost,
+            code,
         })
     }
 
