@@ -4,7 +4,7 @@
 //! fixed design.
 
 mod common;
-use common::{kvm, pmemvm, text};
+use common::{kvm, pmemvm, shell_words as words, text};
 
 use std::path::PathBuf;
 
@@ -30,36 +30,6 @@ fn dir(name: &str) -> PathBuf {
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).expect("dir");
     d
-}
-
-/// The words of a command line as a POSIX shell splits them (plain words
-/// and single quotes, as the report writes them).
-fn words(cmd: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut word = String::new();
-    let (mut quoted, mut started) = (false, false);
-    for c in cmd.chars() {
-        match c {
-            '\'' => {
-                quoted = !quoted;
-                started = true;
-            }
-            ' ' if !quoted => {
-                if started {
-                    out.push(std::mem::take(&mut word));
-                }
-                started = false;
-            }
-            c => {
-                word.push(c);
-                started = true;
-            }
-        }
-    }
-    if started {
-        out.push(word);
-    }
-    out
 }
 
 /// Runs a command line the report printed (`pmemvm ...`), with `--json`,

@@ -2,7 +2,7 @@
 //! the JSON report and its schema, the reproduction command, Ctrl-C.
 
 mod common;
-use common::kvm;
+use common::{kvm, shell_words};
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -194,9 +194,8 @@ fn crashing_after_every_store_catches_a_pmem_log_without_its_fence() {
         return;
     }
     // The tail can reach the media before the record only between the
-    // tail's store and the next fence, so crash after every store. (Once
-    // the default points crash just before every fence, the defaults catch
-    // it too.)
+    // tail's store and the next fence: crashing after every store finds it
+    // (so do the default points, just before every fence: bugs_cli.rs).
     let stores = ["--points", "stores"];
     let (status, checks) = pmem_log("log-no-fence", "no-fence", &stores);
     assert_eq!(status, Some(1));
@@ -204,28 +203,6 @@ fn crashing_after_every_store_catches_a_pmem_log_without_its_fence() {
     // With its fence, no crash after any store loses anything.
     let (status, checks) = pmem_log("log-stores", "correct", &stores);
     assert_eq!((status, checks.len()), (Some(0), 0), "{checks:?}");
-}
-
-/// Splits a command line made of plain words and single-quoted words.
-fn shell_words(cmd: &str) -> Vec<String> {
-    let mut words = Vec::new();
-    let mut cur = String::new();
-    let mut quoted = false;
-    for c in cmd.chars() {
-        match c {
-            '\'' => quoted = !quoted,
-            ' ' if !quoted => {
-                if !cur.is_empty() {
-                    words.push(std::mem::take(&mut cur));
-                }
-            }
-            c => cur.push(c),
-        }
-    }
-    if !cur.is_empty() {
-        words.push(cur);
-    }
-    words
 }
 
 #[test]

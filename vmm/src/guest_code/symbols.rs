@@ -63,11 +63,12 @@ pub struct Resolved {
 }
 
 impl fmt::Display for Resolved {
-    /// `inner (file:line)`, then `, inlined into outer (file:line)` when the
-    /// code was inlined into another function.
+    /// `code (file:line)` (the program's frame, not the standard library's),
+    /// then `, inlined into outer (file:line)` when it was inlined into
+    /// another function.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.innermost)?;
-        if self.outermost.function != self.innermost.function {
+        write!(f, "{}", self.code)?;
+        if self.outermost.function != self.code.function {
             write!(f, ", inlined into {}", self.outermost)?;
         }
         Ok(())
