@@ -18,7 +18,7 @@
 
 use super::cause::{Loss, Missing};
 use super::report::{Cause, CauseWrite};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 /// The cause of one failed image, as grouping sees it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -63,37 +63,34 @@ pub fn group(keys: &[Key]) -> Vec<Vec<usize>> {
     }
     // An ordering bug (nothing lost) takes in the other failures of its
     // check and operation.
-    let orderings: Vec<(String, String)> = bugs
+    let orderings: HashSet<(&str, &str)> = bugs
         .iter()
         .filter(|(k, _)| k.lost.is_empty())
-        .map(|(k, _)| (k.check.clone(), k.operation.clone()))
+        .map(|(k, _)| (k.check.as_str(), k.operation.as_str()))
         .collect();
-    let mut merged: Vec<(Option<(String, String)>, Vec<usize>)> = Vec::new();
+    let mut out: Vec<Vec<usize>> = Vec::new();
+    let mut ordering_bug: HashMap<(&str, &str), usize> = HashMap::new();
     for (_, members) in bugs {
-        let mut by_ordering: Vec<(Option<(String, String)>, Vec<usize>)> = Vec::new();
+        let mut rest = Vec::new();
         for i in members {
-            let k = &keys[i];
-            let own = (k.check.clone(), k.operation.clone());
-            let tag = orderings.contains(&own).then_some(own);
-            match by_ordering.iter_mut().find(|(t, _)| *t == tag) {
-                Some((_, m)) => m.push(i),
-                None => by_ordering.push((tag, vec![i])),
+            let tag = (keys[i].check.as_str(), keys[i].operation.as_str());
+            if orderings.contains(&tag) {
+                let at = *ordering_bug.entry(tag).or_insert_with(|| {
+                    out.push(Vec::new());
+                    out.len() - 1
+                });
+                out[at].push(i);
+            } else {
+                rest.push(i);
             }
         }
-        for (tag, members) in by_ordering {
-            match merged.iter_mut().find(|(t, _)| tag.is_some() && *t == tag) {
-                Some((_, m)) => m.extend(members),
-                None => merged.push((tag, members)),
-            }
+        if !rest.is_empty() {
+            out.push(rest);
         }
     }
-    let mut out: Vec<Vec<usize>> = merged
-        .into_iter()
-        .map(|(_, mut members)| {
-            members.sort_unstable();
-            members
-        })
-        .collect();
+    for members in &mut out {
+        members.sort_unstable();
+    }
     out.sort_by_key(|members| members[0]);
     out
 }
