@@ -357,9 +357,16 @@ fn tally(
 
 /// The command that crash-tests the current guest again in `window` only.
 fn retest_command(opts: &CrashTestOptions, header: &Header, window: Option<&MarkWindow>) -> String {
+    // A window restricts a set chosen event by event; a sampled set or a
+    // single point re-tests as the default set in the window.
     let set = match &opts.points {
         PointSet::Window { set, .. } => (**set).clone(),
-        other => other.clone(),
+        set @ (PointSet::Fences
+        | PointSet::AfterFences
+        | PointSet::Stores
+        | PointSet::Marks
+        | PointSet::All) => set.clone(),
+        _ => PointSet::Fences,
     };
     let window = window.cloned().unwrap_or_default();
     let points = PointSet::Window {
