@@ -182,3 +182,96 @@ fn the_default_points_catch_a_log_without_its_fence_as_one_bug_with_its_source_l
     );
     std::fs::remove_dir_all(&d).ok();
 }
+
+/// The bugs of a report: each one's check and the locations of the writes
+/// its cause lost.
+fn bug_set(report: &serde_json::Value) -> std::collections::BTreeSet<String> {
+    report["failures"]
+        .as_array()
+        .expect("failures")
+        .iter()
+        .map(|b| {
+            let mut lost: Vec<String> = b["cause"]["lost"]
+                .as_array()
+                .expect("lost")
+                .iter()
+                .map(|w| {
+                    w["location"]
+                        .as_str()
+                        .or(w["rip"].as_str())
+                        .unwrap_or("")
+                        .to_string()
+                })
+                .collect();
+            lost.sort();
+            format!("{}: {}", b["check"], lost.join(", "))
+        })
+        .collect()
+}
+
+/// On the bundled scenarios small enough to verify every image of every
+/// point, the default points find the bugs that crashing after every event
+/// finds (`traces/CRASH-POINTS.md`; `completeness.rs` does the same on
+/// generated programs without VMs).
+#[test]
+fn on_the_bundled_scenarios_the_default_points_find_what_every_point_finds() {
+    if !kvm() {
+        return;
+    }
+    let mut cases: Vec<(&str, &str)> = BUGS.iter().map(|(bug, _)| (*bug, *bug)).collect();
+    cases.extend([
+        ("pmem-smoke", "no-fence"),
+        ("pmem-smoke", "correct"),
+        ("pmem-log", "no-fence"),
+        ("pmem-log", "commit-first"),
+        ("pmem-log", "correct"),
+        ("missing_fence_after_clwb", "correct"),
+    ]);
+    let d = dir("complete");
+    let mut compared = 0;
+    for (scenario, variant) in cases {
+        let run = |points: &str| {
+            let out = pmemvm(&[
+                "crashtest",
+                "--scenario",
+                scenario,
+                "--variant",
+                variant,
+                "--points",
+                points,
+                "--states",
+                "exhaustive:4096",
+                "--max-images-per-point",
+                "4096",
+                "--out",
+                d.to_str().expect("utf-8"),
+                "--json",
+            ]);
+            let report: serde_json::Value =
+                serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+                    panic!(
+                        "{scenario}/{variant}: not JSON ({e}): {}",
+                        text(&out.stderr)
+                    )
+                });
+            report
+        };
+        let all = run("all");
+        if all["counts"]["points_truncated"].as_u64() != Some(0) {
+            continue;
+        }
+        let default = run("fences");
+        assert_eq!(default["counts"]["points_truncated"].as_u64(), Some(0));
+        assert_eq!(
+            bug_set(&default),
+            bug_set(&all),
+            "{scenario}/{variant}: the default points find other bugs than every point"
+        );
+        compared += 1;
+    }
+    assert!(
+        compared >= 12,
+        "only {compared} scenarios were small enough"
+    );
+    std::fs::remove_dir_all(&d).ok();
+}
