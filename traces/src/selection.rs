@@ -228,9 +228,13 @@ impl PointSelector {
         if ev.kind.is_fence() {
             self.since_fence = 0;
         }
-        // An `rmw`'s own write is in flight after it.
+        // Under ADR an `rmw`'s own write is in flight after it; under eADR
+        // it drains with the rest.
+        let drained = self.persistence == Persistence::Cpu && ev.kind.is_drain_point();
         if ev.kind.is_store_like() {
-            self.in_flight += 1;
+            if !drained {
+                self.in_flight += 1;
+            }
             if !ev.kind.is_fence() {
                 self.since_fence += 1;
             }

@@ -169,10 +169,11 @@ fn sets() {
         sel("fences", Persistence::MemCtrl).unwrap(),
         vec![(3, BeforeFence), (6, BeforeFence), (7, End)]
     );
-    // eADR: before each mark (a drain point) with a write in flight.
+    // eADR: before a mark (a drain point) with a write in flight; the
+    // rmw's own write drains with it.
     assert_eq!(
         sel("fences", Persistence::Cpu).unwrap(),
-        vec![(1, BeforeDrain), (5, BeforeDrain), (7, End)]
+        vec![(1, BeforeDrain), (7, End)]
     );
     assert_eq!(
         sel("after-fences", Persistence::MemCtrl).unwrap(),
