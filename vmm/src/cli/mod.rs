@@ -47,8 +47,17 @@ struct GuestArgs {
     /// Guest RAM size (e.g. 64M, 1G).
     #[arg(long, value_name = "SIZE", default_value = "64M")]
     mem: String,
-    /// Stop a guest that runs longer than this.
+    /// Stop a guest that runs longer than this (1 to 86400).
     #[arg(long, value_name = "SECS", default_value_t = pmemvm::session::DEFAULT_TIMEOUT_SECS)]
+    timeout: u64,
+}
+
+/// [`GuestArgs`] checked: the guest file fits the RAM, the sizes and the
+/// time limit are in range.
+#[derive(Debug, Clone)]
+struct Guest {
+    source: pmemvm::session::GuestSource,
+    mem: u64,
     timeout: u64,
 }
 
@@ -67,16 +76,17 @@ struct CheckedGuestArgs {
 }
 
 impl CheckedGuestArgs {
-    /// The guest, after the check: one warning line on stderr when a guest
-    /// other than the bundled one executes instructions the model cannot
-    /// see, or an error with `--strict`.
-    fn source(&self) -> anyhow::Result<pmemvm::session::GuestSource> {
-        let source = self.args.source();
-        if let Some(warning) = pmemvm::guest_code::lint::warning(&source)? {
+    /// The guest, after the checks of [`GuestArgs::guest`] and the lint:
+    /// one warning line on stderr when a guest other than the bundled one
+    /// executes instructions the model cannot see, or an error with
+    /// `--strict`.
+    fn guest(&self) -> anyhow::Result<Guest> {
+        let guest = self.args.guest()?;
+        if let Some(warning) = pmemvm::guest_code::lint::warning(&guest.source)? {
             anyhow::ensure!(!self.strict, "--strict: {warning}");
             eprintln!("warning: {warning}");
         }
-        Ok(source)
+        Ok(guest)
     }
 }
 
@@ -137,18 +147,31 @@ impl NvdimmArgs {
 }
 
 impl GuestArgs {
-    fn source(&self) -> pmemvm::session::GuestSource {
-        match &self.guest {
+    /// Checks the options before anything is read or booted: `--mem` in
+    /// range, `--timeout` from 1 to [`MAX_TIMEOUT_SECS`], and a `--guest`
+    /// that is a regular file no larger than the RAM.
+    ///
+    /// [`MAX_TIMEOUT_SECS`]: pmemvm::session::MAX_TIMEOUT_SECS
+    fn guest(&self) -> anyhow::Result<Guest> {
+        let mem = pmemvm_device::backing::parse_size(&self.mem)
+            .map_err(|e| anyhow::anyhow!("--mem {}: {e}", self.mem))?;
+        pmemvm::vm::check_ram_size(mem)?;
+        let max = pmemvm::session::MAX_TIMEOUT_SECS;
+        anyhow::ensure!(
+            (1..=max).contains(&self.timeout),
+            "--timeout {}: the time limit must be between 1 and {max} seconds",
+            self.timeout
+        );
+        let source = match &self.guest {
             Some(p) => pmemvm::session::GuestSource::Path(p.clone()),
             None => pmemvm::session::GuestSource::Bundled,
-        }
-    }
-
-    fn mem_bytes(&self) -> anyhow::Result<u64> {
-        let bytes = pmemvm_device::backing::parse_size(&self.mem)
-            .map_err(|e| anyhow::anyhow!("--mem {}: {e}", self.mem))?;
-        pmemvm::vm::check_ram_size(bytes)?;
-        Ok(bytes)
+        };
+        source.check(mem)?;
+        Ok(Guest {
+            source,
+            mem,
+            timeout: self.timeout,
+        })
     }
 }
 

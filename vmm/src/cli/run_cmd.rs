@@ -26,7 +26,7 @@ pub struct RunArgs {
 
 /// Runs the guest; exits with its status.
 pub fn run(a: &RunArgs) -> anyhow::Result<i32> {
-    let guest = a.guest.source()?;
+    let guest = a.guest.guest()?;
     let mut nvdimm = a.nvdimm.options()?;
     nvdimm.trace = a.trace.clone();
     nvdimm.power_fail_at = a
@@ -43,12 +43,12 @@ pub fn run(a: &RunArgs) -> anyhow::Result<i32> {
         .map_err(|e| anyhow::anyhow!("--on-power-fail {}: {e}", a.on_power_fail))?;
     let config = RunConfig {
         nvdimm,
-        guest,
+        guest: guest.source,
         scenario: a.workload.scenario.clone(),
         variant: a.workload.variant.clone(),
         seed: a.workload.seed,
-        mem: a.guest.args.mem_bytes()?,
-        timeout_secs: a.guest.args.timeout,
+        mem: guest.mem,
+        timeout_secs: guest.timeout,
         ..RunConfig::default()
     };
     let mut stdout = std::io::stdout();

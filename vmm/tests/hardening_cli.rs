@@ -1,0 +1,269 @@
+//! Hardening of the command line (issue 13): every bad input (an option out
+//! of range, a FIFO or device where a file is expected, a trace too large to
+//! model) is refused at once with exit status 2 and one line on stderr
+//! naming it, never a panic, a hang or partial output.
+
+mod common;
+use common::{kvm, pmemvm, text};
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use pmemvm_traces::{Atomicity, Device, Header, Persistence};
+
+/// A directory removed when dropped.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> TempDir {
+        let p =
+            std::env::temp_dir().join(format!("pmemvm-hardening-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).expect("temp dir");
+        TempDir(p)
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+
+    /// The names of the files in the directory, sorted.
+    fn names(&self) -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(&self.0)
+            .expect("read dir")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Runs `pmemvm` with `args`; kills it and fails if it runs longer than
+/// `limit` (a command blocked on a FIFO). Returns its output and how long
+/// it ran.
+fn pmemvm_within(args: &[&str], limit: Duration) -> (Output, Duration) {
+    let start = Instant::now();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pmemvm"))
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("pmemvm starts");
+    while child.try_wait().expect("wait").is_none() {
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let out = child.wait_with_output().expect("output");
+            panic!(
+                "pmemvm {args:?} still running after {limit:?} (stderr: {})",
+                text(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let elapsed = start.elapsed();
+    (child.wait_with_output().expect("output"), elapsed)
+}
+
+/// Asserts the refusal of a bad input: exit status 2, nothing on stdout,
+/// one line on stderr that contains every one of `words`.
+fn assert_refused(args: &[&str], out: &Output, words: &[&str]) {
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "pmemvm {args:?}: {err}");
+    assert!(
+        out.stdout.is_empty(),
+        "pmemvm {args:?}: stdout {}",
+        text(&out.stdout)
+    );
+    assert_eq!(
+        err.lines().count(),
+        1,
+        "pmemvm {args:?}: not one line: {err}"
+    );
+    for w in words {
+        assert!(err.contains(w), "pmemvm {args:?}: no `{w}` in {err}");
+    }
+}
+
+/// Runs `pmemvm args` (at most 10 s) and asserts it refuses them.
+fn refused(args: &[&str], words: &[&str]) {
+    let (out, _) = pmemvm_within(args, Duration::from_secs(10));
+    assert_refused(args, &out, words);
+}
+
+#[test]
+fn timeout_out_of_range_is_refused() {
+    for cmd in ["crashtest", "run", "scenarios"] {
+        for bad in ["0", "86401", "9223372036854775807"] {
+            refused(&[cmd, "--timeout", bad], &["--timeout", bad, "86400"]);
+        }
+    }
+}
+
+#[test]
+fn timeout_of_a_day_is_accepted() {
+    if !kvm() {
+        return;
+    }
+    let out = pmemvm(&["scenarios", "--timeout", "86400"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("pmem-smoke"));
+}
+
+#[test]
+fn jobs_out_of_range_is_refused() {
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let over = (4 * cores + 1).to_string();
+    for bad in [
+        "0",
+        over.as_str(),
+        "2305843009213693952",
+        "18446744073709551615",
+    ] {
+        refused(&["crashtest", "--jobs", bad], &["--jobs", bad]);
+    }
+}
+
+#[test]
+fn mem_out_of_range_is_refused() {
+    for bad in ["0", "1M", "4G", "3073M", "16E", "99999999999999999999"] {
+        refused(&["run", "--mem", bad], &["--mem"]);
+    }
+}
+
+#[test]
+fn guest_that_is_not_a_regular_file_is_refused_before_any_read() {
+    let dir = TempDir::new("guest");
+    let fifo = dir.path("guest.fifo");
+    mkfifo(&fifo);
+    let fifo = fifo.to_str().expect("utf-8");
+    let dirname = dir.0.to_str().expect("utf-8");
+    for cmd in ["run", "crashtest", "scenarios"] {
+        for (guest, kind) in [
+            (fifo, "FIFO"),
+            ("/dev/zero", "character device"),
+            (dirname, "directory"),
+        ] {
+            refused(&[cmd, "--guest", guest], &[guest, kind]);
+        }
+    }
+    refused(&["lint", "--guest", fifo], &[fifo, "FIFO"]);
+    refused(
+        &[
+            "verify",
+            "--trace",
+            "t.json",
+            "--at",
+            "end",
+            "--guest",
+            "/dev/zero",
+        ],
+        &["/dev/zero", "character device"],
+    );
+}
+
+#[test]
+fn guest_larger_than_the_ram_is_refused() {
+    let dir = TempDir::new("big-guest");
+    let big = dir.path("big.elf");
+    let f = std::fs::File::create(&big).expect("create");
+    f.set_len((8 << 20) + 1).expect("sparse file");
+    let big = big.to_str().expect("utf-8");
+    refused(
+        &["run", "--guest", big, "--mem", "8M"],
+        &[big, "8388609 bytes", "8 MiB"],
+    );
+}
+
+/// Makes a FIFO at `path`.
+fn mkfifo(path: &Path) {
+    let st = Command::new("mkfifo").arg(path).status().expect("mkfifo");
+    assert!(st.success(), "mkfifo {}", path.display());
+}
+
+#[test]
+fn trace_that_is_a_fifo_is_refused_at_once() {
+    let dir = TempDir::new("trace-fifo");
+    let fifo = dir.path("t.jsonl");
+    mkfifo(&fifo);
+    let t = fifo.to_str().expect("utf-8");
+    let commands: [&[&str]; 8] = [
+        &["trace", "stats", t],
+        &["trace", "show", t],
+        &["trace", "lines", t],
+        &["trace", "why", t, "--line", "0x0", "--at", "end"],
+        &["trace", "states", t, "--at", "end"],
+        &["trace", "diff", t, t],
+        &[
+            "trace",
+            "export",
+            t,
+            "--format",
+            "chrome",
+            "-o",
+            "/dev/null",
+        ],
+        &["verify", "--trace", t, "--at", "end"],
+    ];
+    for args in commands {
+        let (out, took) = pmemvm_within(args, Duration::from_secs(5));
+        assert_refused(args, &out, &[t, "FIFO"]);
+        assert!(took < Duration::from_secs(2), "{args:?} took {took:?}");
+    }
+}
+
+#[test]
+fn trace_with_a_device_beyond_the_nvdimm_limit_is_refused() {
+    let dir = TempDir::new("trace-size");
+    let path = dir.path("huge.jsonl");
+    let header = Header::new(
+        Device {
+            base: 0x1_0000_0000,
+            size: 9223372036854775744,
+        },
+        Persistence::MemCtrl,
+        Atomicity::Line,
+        "pmem-smoke",
+        "correct",
+        1,
+        [0; 32],
+    );
+    let mut body = serde_json::to_string(&header).expect("header");
+    body.push_str("\n{\"end\":{\"events\":0}}\n");
+    std::fs::write(&path, body).expect("write trace");
+    let t = path.to_str().expect("utf-8");
+    let commands: [&[&str]; 7] = [
+        &["trace", "stats", t],
+        &["trace", "show", t],
+        &["trace", "lines", t],
+        &["trace", "why", t, "--line", "0x0", "--at", "end"],
+        &["trace", "states", t, "--at", "end"],
+        &[
+            "trace",
+            "export",
+            t,
+            "--format",
+            "chrome",
+            "-o",
+            "/dev/null",
+        ],
+        &["verify", "--trace", t, "--at", "end"],
+    ];
+    for args in commands {
+        refused(
+            args,
+            &[
+                t,
+                "device size 9223372036854775744 is larger than the 64 GiB limit",
+            ],
+        );
+    }
+}
