@@ -206,6 +206,15 @@ pub enum TraceError {
         /// What the trace has, e.g. "4 fences".
         reason: String,
     },
+    /// An output file cannot be written there (a directory, a missing
+    /// directory, no permission).
+    #[error("{path}: {reason}")]
+    Output {
+        /// The output path given.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
     /// The writer was used wrongly (for example an event after `power-fail`).
     #[error("{path}: cannot write the trace: {reason}")]
     Writer {

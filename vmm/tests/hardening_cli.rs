@@ -267,3 +267,165 @@ fn trace_with_a_device_beyond_the_nvdimm_limit_is_refused() {
         );
     }
 }
+
+/// True when `path` is a character device.
+fn is_char_device(path: &str) -> bool {
+    use std::os::unix::fs::FileTypeExt;
+    std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_char_device())
+}
+
+/// A valid trace with no events, written with the library's writer.
+fn empty_trace(path: &Path) {
+    let header = Header::new(
+        Device {
+            base: 0x1_0000_0000,
+            size: 1 << 20,
+        },
+        Persistence::MemCtrl,
+        Atomicity::Line,
+        "pmem-smoke",
+        "correct",
+        1,
+        [0; 32],
+    );
+    pmemvm_traces::TraceWriter::create(path, &header)
+        .expect("create")
+        .finish()
+        .expect("finish");
+}
+
+#[test]
+fn bad_output_paths_fail_before_the_work_and_leave_nothing() {
+    let dir = TempDir::new("bad-output");
+    let d = dir.0.to_str().expect("utf-8").to_string();
+    let missing = dir.path("missing/r.json");
+    let missing = missing.to_str().expect("utf-8");
+    let trace = dir.path("t.jsonl");
+    empty_trace(&trace);
+    let t = trace.to_str().expect("utf-8");
+    let before = dir.names();
+    let cases: [(&[&str], &str); 7] = [
+        (&["crashtest", "--report", missing], "--report"),
+        (&["crashtest", "--report", &d], "--report"),
+        (&["crashtest", "--html", missing], "--html"),
+        (&["crashtest", "--html", &d], "--html"),
+        (&["run", "--trace", missing], "--trace"),
+        (
+            &["trace", "export", t, "--format", "chrome", "-o", &d],
+            "-o",
+        ),
+        (
+            &["trace", "export", t, "--format", "chrome", "-o", missing],
+            "-o",
+        ),
+    ];
+    for (args, option) in cases {
+        let (out, took) = pmemvm_within(args, Duration::from_secs(10));
+        let what = if args.contains(&missing) {
+            "does not exist"
+        } else {
+            "is a directory"
+        };
+        assert_refused(args, &out, &[option, what]);
+        assert!(took < Duration::from_secs(2), "{args:?} took {took:?}");
+        assert_eq!(dir.names(), before, "{args:?} left files behind");
+    }
+}
+
+#[test]
+fn export_writes_through_a_symlink_and_in_place_to_a_device() {
+    let dir = TempDir::new("export-output");
+    let trace = dir.path("t.jsonl");
+    empty_trace(&trace);
+    let t = trace.to_str().expect("utf-8");
+    let target = dir.path("real.json");
+    let link = dir.path("link.json");
+    std::os::unix::fs::symlink("real.json", &link).expect("symlink");
+    let l = link.to_str().expect("utf-8");
+    for _ in 0..2 {
+        // First through a dangling link (the file is created where it
+        // points), then over the file it now names.
+        let out = pmemvm(&["trace", "export", t, "--format", "chrome", "-o", l]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        assert!(std::fs::symlink_metadata(&link).expect("link").is_symlink());
+        let json: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&target).expect("target written")).expect("JSON");
+        assert!(json.is_object(), "{json}");
+        assert_eq!(dir.names(), ["link.json", "real.json", "t.jsonl"]);
+    }
+    // A failed export (a trace cut after its header) leaves the target as it was.
+    let before = std::fs::read(&target).expect("target");
+    let cut = dir.path("cut.jsonl");
+    let header = std::fs::read_to_string(&trace).expect("trace");
+    std::fs::write(&cut, header.lines().next().expect("header line")).expect("cut trace");
+    let c = cut.to_str().expect("utf-8");
+    let out = pmemvm(&["trace", "export", c, "--format", "chrome", "-o", l]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("truncated"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(std::fs::read(&target).expect("target"), before);
+    assert_eq!(
+        dir.names(),
+        ["cut.jsonl", "link.json", "real.json", "t.jsonl"]
+    );
+
+    let out = pmemvm(&[
+        "trace",
+        "export",
+        t,
+        "--format",
+        "chrome",
+        "-o",
+        "/dev/null",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(is_char_device("/dev/null"));
+}
+
+#[test]
+fn crashtest_report_to_dev_null_a_symlink_and_a_file() {
+    if !kvm() {
+        return;
+    }
+    let dir = TempDir::new("report");
+    let out_dir = dir.path("out");
+    let o = out_dir.to_str().expect("utf-8");
+    let smoke = ["crashtest", "--scenario", "pmem-smoke", "--out", o];
+    let with = |extra: &[&str]| {
+        let args: Vec<&str> = smoke.iter().chain(extra).copied().collect();
+        let out = pmemvm(&args);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+    };
+    with(&["--report", "/dev/null", "--html", "/dev/null"]);
+    assert!(is_char_device("/dev/null"));
+
+    let link = dir.path("r.json");
+    std::os::unix::fs::symlink("real.json", &link).expect("symlink");
+    let html = dir.path("r.html");
+    std::fs::write(&html, "old").expect("old page");
+    with(&[
+        "--report",
+        link.to_str().expect("utf-8"),
+        "--html",
+        html.to_str().expect("utf-8"),
+    ]);
+    assert!(std::fs::symlink_metadata(&link).expect("link").is_symlink());
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path("real.json")).expect("report"))
+            .expect("JSON report");
+    assert!(report.get("failures").is_some(), "{report}");
+    assert!(
+        std::fs::read_to_string(&html)
+            .expect("page")
+            .contains("<html")
+    );
+    assert_eq!(dir.names(), ["out", "r.html", "r.json", "real.json"]);
+}

@@ -61,6 +61,11 @@ extern "C" fn on_interrupt(_: libc::c_int) {
 
 /// Runs the crash test; exit 0 no failure, 1 failures found.
 pub fn run(a: &CrashTestArgs) -> anyhow::Result<i32> {
+    for (option, path) in [("--report", &a.report), ("--html", &a.html)] {
+        if let Some(path) = path {
+            super::check_output(option, path)?;
+        }
+    }
     let guest = a.guest.guest()?;
     let points = a
         .points
@@ -130,11 +135,15 @@ pub fn run(a: &CrashTestArgs) -> anyhow::Result<i32> {
     let _ = watcher.join();
     let report = result?;
     if let Some(path) = &a.report {
-        super::write_atomically(path, serde_json::to_string_pretty(&report)?.as_bytes())?;
+        super::write_output(
+            "--report",
+            path,
+            serde_json::to_string_pretty(&report)?.as_bytes(),
+        )?;
     }
     if let Some(path) = &a.html {
         let page = crashtest::html::render_report(&report)?;
-        super::write_atomically(path, page.as_bytes())?;
+        super::write_output("--html", path, page.as_bytes())?;
     }
     if a.json {
         println!("{}", serde_json::to_string_pretty(&report)?);

@@ -9,7 +9,7 @@ mod trace_cmd;
 mod verify_cmd;
 
 use clap::{Parser, Subcommand};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// pmemvm: find every way your persistent-memory code can lose data on power failure.
 #[derive(Debug, Parser)]
@@ -175,16 +175,17 @@ impl GuestArgs {
     }
 }
 
-/// Writes `bytes` to `path` through a temporary file and a rename, so a
-/// partial file never looks complete.
-fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let name = path
-        .file_name()
-        .ok_or_else(|| anyhow::anyhow!("{}: not a file name", path.display()))?;
-    let tmp = path.with_file_name(format!(".{}.tmp", name.to_string_lossy()));
-    std::fs::write(&tmp, bytes).map_err(|e| anyhow::anyhow!("{}: {e}", tmp.display()))?;
-    std::fs::rename(&tmp, path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-    Ok(())
+/// Checks the output file of `option` before the work starts: its directory
+/// exists and is writable, it is not a directory.
+fn check_output(option: &str, path: &Path) -> anyhow::Result<()> {
+    pmemvm_traces::files::check_output(path).map_err(|e| anyhow::anyhow!("{option}: {e}"))
+}
+
+/// Writes the output file of `option` (a regular file through a temporary
+/// file and a rename, a device or FIFO in place; see
+/// [`pmemvm_traces::files::OutputFile`]).
+fn write_output(option: &str, path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    pmemvm_traces::files::write_output(path, bytes).map_err(|e| anyhow::anyhow!("{option}: {e}"))
 }
 
 /// Exit status when the tool could not run (bad input, no KVM).

@@ -26,6 +26,10 @@ pub struct RunArgs {
 
 /// Runs the guest; exits with its status.
 pub fn run(a: &RunArgs) -> anyhow::Result<i32> {
+    if let Some(trace) = &a.trace {
+        pmemvm_traces::Format::from_path(trace).map_err(|e| anyhow::anyhow!("--trace: {e}"))?;
+        super::check_output("--trace", trace)?;
+    }
     let guest = a.guest.guest()?;
     let mut nvdimm = a.nvdimm.options()?;
     nvdimm.trace = a.trace.clone();

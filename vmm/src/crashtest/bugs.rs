@@ -32,6 +32,10 @@ pub struct Key {
     pub operation: String,
 }
 
+/// Images of a bug split by the ordering bug (check and operation) that
+/// takes them in, if any.
+type OrderingGroup = (Option<(String, String)>, Vec<usize>);
+
 /// Groups failed images by cause: returns, for each bug, the indices (into
 /// `keys`) of its images, in order of first appearance.
 pub fn group(keys: &[Key]) -> Vec<Vec<usize>> {
@@ -68,9 +72,9 @@ pub fn group(keys: &[Key]) -> Vec<Vec<usize>> {
         .filter(|(k, _)| k.lost.is_empty())
         .map(|(k, _)| (k.check.clone(), k.operation.clone()))
         .collect();
-    let mut merged: Vec<(Option<(String, String)>, Vec<usize>)> = Vec::new();
+    let mut merged: Vec<OrderingGroup> = Vec::new();
     for (_, members) in bugs {
-        let mut by_ordering: Vec<(Option<(String, String)>, Vec<usize>)> = Vec::new();
+        let mut by_ordering: Vec<OrderingGroup> = Vec::new();
         for i in members {
             let k = &keys[i];
             let own = (k.check.clone(), k.operation.clone());
