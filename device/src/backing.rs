@@ -500,7 +500,7 @@ impl Backing {
                     path.display(),
                     tmp.path.display()
                 ),
-                source: e,
+                error: e,
             })?;
         tmp.persist(path)
     }
@@ -600,10 +600,10 @@ fn check_dir_writable(path: &Path) -> Result<(), DeviceError> {
 }
 
 /// A [`DeviceError::Io`] on `path`.
-fn io_error(path: &Path, source: io::Error) -> DeviceError {
+fn io_error(path: &Path, error: io::Error) -> DeviceError {
     DeviceError::Io {
         path: path.display().to_string(),
-        source,
+        error,
     }
 }
 

@@ -218,13 +218,19 @@ pub struct RunOutcome {
     pub findings: Vec<Finding>,
 }
 
-fn name_field(what: &str, value: &str) -> Result<[u8; NAME_LEN], VmmError> {
+/// Checks a scenario or variant name (`what`): it must fit the boot info.
+pub fn check_name(what: &str, value: &str) -> Result<(), VmmError> {
     if value.len() >= NAME_LEN || value.contains('\0') {
         return Err(VmmError::Config {
             what: format!("{what} `{value}`"),
             reason: format!("names are at most {} bytes, without NUL", NAME_LEN - 1),
         });
     }
+    Ok(())
+}
+
+fn name_field(what: &str, value: &str) -> Result<[u8; NAME_LEN], VmmError> {
+    check_name(what, value)?;
     let mut field = [0u8; NAME_LEN];
     field[..value.len()].copy_from_slice(value.as_bytes());
     Ok(field)

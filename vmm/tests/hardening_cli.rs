@@ -429,3 +429,53 @@ fn crashtest_report_to_dev_null_a_symlink_and_a_file() {
     );
     assert_eq!(dir.names(), ["out", "r.html", "r.json", "real.json"]);
 }
+
+#[test]
+fn unknown_scenario_of_run_is_one_line_on_stderr() {
+    if !kvm() {
+        return;
+    }
+    refused(
+        &["run", "--scenario", "nope"],
+        &["--scenario nope: unknown scenario", "pmem-smoke"],
+    );
+}
+
+#[test]
+fn os_error_is_printed_once() {
+    let dir = TempDir::new("os-error");
+    let missing = dir.path("missing.jsonl");
+    let m = missing.to_str().expect("utf-8");
+    for args in [
+        &["trace", "stats", m][..],
+        &["trace", "lines", m],
+        &["verify", "--trace", m, "--at", "end"],
+        &[
+            "trace",
+            "export",
+            m,
+            "--format",
+            "chrome",
+            "-o",
+            "/dev/null",
+        ],
+    ] {
+        let (out, _) = pmemvm_within(args, Duration::from_secs(10));
+        assert_refused(args, &out, &[m]);
+        assert_eq!(
+            text(&out.stderr)
+                .matches("No such file or directory")
+                .count(),
+            1,
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+    }
+    // A device error (--nvdimm's backing file) too.
+    let backing = format!("mem-path={m}/x,size=2M,share=on");
+    let args = ["run", "--nvdimm", &backing];
+    let (out, _) = pmemvm_within(&args, Duration::from_secs(10));
+    assert_refused(&args, &out, &[m]);
+    let err = text(&out.stderr);
+    assert_eq!(err.matches("No such file or directory").count(), 1, "{err}");
+}

@@ -83,15 +83,7 @@ pub fn run(a: &CrashTestArgs) -> anyhow::Result<i32> {
         (1..=max_jobs).contains(&jobs),
         "--jobs {jobs}: the number of worker VMs must be between 1 and {max_jobs} ({MAX_JOBS_PER_CORE} per core)"
     );
-    let known = pmemvm::session::list_scenarios(&guest.source, guest.mem, guest.timeout)?;
-    if !known.iter().any(|s| s.name == a.workload.scenario) {
-        let names: Vec<&str> = known.iter().map(|s| s.name.as_str()).collect();
-        anyhow::bail!(
-            "--scenario {}: unknown scenario; the guest has: {}",
-            a.workload.scenario,
-            names.join(", ")
-        );
-    }
+    a.workload.check_scenario(&guest)?;
     let interrupted = Arc::new(AtomicBool::new(false));
     // SAFETY: installs an async-signal-safe handler that only stores to an atomic.
     unsafe {

@@ -104,6 +104,25 @@ struct WorkloadArgs {
     seed: u64,
 }
 
+impl WorkloadArgs {
+    /// Checks that the guest has the scenario (asks the guest, in list
+    /// mode), so an unknown one is one clear line before anything runs.
+    fn check_scenario(&self, guest: &Guest) -> anyhow::Result<()> {
+        pmemvm::session::check_name("scenario", &self.scenario)?;
+        pmemvm::session::check_name("variant", &self.variant)?;
+        let known = pmemvm::session::list_scenarios(&guest.source, guest.mem, guest.timeout)?;
+        if !known.iter().any(|s| s.name == self.scenario) {
+            let names: Vec<&str> = known.iter().map(|s| s.name.as_str()).collect();
+            anyhow::bail!(
+                "--scenario {}: unknown scenario; the guest has: {}",
+                self.scenario,
+                names.join(", ")
+            );
+        }
+        Ok(())
+    }
+}
+
 /// Options of the emulated NVDIMM.
 #[derive(Debug, clap::Args, Clone)]
 struct NvdimmArgs {

@@ -31,6 +31,7 @@ pub fn run(a: &RunArgs) -> anyhow::Result<i32> {
         super::check_output("--trace", trace)?;
     }
     let guest = a.guest.guest()?;
+    a.workload.check_scenario(&guest)?;
     let mut nvdimm = a.nvdimm.options()?;
     nvdimm.trace = a.trace.clone();
     nvdimm.power_fail_at = a
