@@ -479,3 +479,20 @@ fn os_error_is_printed_once() {
     let err = text(&out.stderr);
     assert_eq!(err.matches("No such file or directory").count(), 1, "{err}");
 }
+
+#[test]
+fn run_trace_is_written_through_a_symlink() {
+    if !kvm() {
+        return;
+    }
+    let dir = TempDir::new("run-trace");
+    let link = dir.path("t.jsonl");
+    std::os::unix::fs::symlink("real.jsonl", &link).expect("symlink");
+    let l = link.to_str().expect("utf-8");
+    let out = pmemvm(&["run", "--scenario", "pmem-smoke", "--trace", l]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(std::fs::symlink_metadata(&link).expect("link").is_symlink());
+    assert_eq!(dir.names(), ["real.jsonl", "t.jsonl"]);
+    let stats = pmemvm(&["trace", "stats", l]);
+    assert_eq!(stats.status.code(), Some(0), "{}", text(&stats.stderr));
+}
