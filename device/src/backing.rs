@@ -43,9 +43,6 @@ pub const GUEST_ALIGN: u64 = 2 * MIB;
 pub const MIN_LABEL_SIZE: u64 = 128 * KIB;
 /// Size of the NVDIMM when no `--nvdimm` is given.
 pub const DEFAULT_SIZE: u64 = 64 * MIB;
-/// A sensible maximum `size` for [`Backing::open`]: the VMM passes its own,
-/// derived from the guest address space it maps.
-pub const DEFAULT_MAX_SIZE: u64 = 64 * GIB;
 
 /// Parses a size: a decimal number with an optional binary unit `K`, `M`,
 /// `G`, `T`, `P`, `E` (any case), optionally followed by `B` or `iB`, or a
@@ -503,7 +500,7 @@ impl Backing {
                     path.display(),
                     tmp.path.display()
                 ),
-                source: e,
+                error: e,
             })?;
         tmp.persist(path)
     }
@@ -603,10 +600,10 @@ fn check_dir_writable(path: &Path) -> Result<(), DeviceError> {
 }
 
 /// A [`DeviceError::Io`] on `path`.
-fn io_error(path: &Path, source: io::Error) -> DeviceError {
+fn io_error(path: &Path, error: io::Error) -> DeviceError {
     DeviceError::Io {
         path: path.display().to_string(),
-        source,
+        error,
     }
 }
 

@@ -3,14 +3,15 @@
 /// Everything that can go wrong in the device crate.
 #[derive(Debug, thiserror::Error)]
 pub enum DeviceError {
-    /// An I/O error on a named file.
-    #[error("{path}: {source}")]
+    /// An I/O error on a named file. (The underlying error is part of the
+    /// message, so it is not also the error's `source`: printed with its
+    /// chain, the message would name it twice.)
+    #[error("{path}: {error}")]
     Io {
         /// The file concerned.
         path: String,
         /// The underlying error.
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// A size string (`64M`, `1G`, ...) that cannot be parsed.
     #[error("size `{input}`: {reason}")]

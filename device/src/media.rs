@@ -29,7 +29,7 @@ unsafe impl Sync for SharedMedia {}
 fn error(what: &str, e: io::Error) -> DeviceError {
     DeviceError::Io {
         path: format!("memory file of the base media ({what})"),
-        source: e,
+        error: e,
     }
 }
 

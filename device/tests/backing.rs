@@ -3,9 +3,10 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use pmemvm_abi::layout::MAX_NVDIMM_SIZE;
 use pmemvm_device::DeviceError;
 use pmemvm_device::backing::{
-    Backing, DEFAULT_MAX_SIZE, DEFAULT_SIZE, GIB, KIB, MIB, NvdimmConfig, format_size, parse_size,
+    Backing, DEFAULT_SIZE, GIB, KIB, MIB, NvdimmConfig, format_size, parse_size,
 };
 
 fn cfg(s: &str) -> NvdimmConfig {
@@ -20,7 +21,7 @@ fn cfg_err(s: &str) -> String {
 }
 
 fn open_err(c: &NvdimmConfig) -> String {
-    match Backing::open(c, DEFAULT_MAX_SIZE) {
+    match Backing::open(c, MAX_NVDIMM_SIZE) {
         Ok(b) => panic!("{c}: opened as {b:?}"),
         Err(e) => e.to_string(),
     }
@@ -358,7 +359,7 @@ fn share_on_rejects_an_unwritable_directory() {
     assert!(open_err(&c).contains("cannot create files in"));
     // share=off never writes: fine.
     let c = config_for(&ro.join("pm.img"), 4 * MIB, None, false);
-    assert!(Backing::open(&c, DEFAULT_MAX_SIZE).is_ok());
+    assert!(Backing::open(&c, MAX_NVDIMM_SIZE).is_ok());
     fs::set_permissions(&ro, fs::Permissions::from_mode(0o755)).unwrap();
     // A read-only file in a writable directory, with share=on.
     let file = dir.path().join("ro.img");
@@ -378,7 +379,7 @@ fn share_off_missing_file_starts_from_zeros_and_is_never_created() {
             "mem-path={},size=4M,label-size=128K",
             path.display()
         )),
-        DEFAULT_MAX_SIZE,
+        MAX_NVDIMM_SIZE,
     )
     .unwrap();
     assert!(!b.existed());
@@ -405,7 +406,7 @@ fn share_off_existing_file_supplies_content_and_is_never_written() {
     let before = fs::metadata(&path).unwrap().modified().unwrap();
     let b = Backing::open(
         &config_for(&path, size, Some(256 * KIB), false),
-        DEFAULT_MAX_SIZE,
+        MAX_NVDIMM_SIZE,
     )
     .unwrap();
     assert!(b.existed());
@@ -430,7 +431,7 @@ fn share_off_accepts_a_read_only_file() {
     let path = dir.path().join("pm.img");
     fs::write(&path, pattern(2 * MIB, 9)).unwrap();
     fs::set_permissions(&path, fs::Permissions::from_mode(0o444)).unwrap();
-    let b = Backing::open(&config_for(&path, 2 * MIB, None, false), DEFAULT_MAX_SIZE).unwrap();
+    let b = Backing::open(&config_for(&path, 2 * MIB, None, false), MAX_NVDIMM_SIZE).unwrap();
     assert_eq!(b.map_guest_copy().unwrap().as_slice(), pattern(2 * MIB, 9));
 }
 
@@ -440,7 +441,7 @@ fn guest_copy_is_private_and_page_aligned() {
     let path = dir.path().join("pm.img");
     let content = pattern(4 * MIB, 5);
     fs::write(&path, &content).unwrap();
-    let b = Backing::open(&config_for(&path, 4 * MIB, None, true), DEFAULT_MAX_SIZE).unwrap();
+    let b = Backing::open(&config_for(&path, 4 * MIB, None, true), MAX_NVDIMM_SIZE).unwrap();
     let mut copy = b.map_guest_copy().unwrap();
     assert_eq!(copy.as_ptr() as usize % 4096, 0);
     assert_eq!(copy.len(), 4 * MIB as usize);
@@ -462,10 +463,10 @@ fn share_on_missing_file_is_created_only_when_the_media_is_written() {
     let path = dir.path().join("pm.img");
     let c = config_for(&path, 4 * MIB + 128 * KIB, Some(128 * KIB), true);
     // A run that fails before writing the media leaves nothing.
-    drop(Backing::open(&c, DEFAULT_MAX_SIZE).unwrap());
+    drop(Backing::open(&c, MAX_NVDIMM_SIZE).unwrap());
     assert!(listing(dir.path()).is_empty());
 
-    let b = Backing::open(&c, DEFAULT_MAX_SIZE).unwrap();
+    let b = Backing::open(&c, MAX_NVDIMM_SIZE).unwrap();
     assert!(!b.existed());
     assert!(listing(dir.path()).is_empty());
     let media = pattern(4 * MIB, 11);
@@ -494,7 +495,7 @@ fn share_on_keeps_the_label_area_byte_for_byte() {
     let content = pattern(size, 21);
     fs::write(&path, &content).unwrap();
     let c = config_for(&path, size, Some(MIB), true);
-    let b = Backing::open(&c, DEFAULT_MAX_SIZE).unwrap();
+    let b = Backing::open(&c, MAX_NVDIMM_SIZE).unwrap();
     assert_eq!(b.guest_size(), 62 * MIB);
     let mut copy = b.map_guest_copy().unwrap();
     assert_eq!(copy.as_slice(), &content[..62 * MIB as usize]);
@@ -519,7 +520,7 @@ fn share_on_keeps_permissions_and_symlinks() {
     fs::write(&real, pattern(2 * MIB, 2)).unwrap();
     fs::set_permissions(&real, fs::Permissions::from_mode(0o640)).unwrap();
     std::os::unix::fs::symlink(&real, &link).unwrap();
-    let b = Backing::open(&config_for(&link, 2 * MIB, None, true), DEFAULT_MAX_SIZE).unwrap();
+    let b = Backing::open(&config_for(&link, 2 * MIB, None, true), MAX_NVDIMM_SIZE).unwrap();
     assert_eq!(b.path(), Some(fs::canonicalize(&real).unwrap().as_path()));
     b.write_media(&vec![0x5a; 2 * MIB as usize]).unwrap();
     assert!(
@@ -542,7 +543,7 @@ fn write_media_of_the_wrong_length_is_an_error_and_leaves_the_file() {
     let path = dir.path().join("pm.img");
     let content = pattern(4 * MIB, 4);
     fs::write(&path, &content).unwrap();
-    let b = Backing::open(&config_for(&path, 4 * MIB, None, true), DEFAULT_MAX_SIZE).unwrap();
+    let b = Backing::open(&config_for(&path, 4 * MIB, None, true), MAX_NVDIMM_SIZE).unwrap();
     let e = b.write_media(&[0; 4096]).unwrap_err().to_string();
     assert!(e.contains("media buffer of 4096 bytes"), "{e}");
     let e = b
@@ -562,7 +563,7 @@ fn write_media_failure_leaves_the_old_file_whole() {
     fs::write(&path, &content).unwrap();
     let b = Backing::open(
         &config_for(&path, 4 * MIB, Some(128 * KIB), true),
-        DEFAULT_MAX_SIZE,
+        MAX_NVDIMM_SIZE,
     )
     .unwrap();
     // Someone truncates the file under us: the label area cannot be copied,

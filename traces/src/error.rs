@@ -63,13 +63,15 @@ impl fmt::Display for Location {
 /// line (and column where known) and the reason.
 #[derive(Debug, thiserror::Error)]
 pub enum TraceError {
-    /// Reading or writing a file failed.
-    #[error("{path}: {source}")]
+    /// Reading or writing a file failed. (The system error is part of the
+    /// message, so it is not also the error's `source`: printed with its
+    /// chain, the message would name it twice.)
+    #[error("{path}: {error}")]
     Io {
         /// The file.
         path: PathBuf,
         /// The system error.
-        source: io::Error,
+        error: io::Error,
     },
     /// The writer was given a path whose extension is neither `.json` nor `.jsonl`.
     #[error("{path}: a trace file must end in .json (one JSON document) or .jsonl (JSON Lines)")]
@@ -206,6 +208,15 @@ pub enum TraceError {
         /// What the trace has, e.g. "4 fences".
         reason: String,
     },
+    /// An output file cannot be written there (a directory, a missing
+    /// directory, no permission).
+    #[error("{path}: {reason}")]
+    Output {
+        /// The output path given.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
     /// The writer was used wrongly (for example an event after `power-fail`).
     #[error("{path}: cannot write the trace: {reason}")]
     Writer {
@@ -287,10 +298,10 @@ impl TraceError {
         self
     }
 
-    pub(crate) fn io(path: impl Into<PathBuf>, source: io::Error) -> TraceError {
+    pub(crate) fn io(path: impl Into<PathBuf>, error: io::Error) -> TraceError {
         TraceError::Io {
             path: path.into(),
-            source,
+            error,
         }
     }
 

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Location, Result, TraceError};
 use crate::hex;
+use pmemvm_abi::layout::MAX_NVDIMM_SIZE;
 
 /// Value of [`Header::format`]: identifies a pmemvm trace.
 pub const FORMAT_NAME: &str = "pmemvm-trace";
@@ -163,7 +164,7 @@ impl Header {
     }
 
     /// Checks the fields that serde cannot: format, version, line size,
-    /// device size, model list. Errors carry an unknown location.
+    /// device size (at most [`MAX_NVDIMM_SIZE`], like `--nvdimm size=`), model list. Errors carry an unknown location.
     pub fn validate(&self) -> Result<()> {
         let at = Location::default();
         if self.format != FORMAT_NAME {
@@ -198,6 +199,13 @@ impl Header {
             return invalid(format!(
                 "`device.size` {} is not a positive multiple of {LINE_SIZE}",
                 self.device.size
+            ));
+        }
+        if self.device.size > MAX_NVDIMM_SIZE {
+            return invalid(format!(
+                "device size {} is larger than the {} GiB limit",
+                self.device.size,
+                MAX_NVDIMM_SIZE >> 30
             ));
         }
         if !self.device.base.is_multiple_of(LINE_SIZE) {

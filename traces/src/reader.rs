@@ -138,9 +138,21 @@ fn sniff<R: BufRead>(reader: &mut R, path: &Path) -> Result<Format> {
 }
 
 impl TraceReader<BufReader<File>> {
-    /// Opens a trace file and reads its header.
+    /// Opens a trace file and reads its header. The file must be a regular
+    /// file: a FIFO, device or directory is refused before it is opened
+    /// (reading a FIFO would block until a writer comes).
     pub fn open(path: impl AsRef<Path>) -> Result<TraceReader<BufReader<File>>> {
         let path = path.as_ref();
+        let meta = std::fs::metadata(path).map_err(|e| TraceError::io(path, e))?;
+        if !meta.is_file() {
+            return Err(TraceError::NotATrace {
+                at: Location::file(path),
+                reason: format!(
+                    "it is a {}, not a regular file",
+                    crate::files::file_kind(&meta.file_type())
+                ),
+            });
+        }
         let file = File::open(path).map_err(|e| TraceError::io(path, e))?;
         TraceReader::from_reader(BufReader::with_capacity(1 << 16, file), path)
     }

@@ -1,6 +1,6 @@
 //! Writing traces: [`TraceEncoder`] encodes into any `io::Write`;
 //! [`TraceWriter`] writes a file through a temporary file renamed into place
-//! by [`TraceWriter::finish`].
+//! by [`TraceWriter::finish`] (an [`OutputFile`]).
 //!
 //! Layouts (see `SCHEMA.md`):
 //!
@@ -17,13 +17,12 @@
 //!   closing bracket; the end record is how a reader tells a complete file
 //!   from one cut at a line boundary).
 
-use std::fs::{self, File};
 use std::io::{self, BufWriter};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::error::{Location, Result, TraceError};
 use crate::event::Event;
+use crate::files::OutputFile;
 use crate::header::Header;
 use crate::validate::Validator;
 
@@ -156,17 +155,15 @@ impl<W: io::Write> TraceEncoder<W> {
     }
 }
 
-static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
-
-/// Writes a trace file: to a temporary file beside the target, renamed into
-/// place by [`finish`](Self::finish). Dropped unfinished, it removes the
-/// temporary file, so a failed run leaves no file that looks complete (a
-/// killed process leaves at most a hidden `.NAME.PID-N.tmp`).
+/// Writes a trace file as an [`OutputFile`]: through a temporary file beside
+/// the target, renamed into place by [`finish`](Self::finish). Dropped
+/// unfinished, it removes the temporary file, so a failed run leaves no file
+/// that looks complete (a killed process leaves at most a hidden
+/// `.NAME.PID-N.tmp`).
 #[derive(Debug)]
 pub struct TraceWriter {
-    enc: Option<TraceEncoder<BufWriter<File>>>,
+    enc: Option<TraceEncoder<BufWriter<OutputFile>>>,
     path: PathBuf,
-    tmp: PathBuf,
 }
 
 impl TraceWriter {
@@ -174,33 +171,20 @@ impl TraceWriter {
     pub fn create(path: impl AsRef<Path>, header: &Header) -> Result<TraceWriter> {
         let path = path.as_ref().to_path_buf();
         let format = Format::from_path(&path)?;
-        let Some(file_name) = path.file_name() else {
-            return Err(TraceError::UnsupportedExtension { path });
-        };
         header
             .validate()
             .map_err(|e| e.located(&Location::file(&path)))?;
-        let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
-        let tmp_name = format!(
-            ".{}.{}-{n}.tmp",
-            file_name.to_string_lossy(),
-            std::process::id()
-        );
-        let tmp = path.with_file_name(tmp_name);
-        let file = File::create(&tmp).map_err(|e| TraceError::io(&tmp, e))?;
-        let mut w = TraceWriter {
-            enc: None,
-            path,
-            tmp,
-        };
+        let out = OutputFile::create(&path)?;
         let enc = TraceEncoder::new(
-            BufWriter::with_capacity(1 << 16, file),
+            BufWriter::with_capacity(1 << 16, out),
             format,
             header,
-            &w.path,
+            &path,
         )?;
-        w.enc = Some(enc);
-        Ok(w)
+        Ok(TraceWriter {
+            enc: Some(enc),
+            path,
+        })
     }
 
     /// The final path of the trace.
@@ -213,7 +197,7 @@ impl TraceWriter {
         self.enc.as_ref().map_or(0, TraceEncoder::events)
     }
 
-    fn enc(&mut self) -> Result<&mut TraceEncoder<BufWriter<File>>> {
+    fn enc(&mut self) -> Result<&mut TraceEncoder<BufWriter<OutputFile>>> {
         self.enc.as_mut().ok_or_else(|| TraceError::Writer {
             path: self.path.clone(),
             reason: "the trace is finished".into(),
@@ -234,25 +218,11 @@ impl TraceWriter {
             });
         };
         let buf = enc.finish()?;
-        let file = buf
+        let out = buf
             .into_inner()
-            .map_err(|e| TraceError::io(&self.tmp, e.into_error()))?;
-        file.sync_all().map_err(|e| TraceError::io(&self.tmp, e))?;
-        drop(file);
-        fs::rename(&self.tmp, &self.path).map_err(|e| TraceError::io(&self.path, e))?;
+            .map_err(|e| TraceError::io(&self.path, e.into_error()))?;
+        out.commit()?;
         log::debug!("trace written: {}", self.path.display());
         Ok(self.path.clone())
-    }
-}
-
-impl Drop for TraceWriter {
-    fn drop(&mut self) {
-        // After a successful finish the temporary file is gone (renamed);
-        // otherwise remove what was written.
-        if let Err(e) = fs::remove_file(&self.tmp)
-            && e.kind() != io::ErrorKind::NotFound
-        {
-            log::warn!("cannot remove temporary trace {}: {e}", self.tmp.display());
-        }
     }
 }

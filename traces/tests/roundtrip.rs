@@ -222,7 +222,8 @@ fn writer_refuses_bad_events_and_paths() {
     let e = TraceWriter::create(dir.path().join("t.txt"), &header()).unwrap_err();
     assert!(matches!(e, TraceError::UnsupportedExtension { .. }), "{e}");
     let e = TraceWriter::create(dir.path().join("no/such/dir/t.json"), &header()).unwrap_err();
-    assert!(matches!(e, TraceError::Io { .. }), "{e}");
+    assert!(matches!(e, TraceError::Output { .. }), "{e}");
+    assert!(e.to_string().contains("does not exist"), "{e}");
 
     let mut w = TraceWriter::create(dir.path().join("t.jsonl"), &header()).unwrap();
     let evs = every_kind();

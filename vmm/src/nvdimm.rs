@@ -13,7 +13,7 @@ use crate::replay;
 use crate::vm::{SlotFlags, Vm};
 use pmemvm_abi::pmem::{self as ring, Entry};
 use pmemvm_abi::{MarkArgs, NONE, PromiseArgs, layout};
-use pmemvm_device::backing::{Backing, DEFAULT_MAX_SIZE, DEFAULT_SIZE, GuestCopy, NvdimmConfig};
+use pmemvm_device::backing::{Backing, DEFAULT_SIZE, GuestCopy, NvdimmConfig};
 use pmemvm_device::crash::ImageSpec;
 use pmemvm_device::media::SharedMedia;
 use pmemvm_device::model::{Atomicity, LINE_SIZE, Model, ModelConfig, Persistence};
@@ -28,8 +28,6 @@ use std::sync::mpsc::SyncSender;
 
 /// Memslot of the NVDIMM.
 const NVDIMM_SLOT: u32 = 1;
-/// Largest NVDIMM: what the guest address space above 4 GiB holds here.
-pub const MAX_SIZE: u64 = DEFAULT_MAX_SIZE;
 
 /// How the NVDIMM of a run is configured.
 #[derive(Debug, Clone)]
@@ -174,7 +172,7 @@ impl Nvdimm {
     /// Opens the backing file and maps the guest-visible copy.
     pub fn new(options: NvdimmOptions, names: RunNames) -> Result<Nvdimm, VmmError> {
         let backing = match &options.backing {
-            Some(cfg) => Backing::open(cfg, MAX_SIZE)?,
+            Some(cfg) => Backing::open(cfg, layout::MAX_NVDIMM_SIZE)?,
             None => Backing::temporary(options.default_size)?,
         };
         let copy = match &options.initial_media {

@@ -7,13 +7,14 @@ use crate::exits::{self, ExitStats, RunEnd};
 use crate::guest;
 use crate::hypercall::ScenarioInfo;
 use crate::nvdimm::{MediaOutcome, Nvdimm, NvdimmOptions, RunNames};
-use crate::vm::Vm;
+use crate::vm::{MAX_RAM, Vm};
 use crate::watchdog::Watchdog;
 use pmemvm_abi::{ABI_VERSION, BOOT_MAGIC, BootInfo, Mode, NAME_LEN, PromiseArgs, layout};
+use pmemvm_device::backing::format_size;
 use pmemvm_device::model::Persistence;
 use pmemvm_device::nfit::{CAPS_CPU, CAPS_MEM_CTRL, NfitRegion, build_acpi_tables};
 use std::borrow::Cow;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -23,6 +24,8 @@ pub const DEFAULT_MEM: u64 = 64 << 20;
 const MIN_HEAP: u64 = 4 << 20;
 /// Default time limit of a run.
 pub const DEFAULT_TIMEOUT_SECS: u64 = 30;
+/// Longest time limit of a run (a day): `--timeout` accepts 1 to this.
+pub const MAX_TIMEOUT_SECS: u64 = 86_400;
 
 /// Which guest ELF to run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,14 +42,57 @@ impl GuestSource {
         GuestElf::parse(&self.name(), &self.bytes()?)
     }
 
-    /// The ELF's bytes (read from the file, or the bundled ones).
+    /// The ELF's bytes (read from the file, or the bundled ones). A file
+    /// must pass [`check`](Self::check) against [`MAX_RAM`]: no guest larger
+    /// than the largest RAM can run, and nothing larger is read.
     pub fn bytes(&self) -> Result<Cow<'static, [u8]>, VmmError> {
-        match self {
-            GuestSource::Bundled => Ok(Cow::Borrowed(guest::BUNDLED)),
-            GuestSource::Path(p) => std::fs::read(p).map(Cow::Owned).map_err(|e| VmmError::Elf {
-                path: self.name(),
-                reason: format!("cannot read: {e}"),
-            }),
+        let GuestSource::Path(p) = self else {
+            return Ok(Cow::Borrowed(guest::BUNDLED));
+        };
+        let len = self.check(MAX_RAM)?;
+        let cannot_read = |e: std::io::Error| self.elf_error(format!("cannot read: {e}"));
+        let file = std::fs::File::open(p).map_err(cannot_read)?;
+        let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
+        file.take(MAX_RAM + 1)
+            .read_to_end(&mut bytes)
+            .map_err(cannot_read)?;
+        if bytes.len() as u64 > MAX_RAM {
+            return Err(self.too_large(bytes.len() as u64, MAX_RAM));
+        }
+        Ok(Cow::Owned(bytes))
+    }
+
+    /// Checks a guest file before anything reads it: a regular file (not a
+    /// FIFO, device or directory) of at most `max` bytes (the guest RAM).
+    /// Returns its size (0 for the bundled guest, which is always fine).
+    pub fn check(&self, max: u64) -> Result<u64, VmmError> {
+        let GuestSource::Path(p) = self else {
+            return Ok(0);
+        };
+        let meta = std::fs::metadata(p).map_err(|e| self.elf_error(format!("cannot read: {e}")))?;
+        if !meta.is_file() {
+            return Err(self.elf_error(format!(
+                "not a regular file (a {}); give the path of an ELF file",
+                pmemvm_traces::files::file_kind(&meta.file_type())
+            )));
+        }
+        if meta.len() > max {
+            return Err(self.too_large(meta.len(), max));
+        }
+        Ok(meta.len())
+    }
+
+    fn too_large(&self, len: u64, max: u64) -> VmmError {
+        self.elf_error(format!(
+            "{len} bytes, larger than the guest RAM ({}): it cannot be loaded",
+            format_size(max)
+        ))
+    }
+
+    fn elf_error(&self, reason: String) -> VmmError {
+        VmmError::Elf {
+            path: self.name(),
+            reason,
         }
     }
 
@@ -172,13 +218,19 @@ pub struct RunOutcome {
     pub findings: Vec<Finding>,
 }
 
-fn name_field(what: &str, value: &str) -> Result<[u8; NAME_LEN], VmmError> {
+/// Checks a scenario or variant name (`what`): it must fit the boot info.
+pub fn check_name(what: &str, value: &str) -> Result<(), VmmError> {
     if value.len() >= NAME_LEN || value.contains('\0') {
         return Err(VmmError::Config {
             what: format!("{what} `{value}`"),
             reason: format!("names are at most {} bytes, without NUL", NAME_LEN - 1),
         });
     }
+    Ok(())
+}
+
+fn name_field(what: &str, value: &str) -> Result<[u8; NAME_LEN], VmmError> {
+    check_name(what, value)?;
     let mut field = [0u8; NAME_LEN];
     field[..value.len()].copy_from_slice(value.as_bytes());
     Ok(field)

@@ -73,6 +73,9 @@ pub mod layout {
     pub const MAX_RAM_GIB: u64 = 3;
     /// Guest-physical address of the first NVDIMM: above RAM and the 32-bit hole.
     pub const NVDIMM_BASE: u64 = 0x1_0000_0000;
+    /// Largest NVDIMM (64 GiB): `--nvdimm size=` and the `device.size` of a
+    /// trace are refused above it.
+    pub const MAX_NVDIMM_SIZE: u64 = 64 << 30;
 
     /// Ring-0 code selector.
     pub const KERNEL_CS: u16 = 0x08;

@@ -13,7 +13,6 @@
 //! The output is written to a temporary file beside the target and renamed
 //! into place when complete.
 
-use std::fs::{self, File};
 use std::io::{BufRead, BufWriter};
 use std::path::{Path, PathBuf};
 
@@ -23,6 +22,7 @@ use super::marks::{self, MarkTracker, Region, Transition};
 use super::tracker::{LineStatus, LineTracker};
 use crate::error::{Result, TraceError};
 use crate::event::{Event, EventKind};
+use crate::files::OutputFile;
 use crate::hex::{encode, format_addr};
 use crate::reader::TraceReader;
 
@@ -239,28 +239,13 @@ pub fn write<R: BufRead, W: std::io::Write>(
     })
 }
 
-/// Writes the Chrome trace of `reader` to the file `path`, through a
-/// temporary file beside it renamed into place when complete.
+/// Writes the Chrome trace of `reader` to the output file `path` (an
+/// [`OutputFile`]: through a temporary file renamed into place when complete).
 pub fn export<R: BufRead>(reader: &mut TraceReader<R>, path: &Path) -> Result<Summary> {
-    let file_name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "export".into());
-    let tmp = path.with_file_name(format!(".{file_name}.{}.tmp", std::process::id()));
-    let result = (|| {
-        let file = File::create(&tmp).map_err(|e| TraceError::io(&tmp, e))?;
-        let mut w = BufWriter::with_capacity(1 << 16, file);
-        let summary = write(reader, &mut w, path)?;
-        let file = w
-            .into_inner()
-            .map_err(|e| TraceError::io(&tmp, e.into_error()))?;
-        file.sync_all().map_err(|e| TraceError::io(&tmp, e))?;
-        fs::rename(&tmp, path).map_err(|e| TraceError::io(path, e))?;
-        Ok(summary)
-    })();
-    if result.is_err() {
-        // Best effort: the temporary file may not exist.
-        let _ = fs::remove_file(&tmp);
-    }
-    result
+    let mut w = BufWriter::with_capacity(1 << 16, OutputFile::create(path)?);
+    let summary = write(reader, &mut w, path)?;
+    w.into_inner()
+        .map_err(|e| TraceError::io(path, e.into_error()))?
+        .commit()?;
+    Ok(summary)
 }

@@ -33,7 +33,7 @@ pub struct CrashTestArgs {
     /// At most this many images per crash point.
     #[arg(long, default_value_t = 256)]
     max_images_per_point: usize,
-    /// Worker VMs (default: the number of cores).
+    /// Worker VMs (default: the number of cores; at most 4 per core).
     #[arg(long)]
     jobs: Option<usize>,
     /// Directory for the trace (kept for the reproduction commands).
@@ -50,6 +50,9 @@ pub struct CrashTestArgs {
     json: bool,
 }
 
+/// `--jobs` accepts at most this many worker VMs per core.
+const MAX_JOBS_PER_CORE: usize = 4;
+
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
 extern "C" fn on_interrupt(_: libc::c_int) {
@@ -58,7 +61,12 @@ extern "C" fn on_interrupt(_: libc::c_int) {
 
 /// Runs the crash test; exit 0 no failure, 1 failures found.
 pub fn run(a: &CrashTestArgs) -> anyhow::Result<i32> {
-    let guest = a.guest.source()?;
+    for (option, path) in [("--report", &a.report), ("--html", &a.html)] {
+        if let Some(path) = path {
+            super::check_output(option, path)?;
+        }
+    }
+    let guest = a.guest.guest()?;
     let points = a
         .points
         .parse()
@@ -68,20 +76,14 @@ pub fn run(a: &CrashTestArgs) -> anyhow::Result<i32> {
         a.max_images_per_point > 0,
         "--max-images-per-point 0: at least one image per point is needed"
     );
-    let jobs = a
-        .jobs
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from));
-    anyhow::ensure!(jobs > 0, "--jobs 0: at least one worker is needed");
-    let mem = a.guest.args.mem_bytes()?;
-    let known = pmemvm::session::list_scenarios(&guest, mem, a.guest.args.timeout)?;
-    if !known.iter().any(|s| s.name == a.workload.scenario) {
-        let names: Vec<&str> = known.iter().map(|s| s.name.as_str()).collect();
-        anyhow::bail!(
-            "--scenario {}: unknown scenario; the guest has: {}",
-            a.workload.scenario,
-            names.join(", ")
-        );
-    }
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let max_jobs = MAX_JOBS_PER_CORE * cores;
+    let jobs = a.jobs.unwrap_or(cores);
+    anyhow::ensure!(
+        (1..=max_jobs).contains(&jobs),
+        "--jobs {jobs}: the number of worker VMs must be between 1 and {max_jobs} ({MAX_JOBS_PER_CORE} per core)"
+    );
+    a.workload.check_scenario(&guest)?;
     let interrupted = Arc::new(AtomicBool::new(false));
     // SAFETY: installs an async-signal-safe handler that only stores to an atomic.
     unsafe {
@@ -103,12 +105,12 @@ pub fn run(a: &CrashTestArgs) -> anyhow::Result<i32> {
     };
     let opts = CrashTestOptions {
         run: RunConfig {
-            guest,
+            guest: guest.source,
             scenario: a.workload.scenario.clone(),
             variant: a.workload.variant.clone(),
             seed: a.workload.seed,
-            mem,
-            timeout_secs: a.guest.args.timeout,
+            mem: guest.mem,
+            timeout_secs: guest.timeout,
             nvdimm: a.nvdimm.options()?,
             ..RunConfig::default()
         },
@@ -125,11 +127,15 @@ pub fn run(a: &CrashTestArgs) -> anyhow::Result<i32> {
     let _ = watcher.join();
     let report = result?;
     if let Some(path) = &a.report {
-        super::write_atomically(path, serde_json::to_string_pretty(&report)?.as_bytes())?;
+        super::write_output(
+            "--report",
+            path,
+            serde_json::to_string_pretty(&report)?.as_bytes(),
+        )?;
     }
     if let Some(path) = &a.html {
         let page = crashtest::html::render_report(&report)?;
-        super::write_atomically(path, page.as_bytes())?;
+        super::write_output("--html", path, page.as_bytes())?;
     }
     if a.json {
         println!("{}", serde_json::to_string_pretty(&report)?);

@@ -9,7 +9,7 @@ mod trace_cmd;
 mod verify_cmd;
 
 use clap::{Parser, Subcommand};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// pmemvm: find every way your persistent-memory code can lose data on power failure.
 #[derive(Debug, Parser)]
@@ -47,8 +47,17 @@ struct GuestArgs {
     /// Guest RAM size (e.g. 64M, 1G).
     #[arg(long, value_name = "SIZE", default_value = "64M")]
     mem: String,
-    /// Stop a guest that runs longer than this.
+    /// Stop a guest that runs longer than this (1 to 86400).
     #[arg(long, value_name = "SECS", default_value_t = pmemvm::session::DEFAULT_TIMEOUT_SECS)]
+    timeout: u64,
+}
+
+/// [`GuestArgs`] checked: the guest file fits the RAM, the sizes and the
+/// time limit are in range.
+#[derive(Debug, Clone)]
+struct Guest {
+    source: pmemvm::session::GuestSource,
+    mem: u64,
     timeout: u64,
 }
 
@@ -67,16 +76,17 @@ struct CheckedGuestArgs {
 }
 
 impl CheckedGuestArgs {
-    /// The guest, after the check: one warning line on stderr when a guest
-    /// other than the bundled one executes instructions the model cannot
-    /// see, or an error with `--strict`.
-    fn source(&self) -> anyhow::Result<pmemvm::session::GuestSource> {
-        let source = self.args.source();
-        if let Some(warning) = pmemvm::guest_code::lint::warning(&source)? {
+    /// The guest, after the checks of [`GuestArgs::guest`] and the lint:
+    /// one warning line on stderr when a guest other than the bundled one
+    /// executes instructions the model cannot see, or an error with
+    /// `--strict`.
+    fn guest(&self) -> anyhow::Result<Guest> {
+        let guest = self.args.guest()?;
+        if let Some(warning) = pmemvm::guest_code::lint::warning(&guest.source)? {
             anyhow::ensure!(!self.strict, "--strict: {warning}");
             eprintln!("warning: {warning}");
         }
-        Ok(source)
+        Ok(guest)
     }
 }
 
@@ -92,6 +102,25 @@ struct WorkloadArgs {
     /// Seed of the workload.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+}
+
+impl WorkloadArgs {
+    /// Checks that the guest has the scenario (asks the guest, in list
+    /// mode), so an unknown one is one clear line before anything runs.
+    fn check_scenario(&self, guest: &Guest) -> anyhow::Result<()> {
+        pmemvm::session::check_name("scenario", &self.scenario)?;
+        pmemvm::session::check_name("variant", &self.variant)?;
+        let known = pmemvm::session::list_scenarios(&guest.source, guest.mem, guest.timeout)?;
+        if !known.iter().any(|s| s.name == self.scenario) {
+            let names: Vec<&str> = known.iter().map(|s| s.name.as_str()).collect();
+            anyhow::bail!(
+                "--scenario {}: unknown scenario; the guest has: {}",
+                self.scenario,
+                names.join(", ")
+            );
+        }
+        Ok(())
+    }
 }
 
 /// Options of the emulated NVDIMM.
@@ -137,31 +166,45 @@ impl NvdimmArgs {
 }
 
 impl GuestArgs {
-    fn source(&self) -> pmemvm::session::GuestSource {
-        match &self.guest {
+    /// Checks the options before anything is read or booted: `--mem` in
+    /// range, `--timeout` from 1 to [`MAX_TIMEOUT_SECS`], and a `--guest`
+    /// that is a regular file no larger than the RAM.
+    ///
+    /// [`MAX_TIMEOUT_SECS`]: pmemvm::session::MAX_TIMEOUT_SECS
+    fn guest(&self) -> anyhow::Result<Guest> {
+        let mem = pmemvm_device::backing::parse_size(&self.mem)
+            .map_err(|e| anyhow::anyhow!("--mem {}: {e}", self.mem))?;
+        pmemvm::vm::check_ram_size(mem)?;
+        let max = pmemvm::session::MAX_TIMEOUT_SECS;
+        anyhow::ensure!(
+            (1..=max).contains(&self.timeout),
+            "--timeout {}: the time limit must be between 1 and {max} seconds",
+            self.timeout
+        );
+        let source = match &self.guest {
             Some(p) => pmemvm::session::GuestSource::Path(p.clone()),
             None => pmemvm::session::GuestSource::Bundled,
-        }
-    }
-
-    fn mem_bytes(&self) -> anyhow::Result<u64> {
-        let bytes = pmemvm_device::backing::parse_size(&self.mem)
-            .map_err(|e| anyhow::anyhow!("--mem {}: {e}", self.mem))?;
-        pmemvm::vm::check_ram_size(bytes)?;
-        Ok(bytes)
+        };
+        source.check(mem)?;
+        Ok(Guest {
+            source,
+            mem,
+            timeout: self.timeout,
+        })
     }
 }
 
-/// Writes `bytes` to `path` through a temporary file and a rename, so a
-/// partial file never looks complete.
-fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let name = path
-        .file_name()
-        .ok_or_else(|| anyhow::anyhow!("{}: not a file name", path.display()))?;
-    let tmp = path.with_file_name(format!(".{}.tmp", name.to_string_lossy()));
-    std::fs::write(&tmp, bytes).map_err(|e| anyhow::anyhow!("{}: {e}", tmp.display()))?;
-    std::fs::rename(&tmp, path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-    Ok(())
+/// Checks the output file of `option` before the work starts: its directory
+/// exists and is writable, it is not a directory.
+fn check_output(option: &str, path: &Path) -> anyhow::Result<()> {
+    pmemvm_traces::files::check_output(path).map_err(|e| anyhow::anyhow!("{option}: {e}"))
+}
+
+/// Writes the output file of `option` (a regular file through a temporary
+/// file and a rename, a device or FIFO in place; see
+/// [`pmemvm_traces::files::OutputFile`]).
+fn write_output(option: &str, path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    pmemvm_traces::files::write_output(path, bytes).map_err(|e| anyhow::anyhow!("{option}: {e}"))
 }
 
 /// Exit status when the tool could not run (bad input, no KVM).

@@ -26,7 +26,12 @@ pub struct RunArgs {
 
 /// Runs the guest; exits with its status.
 pub fn run(a: &RunArgs) -> anyhow::Result<i32> {
-    let guest = a.guest.source()?;
+    if let Some(trace) = &a.trace {
+        pmemvm_traces::Format::from_path(trace).map_err(|e| anyhow::anyhow!("--trace: {e}"))?;
+        super::check_output("--trace", trace)?;
+    }
+    let guest = a.guest.guest()?;
+    a.workload.check_scenario(&guest)?;
     let mut nvdimm = a.nvdimm.options()?;
     nvdimm.trace = a.trace.clone();
     nvdimm.power_fail_at = a
@@ -43,12 +48,12 @@ pub fn run(a: &RunArgs) -> anyhow::Result<i32> {
         .map_err(|e| anyhow::anyhow!("--on-power-fail {}: {e}", a.on_power_fail))?;
     let config = RunConfig {
         nvdimm,
-        guest,
+        guest: guest.source,
         scenario: a.workload.scenario.clone(),
         variant: a.workload.variant.clone(),
         seed: a.workload.seed,
-        mem: a.guest.args.mem_bytes()?,
-        timeout_secs: a.guest.args.timeout,
+        mem: guest.mem,
+        timeout_secs: guest.timeout,
         ..RunConfig::default()
     };
     let mut stdout = std::io::stdout();

@@ -14,8 +14,8 @@ pub struct ScenariosArgs {
 
 /// Boots the guest in list mode and prints what it reports.
 pub fn run(a: &ScenariosArgs) -> anyhow::Result<i32> {
-    let list =
-        pmemvm::session::list_scenarios(&a.guest.source(), a.guest.mem_bytes()?, a.guest.timeout)?;
+    let guest = a.guest.guest()?;
+    let list = pmemvm::session::list_scenarios(&guest.source, guest.mem, guest.timeout)?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&list)?);
     } else {

@@ -25,7 +25,7 @@ pub struct VerifyArgs {
 
 /// Verifies one crash image; exit status 0 pass, 1 fail.
 pub fn run(a: &VerifyArgs) -> anyhow::Result<i32> {
-    let guest = a.guest.source()?;
+    let guest = a.guest.guest()?;
     let point =
         a.at.parse()
             .map_err(|e| anyhow::anyhow!("--at {}: {e}", a.at))?;
@@ -39,9 +39,9 @@ pub fn run(a: &VerifyArgs) -> anyhow::Result<i32> {
         .map(|n| n.parse().map_err(|e| anyhow::anyhow!("--nvdimm {n}: {e}")))
         .transpose()?;
     let opts = VerifyOptions {
-        guest,
-        mem: a.guest.args.mem_bytes()?,
-        timeout_secs: a.guest.args.timeout,
+        guest: guest.source,
+        mem: guest.mem,
+        timeout_secs: guest.timeout,
         backing,
     };
     let r = verify_trace(&a.trace, &point, &image, &opts)?;

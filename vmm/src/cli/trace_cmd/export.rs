@@ -31,6 +31,7 @@ pub struct ExportArgs {
 
 /// Writes the export.
 pub fn run(a: &ExportArgs) -> anyhow::Result<i32> {
+    crate::cli::check_output("-o", &a.output)?;
     let mut reader = TraceReader::open(&a.file)?;
     let summary = match a.format {
         ExportFormat::Chrome => chrome::export(&mut reader, &a.output)?,

@@ -65,7 +65,7 @@ pub fn run(a: &ShowArgs) -> anyhow::Result<i32> {
     let mut out = std::io::BufWriter::new(stdout.lock());
     let to_stdout = |e: std::io::Error| TraceError::Io {
         path: "<stdout>".into(),
-        source: e,
+        error: e,
     };
     if !a.json {
         writeln!(out, "{}", show::TITLES).map_err(to_stdout)?;
@@ -99,7 +99,7 @@ pub fn run(a: &ShowArgs) -> anyhow::Result<i32> {
     .and_then(|_| out.flush().map_err(to_stdout));
     match result {
         // `| head`: the reader went away; that is not an error.
-        Err(TraceError::Io { source, .. }) if source.kind() == std::io::ErrorKind::BrokenPipe => {
+        Err(TraceError::Io { error, .. }) if error.kind() == std::io::ErrorKind::BrokenPipe => {
             Ok(0)
         }
         Err(e) => Err(e.into()),
