@@ -73,12 +73,12 @@ pub fn run(a: &CrashTestArgs) -> anyhow::Result<i32> {
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from));
     anyhow::ensure!(jobs > 0, "--jobs 0: at least one worker is needed");
     let mem = a.guest.args.mem_bytes()?;
+    let scenario = a.workload.scenario(&a.guest.args)?;
     let known = pmemvm::session::list_scenarios(&guest, mem, a.guest.args.timeout)?;
-    if !known.iter().any(|s| s.name == a.workload.scenario) {
+    if !known.iter().any(|s| s.name == scenario) {
         let names: Vec<&str> = known.iter().map(|s| s.name.as_str()).collect();
         anyhow::bail!(
-            "--scenario {}: unknown scenario; the guest has: {}",
-            a.workload.scenario,
+            "--scenario {scenario}: unknown scenario; the guest has: {}",
             names.join(", ")
         );
     }
@@ -104,7 +104,7 @@ pub fn run(a: &CrashTestArgs) -> anyhow::Result<i32> {
     let opts = CrashTestOptions {
         run: RunConfig {
             guest,
-            scenario: a.workload.scenario.clone(),
+            scenario,
             variant: a.workload.variant.clone(),
             seed: a.workload.seed,
             mem,

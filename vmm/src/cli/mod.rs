@@ -83,15 +83,47 @@ impl CheckedGuestArgs {
 /// Which workload to run.
 #[derive(Debug, clap::Args, Clone)]
 struct WorkloadArgs {
-    /// Scenario (`pmemvm scenarios` lists them).
-    #[arg(long, default_value = "dax-fsync")]
-    scenario: String,
+    /// Scenario (`pmemvm scenarios` lists them). Default: `dax-fsync` on the
+    /// bundled guest, the only scenario of a `--guest` that has one.
+    #[arg(long)]
+    scenario: Option<String>,
     /// Variant of the scenario.
     #[arg(long, default_value = "correct")]
     variant: String,
     /// Seed of the workload.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+}
+
+/// The bundled guest's default scenario.
+const BUNDLED_DEFAULT_SCENARIO: &str = "dax-fsync";
+
+impl WorkloadArgs {
+    /// The scenario to run: `--scenario`; without it `dax-fsync` on the
+    /// bundled guest, or the only scenario of a `--guest` (asked from the
+    /// guest in list mode), and an error naming them when it has several.
+    fn scenario(&self, guest: &GuestArgs) -> anyhow::Result<String> {
+        if let Some(s) = &self.scenario {
+            return Ok(s.clone());
+        }
+        let source = guest.source();
+        if matches!(source, pmemvm::session::GuestSource::Bundled) {
+            return Ok(BUNDLED_DEFAULT_SCENARIO.into());
+        }
+        let known = pmemvm::session::list_scenarios(&source, guest.mem_bytes()?, guest.timeout)?;
+        match known.as_slice() {
+            [only] => Ok(only.name.clone()),
+            _ => {
+                let names: Vec<&str> = known.iter().map(|s| s.name.as_str()).collect();
+                anyhow::bail!(
+                    "--guest {} has {} scenarios, choose one with --scenario: {}",
+                    source.name(),
+                    known.len(),
+                    names.join(", ")
+                )
+            }
+        }
+    }
 }
 
 /// Options of the emulated NVDIMM.

@@ -44,7 +44,7 @@ pub fn run(a: &RunArgs) -> anyhow::Result<i32> {
     let config = RunConfig {
         nvdimm,
         guest,
-        scenario: a.workload.scenario.clone(),
+        scenario: a.workload.scenario(&a.guest.args)?,
         variant: a.workload.variant.clone(),
         seed: a.workload.seed,
         mem: a.guest.args.mem_bytes()?,
