@@ -71,7 +71,14 @@ impl CheckedGuestArgs {
     /// other than the bundled one executes instructions the model cannot
     /// see, or an error with `--strict`.
     fn source(&self) -> anyhow::Result<pmemvm::session::GuestSource> {
-        let source = self.args.source();
+        self.check(self.args.source())
+    }
+
+    /// `source` after the same check.
+    fn check(
+        &self,
+        source: pmemvm::session::GuestSource,
+    ) -> anyhow::Result<pmemvm::session::GuestSource> {
         if let Some(warning) = pmemvm::guest_code::lint::warning(&source)? {
             anyhow::ensure!(!self.strict, "--strict: {warning}");
             eprintln!("warning: {warning}");
