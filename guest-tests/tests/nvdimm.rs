@@ -98,6 +98,41 @@ fn pmem_smoke_trace_holds_exactly_the_expected_events() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
+/// The runtime's `memcpy`, `memset` and `memmove` store aligned 8-byte
+/// words to the NVDIMM (one exit and one event each), single bytes only at
+/// the unaligned edges, and `memmove` copies an overlap from the end.
+#[test]
+fn memcpy_memset_and_memmove_store_words_to_the_nvdimm() {
+    require_kvm!();
+    let dir = temp_dir("memfns");
+    let path = dir.join("t.json");
+    let (result, console) = run_scenario(&smoke("memfns", traced(&path)));
+    assert_eq!(result.expect("runs").status, 0, "{console}");
+    let stores = |from: u64, to: u64, size: u64| {
+        (from..to)
+            .step_by(size as usize)
+            .map(move |off| format!("store {off:#x} {size}"))
+    };
+    let mut expected = vec!["mark memfns".to_string()];
+    // memcpy of 256 bytes to 0x200: 32 words.
+    expected.extend(stores(0x200, 0x300, 8));
+    // memset of 64 bytes at 0x300: 8 words.
+    expected.extend(stores(0x300, 0x340, 8));
+    // memcpy of 20 bytes to 0x343: 5 head bytes, one word, 7 tail bytes.
+    expected.extend(stores(0x343, 0x348, 1));
+    expected.extend(stores(0x348, 0x350, 8));
+    expected.extend(stores(0x350, 0x357, 1));
+    // memmove of 16 bytes from 0x400 to 0x401, from the end: the byte above
+    // the last word boundary, one word, then 7 bytes downwards.
+    expected.extend(stores(0x410, 0x411, 1));
+    expected.extend(stores(0x408, 0x410, 8));
+    let mut head: Vec<String> = stores(0x401, 0x408, 1).collect();
+    head.reverse();
+    expected.extend(head);
+    assert_eq!(summary(&path), expected);
+    std::fs::remove_dir_all(&dir).ok();
+}
+
 #[test]
 fn a_recorded_trace_validates_against_the_json_schema() {
     require_kvm!();

@@ -67,3 +67,40 @@ fn without_symbols_nothing_is_named_and_lint_still_lists() {
     assert_eq!(f.location, None);
     assert_eq!(symbols.describe(f.address), None);
 }
+
+/// The runtime's `memcpy`, `memmove` and `memset` of the bundled guest,
+/// which write the NVDIMM, use plain integer moves: no call (the compiler
+/// did not turn a loop back into a call to one of them), no `rep` string
+/// instruction (one exit per element on the NVDIMM), no SSE/AVX register.
+#[test]
+fn the_runtime_memory_functions_call_nothing_and_use_no_rep_or_vector_registers() {
+    use iced_x86::{Mnemonic, OpKind};
+    let elf = pmemvm::elf::GuestElf::parse("bundled", pmemvm::guest::BUNDLED).expect("parses");
+    let symbols = Symbols::from_elf("bundled", pmemvm::guest::BUNDLED).expect("symbols");
+    let mut seen = std::collections::BTreeMap::new();
+    for insn in lint::instructions(&elf) {
+        let Some(r) = symbols.resolve(insn.ip()) else {
+            continue;
+        };
+        let function = r.outermost.function;
+        if !["memcpy", "memmove", "memset"].contains(&function.as_str()) {
+            continue;
+        }
+        *seen.entry(function.clone()).or_insert(0) += 1;
+        let vector = (0..insn.op_count()).any(|i| {
+            insn.op_kind(i) == OpKind::Register && {
+                let reg = insn.op_register(i);
+                reg.is_xmm() || reg.is_ymm() || reg.is_zmm()
+            }
+        });
+        assert!(
+            !matches!(insn.mnemonic(), Mnemonic::Call)
+                && !insn.has_rep_prefix()
+                && !insn.has_repne_prefix()
+                && !vector,
+            "{function} at {:#x}: {insn}",
+            insn.ip()
+        );
+    }
+    assert_eq!(seen.len(), 3, "{seen:?}");
+}

@@ -124,10 +124,20 @@ pub struct Header {
     /// SHA-256 of the initial media (the device content when recording began).
     #[serde(with = "hex::bytes32")]
     pub initial_media_sha256: [u8; 32],
-    /// The guest that ran: [`BUNDLED_GUEST`], or the path of its ELF as
-    /// given; absent when unknown (optional, so older traces still read).
+    /// The guest that ran: [`BUNDLED_GUEST`], or the absolute path of its
+    /// ELF (older traces: the path as given); absent when unknown (optional,
+    /// so older traces still read).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guest: Option<String>,
+    /// SHA-256 of the ELF of a guest given as a file (absent for the bundled
+    /// guest and in older traces), so that a later `verify` can tell whether
+    /// the file at [`Header::guest`] is still the one that ran.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "hex::opt_bytes32"
+    )]
+    pub guest_sha256: Option<[u8; 32]>,
 }
 
 impl Header {
@@ -160,6 +170,7 @@ impl Header {
             seed,
             initial_media_sha256,
             guest: None,
+            guest_sha256: None,
         }
     }
 

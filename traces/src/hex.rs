@@ -161,6 +161,29 @@ pub mod addr {
     }
 }
 
+/// Serde adapter: an optional 32-byte hash as 64 lowercase hex digits
+/// (`guest_sha256`).
+pub mod opt_bytes32 {
+    use serde::{Deserialize, Deserializer, Serializer, de::Error as _};
+
+    /// Serializes `Some` as 64 hex digits (skip `None` with
+    /// `skip_serializing_if`).
+    pub fn serialize<S: Serializer>(v: &Option<[u8; 32]>, s: S) -> Result<S::Ok, S::Error> {
+        match v {
+            Some(v) => super::bytes32::serialize(v, s),
+            None => s.serialize_none(),
+        }
+    }
+
+    /// Deserializes from 64 hex digits.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<[u8; 32]>, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        super::decode_array::<32>(&s, "guest_sha256")
+            .map(Some)
+            .map_err(|e| D::Error::custom(super::reason(e)))
+    }
+}
+
 /// Serde adapter: a byte array as lowercase hex.
 pub mod bytes32 {
     use serde::{Deserialize, Deserializer, Serializer, de::Error as _};

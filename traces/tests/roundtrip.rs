@@ -133,6 +133,40 @@ fn exact_event_lines() {
 }
 
 #[test]
+fn the_guest_and_its_hash_round_trip_and_older_headers_still_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = header();
+    h.guest = Some("/abs/x.elf".into());
+    h.guest_sha256 = Some([0xcd; 32]);
+    for name in ["t.json", "t.jsonl"] {
+        let path = dir.path().join(name);
+        TraceWriter::create(&path, &h).unwrap().finish().unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let fields = format!(
+            r#""guest":"/abs/x.elf","guest_sha256":"{}"}}"#,
+            "cd".repeat(32)
+        );
+        assert!(text.contains(&fields), "{text}");
+        if name.ends_with(".json") {
+            assert_valid(&schema(), &serde_json::from_str(&text).unwrap());
+        }
+        assert_eq!(TraceReader::open(&path).unwrap().header(), &h);
+    }
+    // A header of an older pmemvm: the path as given, no hash.
+    let old = dir.path().join("old.jsonl");
+    let mut h = header();
+    h.guest = Some("x.elf".into());
+    TraceWriter::create(&old, &h).unwrap().finish().unwrap();
+    let text = std::fs::read_to_string(&old).unwrap();
+    assert!(text.contains(r#""guest":"x.elf"}"#), "{text}");
+    let read = TraceReader::open(&old).unwrap().header().clone();
+    assert_eq!(
+        (read.guest.as_deref(), read.guest_sha256),
+        (Some("x.elf"), None)
+    );
+}
+
+#[test]
 fn pretty_printed_json_reads_back() {
     let bytes = encode(Format::Json, &header(), &every_kind());
     let doc: Value = serde_json::from_slice(&bytes).unwrap();

@@ -76,6 +76,17 @@ pub enum VmmError {
     /// Writing the console failed.
     #[error("console: {0}")]
     Console(std::io::Error),
+    /// `verify` without `--guest`: the guest file a trace was recorded with
+    /// is missing or no longer has the recorded SHA-256.
+    #[error("trace {trace} was recorded with guest {guest}, which {state}: pass --guest")]
+    RecordedGuestUnavailable {
+        /// The trace.
+        trace: String,
+        /// The recorded path, with the start of the recorded hash.
+        guest: String,
+        /// `is missing` or `has changed since`.
+        state: &'static str,
+    },
     /// A trace file could not be read or written.
     #[error(transparent)]
     TraceFile(#[from] pmemvm_traces::TraceError),

@@ -108,6 +108,8 @@ pub struct RunNames {
     pub seed: u64,
     /// The guest, as the trace header names it ([`pmemvm_traces::Header::guest`]).
     pub guest: String,
+    /// SHA-256 of a guest file's ELF ([`pmemvm_traces::Header::guest_sha256`]).
+    pub guest_sha256: Option<[u8; 32]>,
 }
 
 /// What the guest is doing with the NVDIMM.
@@ -346,6 +348,7 @@ impl Nvdimm {
             hash,
         );
         header.guest = Some(self.names.guest.clone());
+        header.guest_sha256 = self.names.guest_sha256;
         header
     }
 

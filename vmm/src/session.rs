@@ -13,6 +13,7 @@ use pmemvm_abi::{ABI_VERSION, BOOT_MAGIC, BootInfo, Mode, NAME_LEN, PromiseArgs,
 use pmemvm_device::backing::format_size;
 use pmemvm_device::model::Persistence;
 use pmemvm_device::nfit::{CAPS_CPU, CAPS_MEM_CTRL, NfitRegion, build_acpi_tables};
+use sha2::{Digest, Sha256};
 use std::borrow::Cow;
 use std::io::{Read, Write};
 use std::path::PathBuf;
@@ -96,13 +97,21 @@ impl GuestSource {
         }
     }
 
-    /// Name of the guest in trace headers: its path, or
+    /// Name of the guest in trace headers: its absolute path, or
     /// [`pmemvm_traces::BUNDLED_GUEST`].
     pub fn trace_name(&self) -> String {
         match self {
             GuestSource::Bundled => pmemvm_traces::BUNDLED_GUEST.into(),
-            GuestSource::Path(p) => p.display().to_string(),
+            GuestSource::Path(p) => std::path::absolute(p)
+                .unwrap_or_else(|_| p.clone())
+                .display()
+                .to_string(),
         }
+    }
+
+    /// SHA-256 of the ELF's bytes.
+    pub fn sha256(&self) -> Result<[u8; 32], VmmError> {
+        Ok(Sha256::digest(self.bytes()?).into())
     }
 
     /// Name of the guest in messages: its path, or `bundled guest`.
@@ -326,6 +335,12 @@ pub(crate) fn start(config: &RunConfig, log_dirty: bool) -> Result<Started, VmmE
             variant: config.variant.clone(),
             seed: config.seed,
             guest: config.guest.trace_name(),
+            // Only a recorded trace names the guest's hash: verify runs
+            // (many per crash test) need not hash it.
+            guest_sha256: match (&config.guest, &config.nvdimm.trace) {
+                (GuestSource::Path(_), Some(_)) => Some(config.guest.sha256()?),
+                _ => None,
+            },
         },
     )?;
     let mut vm = Vm::new(config.mem, log_dirty)?;

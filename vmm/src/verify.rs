@@ -34,6 +34,59 @@ pub struct VerifyOptions {
     pub backing: Option<NvdimmConfig>,
 }
 
+/// The guest a trace's header names, for `verify` without `--guest`: the
+/// bundled guest (also for traces that name none), or the file at the
+/// recorded path when its SHA-256 is still the recorded one; an error
+/// naming the file when it is missing or has changed.
+pub fn recorded_guest(trace: &Path, header: &Header) -> Result<GuestSource, VmmError> {
+    let path = match header.guest.as_deref() {
+        None | Some(pmemvm_traces::BUNDLED_GUEST) => return Ok(GuestSource::Bundled),
+        Some(path) => path,
+    };
+    let source = GuestSource::Path(path.into());
+    let unavailable = |state| VmmError::RecordedGuestUnavailable {
+        trace: trace.display().to_string(),
+        guest: recorded_name(header),
+        state,
+    };
+    if !Path::new(path).is_file() {
+        return Err(unavailable("is missing"));
+    }
+    match header.guest_sha256 {
+        Some(recorded) if source.sha256()? != recorded => Err(unavailable("has changed since")),
+        _ => Ok(source),
+    }
+}
+
+/// For a guest given explicitly to verify a trace: a warning when the trace
+/// names a guest file whose recorded SHA-256 differs from this guest's.
+pub fn guest_mismatch(
+    trace: &Path,
+    header: &Header,
+    guest: &GuestSource,
+) -> Result<Option<String>, VmmError> {
+    let Some(recorded) = header.guest_sha256 else {
+        return Ok(None);
+    };
+    Ok((guest.sha256()? != recorded).then(|| {
+        format!(
+            "--guest {} is not the guest trace {} was recorded with ({}): results may not reproduce the recording",
+            guest.name(),
+            trace.display(),
+            recorded_name(header)
+        )
+    }))
+}
+
+/// The recorded guest in messages: its path and the start of its hash.
+fn recorded_name(header: &Header) -> String {
+    let path = header.guest.as_deref().unwrap_or_default();
+    match header.guest_sha256 {
+        Some(h) => format!("{path} (sha256 {}…)", &pmemvm_traces::hex::encode(&h)[..12]),
+        None => path.to_string(),
+    }
+}
+
 /// The verdict on one image, with the names that reproduce it.
 #[derive(Debug, Clone)]
 pub struct ImageVerdict {

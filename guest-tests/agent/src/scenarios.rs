@@ -54,7 +54,7 @@ pub const ALL: &[Scenario] = &[
     },
     Scenario {
         name: "pmem-smoke",
-        description: "every kind of persistent-memory event once, at known offsets",
+        description: "every kind of persistent-memory event once, at known offsets (variants: correct; no-fence: no sfence before the promise; memfns: copies and fills through the runtime's memcpy, memmove and memset instead)",
         run: pmem_smoke::run,
     },
     Scenario {

@@ -83,7 +83,7 @@ pub fn run(a: &CrashTestArgs) -> anyhow::Result<i32> {
         (1..=max_jobs).contains(&jobs),
         "--jobs {jobs}: the number of worker VMs must be between 1 and {max_jobs} ({MAX_JOBS_PER_CORE} per core)"
     );
-    a.workload.check_scenario(&guest)?;
+    let scenario = a.workload.scenario(&guest)?;
     let interrupted = Arc::new(AtomicBool::new(false));
     // SAFETY: installs an async-signal-safe handler that only stores to an atomic.
     unsafe {
@@ -106,7 +106,7 @@ pub fn run(a: &CrashTestArgs) -> anyhow::Result<i32> {
     let opts = CrashTestOptions {
         run: RunConfig {
             guest: guest.source,
-            scenario: a.workload.scenario.clone(),
+            scenario,
             variant: a.workload.variant.clone(),
             seed: a.workload.seed,
             mem: guest.mem,

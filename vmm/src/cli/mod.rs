@@ -81,21 +81,32 @@ impl CheckedGuestArgs {
     /// executes instructions the model cannot see, or an error with
     /// `--strict`.
     fn guest(&self) -> anyhow::Result<Guest> {
-        let guest = self.args.guest()?;
-        if let Some(warning) = pmemvm::guest_code::lint::warning(&guest.source)? {
+        let mut guest = self.args.guest()?;
+        guest.source = self.check(guest.source)?;
+        Ok(guest)
+    }
+
+    /// The lint of [`guest`](Self::guest) on `source` (for a guest named
+    /// by a trace rather than by `--guest`).
+    fn check(
+        &self,
+        source: pmemvm::session::GuestSource,
+    ) -> anyhow::Result<pmemvm::session::GuestSource> {
+        if let Some(warning) = pmemvm::guest_code::lint::warning(&source)? {
             anyhow::ensure!(!self.strict, "--strict: {warning}");
             eprintln!("warning: {warning}");
         }
-        Ok(guest)
+        Ok(source)
     }
 }
 
 /// Which workload to run.
 #[derive(Debug, clap::Args, Clone)]
 struct WorkloadArgs {
-    /// Scenario (`pmemvm scenarios` lists them).
-    #[arg(long, default_value = "dax-fsync")]
-    scenario: String,
+    /// Scenario (`pmemvm scenarios` lists them). Default: `dax-fsync` on the
+    /// bundled guest, the only scenario of a `--guest` that has one.
+    #[arg(long)]
+    scenario: Option<String>,
     /// Variant of the scenario.
     #[arg(long, default_value = "correct")]
     variant: String,
@@ -104,22 +115,38 @@ struct WorkloadArgs {
     seed: u64,
 }
 
+/// The bundled guest's default scenario.
+const BUNDLED_DEFAULT_SCENARIO: &str = "dax-fsync";
+
 impl WorkloadArgs {
-    /// Checks that the guest has the scenario (asks the guest, in list
-    /// mode), so an unknown one is one clear line before anything runs.
-    fn check_scenario(&self, guest: &Guest) -> anyhow::Result<()> {
-        pmemvm::session::check_name("scenario", &self.scenario)?;
+    /// The scenario to run, checked with the guest (asked in list mode), so
+    /// a wrong one is one clear line before anything runs: `--scenario`;
+    /// without it `dax-fsync` on the bundled guest, or the only scenario of
+    /// a `--guest`, and an error naming them when it has several.
+    fn scenario(&self, guest: &Guest) -> anyhow::Result<String> {
         pmemvm::session::check_name("variant", &self.variant)?;
-        let known = pmemvm::session::list_scenarios(&guest.source, guest.mem, guest.timeout)?;
-        if !known.iter().any(|s| s.name == self.scenario) {
-            let names: Vec<&str> = known.iter().map(|s| s.name.as_str()).collect();
-            anyhow::bail!(
-                "--scenario {}: unknown scenario; the guest has: {}",
-                self.scenario,
-                names.join(", ")
-            );
+        if let Some(s) = &self.scenario {
+            pmemvm::session::check_name("scenario", s)?;
         }
-        Ok(())
+        let known = pmemvm::session::list_scenarios(&guest.source, guest.mem, guest.timeout)?;
+        let names: Vec<&str> = known.iter().map(|s| s.name.as_str()).collect();
+        let scenario = match (&self.scenario, &guest.source, known.as_slice()) {
+            (Some(s), _, _) => s.clone(),
+            (None, pmemvm::session::GuestSource::Bundled, _) => BUNDLED_DEFAULT_SCENARIO.into(),
+            (None, _, [only]) => only.name.clone(),
+            (None, source, _) => anyhow::bail!(
+                "--guest {} has {} scenarios, choose one with --scenario: {}",
+                source.name(),
+                known.len(),
+                names.join(", ")
+            ),
+        };
+        anyhow::ensure!(
+            names.contains(&scenario.as_str()),
+            "--scenario {scenario}: unknown scenario; the guest has: {}",
+            names.join(", ")
+        );
+        Ok(scenario)
     }
 }
 

@@ -31,7 +31,7 @@ pub fn run(a: &RunArgs) -> anyhow::Result<i32> {
         super::check_output("--trace", trace)?;
     }
     let guest = a.guest.guest()?;
-    a.workload.check_scenario(&guest)?;
+    let scenario = a.workload.scenario(&guest)?;
     let mut nvdimm = a.nvdimm.options()?;
     nvdimm.trace = a.trace.clone();
     nvdimm.power_fail_at = a
@@ -49,7 +49,7 @@ pub fn run(a: &RunArgs) -> anyhow::Result<i32> {
     let config = RunConfig {
         nvdimm,
         guest: guest.source,
-        scenario: a.workload.scenario.clone(),
+        scenario,
         variant: a.workload.variant.clone(),
         seed: a.workload.seed,
         mem: guest.mem,

@@ -1,7 +1,7 @@
 //! `pmemvm verify`.
 
 use super::CheckedGuestArgs;
-use pmemvm::verify::{VerifyOptions, verify_trace};
+use pmemvm::verify::{self, VerifyOptions, verify_trace};
 use std::path::PathBuf;
 
 /// Arguments of `pmemvm verify`.
@@ -19,13 +19,29 @@ pub struct VerifyArgs {
     /// The backing file the recording started from (QEMU style), if any.
     #[arg(long, value_name = "OPTIONS")]
     nvdimm: Option<String>,
+    // Without `--guest`: the guest the trace's header names (the bundled one,
+    // or the recorded file if its SHA-256 matches).
     #[command(flatten)]
     guest: CheckedGuestArgs,
 }
 
 /// Verifies one crash image; exit status 0 pass, 1 fail.
 pub fn run(a: &VerifyArgs) -> anyhow::Result<i32> {
-    let guest = a.guest.guest()?;
+    let header = pmemvm_traces::TraceReader::open(&a.trace)?.header().clone();
+    let guest = if a.guest.args.guest.is_some() {
+        let guest = a.guest.guest()?;
+        if let Some(warning) = verify::guest_mismatch(&a.trace, &header, &guest.source)? {
+            eprintln!("warning: {warning}");
+        }
+        guest
+    } else {
+        // The guest the trace names, after the same checks as a --guest.
+        let mut guest = a.guest.args.guest()?;
+        let recorded = verify::recorded_guest(&a.trace, &header)?;
+        recorded.check(guest.mem)?;
+        guest.source = a.guest.check(recorded)?;
+        guest
+    };
     let point =
         a.at.parse()
             .map_err(|e| anyhow::anyhow!("--at {}: {e}", a.at))?;

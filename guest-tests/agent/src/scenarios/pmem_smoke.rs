@@ -3,8 +3,12 @@
 //! verify mode checks.
 //!
 //! Variants: `correct`, and `no-fence`, which forgets the `sfence` between
-//! the flushes and the promise (so the promise can be broken).
+//! the flushes and the promise (so the promise can be broken); `memfns`
+//! checks the runtime's `memmove` and `memset` in RAM (overlaps both ways)
+//! and then records copies and fills into the NVDIMM through `memcpy`,
+//! `memmove` and `memset` instead of the event sequence.
 
+use core::hint::black_box;
 use pmemvm_abi::Mode;
 use pmemvm_rt::pmem::{self, MarkFields};
 use pmemvm_rt::{BootInfo, println, report};
@@ -47,6 +51,73 @@ fn verify(base: u64) -> u32 {
     0
 }
 
+/// Checks `memmove` (overlapping both ways, every alignment) and `memset`
+/// in RAM against byte-by-byte references; true when all agree.
+fn mem_functions_correct() -> bool {
+    const LEN: usize = 64;
+    let orig: [u8; LEN] = core::array::from_fn(|i| i as u8 + 1);
+    for n in 0..=40 {
+        for s in 0..16 {
+            for d in 0..16 {
+                let mut buf = orig;
+                // SAFETY: s + n and d + n are at most 56 <= LEN; `copy` is memmove.
+                unsafe {
+                    core::ptr::copy(buf.as_ptr().add(s), buf.as_mut_ptr().add(d), black_box(n))
+                };
+                let moved = (0..LEN).all(|k| {
+                    let want = if (d..d + n).contains(&k) {
+                        orig[k - d + s]
+                    } else {
+                        orig[k]
+                    };
+                    buf[k] == want
+                });
+                if !moved {
+                    println!("pmem-smoke: memmove of {n} bytes from {s} to {d} is wrong: {buf:?}");
+                    return false;
+                }
+            }
+            let mut buf = orig;
+            // SAFETY: s + n <= 56 <= LEN.
+            unsafe { core::ptr::write_bytes(buf.as_mut_ptr().add(s), 0xee, black_box(n)) };
+            if !(0..LEN).all(|k| {
+                buf[k]
+                    == if (s..s + n).contains(&k) {
+                        0xee
+                    } else {
+                        orig[k]
+                    }
+            }) {
+                println!("pmem-smoke: memset of {n} bytes at {s} is wrong: {buf:?}");
+                return false;
+            }
+        }
+    }
+    true
+}
+
+/// Variant `memfns`: after checking the functions in RAM, a 256-byte
+/// `memcpy` to device offset 0x200, a 64-byte `memset` at 0x300, a
+/// 20-byte `memcpy` to the unaligned 0x343 and an overlapping 16-byte
+/// `memmove` from 0x400 to 0x401. The lengths go through `black_box` so
+/// that the compiler calls the functions instead of inlining the copies.
+fn mem_functions(b: u64) -> u32 {
+    if !mem_functions_correct() {
+        return 1;
+    }
+    let record: [u8; 256] = core::array::from_fn(|i| i as u8);
+    pmem::mark("memfns", MarkFields::default());
+    // SAFETY: every range lies in the mapped NVDIMM; the copies' sources
+    // are RAM, except the memmove, which `copy` allows to overlap.
+    unsafe {
+        core::ptr::copy_nonoverlapping(record.as_ptr(), at(b, 0x200), black_box(256));
+        core::ptr::write_bytes(at::<u8>(b, 0x300), 0x5a, black_box(64));
+        core::ptr::copy_nonoverlapping(record.as_ptr(), at(b, 0x343), black_box(20));
+        core::ptr::copy(at::<u8>(b, 0x400), at(b, 0x401), black_box(16));
+    }
+    0
+}
+
 /// Stores of 1, 2, 4, 8 and 16 bytes, a store across a line, `movnti`,
 /// each flush, each fence, an `xchg`, and marks.
 pub fn run(info: &'static BootInfo) -> u32 {
@@ -58,11 +129,12 @@ pub fn run(info: &'static BootInfo) -> u32 {
         }
     };
     let b = dev.base;
-    let fence = match info.variant() {
-        "correct" => true,
-        "no-fence" => false,
+    let (fence, memfns) = match info.variant() {
+        "correct" => (true, false),
+        "no-fence" => (false, false),
+        "memfns" => (true, true),
         other => {
-            println!("pmem-smoke: unknown variant `{other}` (correct, no-fence)");
+            println!("pmem-smoke: unknown variant `{other}` (correct, no-fence, memfns)");
             return 2;
         }
     };
@@ -73,6 +145,9 @@ pub fn run(info: &'static BootInfo) -> u32 {
     // SAFETY: the NVDIMM is mapped and these offsets lie inside it.
     unsafe { pmem::copy_cached(at(b, 0), &[0xaa; SETUP_BYTES as usize]) };
     pmem::setup_done();
+    if memfns {
+        return mem_functions(b);
+    }
     pmem::mark(
         "smoke-begin",
         MarkFields {

@@ -1,0 +1,154 @@
+//! A user's guest (`--guest ELF`) on the command line: the default scenario
+//! and the guest named in the trace.
+
+mod common;
+use common::{kvm, pmemvm, text};
+
+use guest_tests::UNRECORDED_FENCE_ELF as FENCE;
+use sha2::{Digest, Sha256};
+use std::path::PathBuf;
+use std::process::Command;
+
+fn dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("pmemvm-user-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).expect("dir");
+    d
+}
+
+fn utf8(p: &std::path::Path) -> &str {
+    p.to_str().expect("UTF-8 path")
+}
+
+#[test]
+fn without_scenario_a_guest_with_one_runs_it_and_one_with_several_exits_2() {
+    if !kvm() {
+        return;
+    }
+    let d = dir("default");
+    let out = pmemvm(&["crashtest", "--guest", FENCE, "--out", utf8(&d.join("ct"))]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        stdout.starts_with("pmemvm crashtest: scenario unrecorded-fence,"),
+        "{stdout}"
+    );
+    let run = pmemvm(&["run", "--guest", FENCE]);
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run.stderr));
+
+    let several = d.join("bundled.elf");
+    std::fs::write(&several, pmemvm::guest::BUNDLED).expect("write the bundled guest");
+    let out_dir = d.join("never");
+    for args in [
+        &[
+            "crashtest",
+            "--guest",
+            utf8(&several),
+            "--out",
+            utf8(&out_dir),
+        ][..],
+        &["run", "--guest", utf8(&several)][..],
+    ] {
+        let out = pmemvm(args);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        let expected = format!(
+            "pmemvm: --guest {} has 27 scenarios, choose one with --scenario: hello, pagefault, tasks, dax-fsync, generic-080, fsx, pmem-smoke, pmem-log, ",
+            several.display()
+        );
+        assert!(
+            stderr.starts_with(&expected) && stderr.lines().count() == 1,
+            "{args:?}: {stderr}"
+        );
+        assert!(out.stdout.is_empty(), "{args:?}: {}", text(&out.stdout));
+    }
+    assert!(!out_dir.exists(), "crashtest ran something");
+    std::fs::remove_dir_all(&d).ok();
+}
+
+/// Runs `verify --at end` of `trace` with `extra` arguments.
+fn verify_end(trace: &std::path::Path, extra: &[&str]) -> std::process::Output {
+    pmemvm(
+        &[
+            &["verify", "--trace", utf8(trace), "--at", "end"][..],
+            extra,
+        ]
+        .concat(),
+    )
+}
+
+#[test]
+fn verify_without_guest_boots_the_recorded_guest_file_while_it_is_unchanged() {
+    if !kvm() {
+        return;
+    }
+    let d = dir("verify");
+    let copy = d.join("copy.elf");
+    std::fs::copy(FENCE, &copy).expect("copy the guest");
+    // Recorded with a relative --guest: the header holds the absolute path.
+    let out = Command::new(env!("CARGO_BIN_EXE_pmemvm"))
+        .args(["crashtest", "--guest", "copy.elf", "--out", "ct"])
+        .current_dir(&d)
+        .output()
+        .expect("pmemvm starts");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let trace = d.join("ct/trace.jsonl");
+
+    let header = pmemvm_traces::TraceReader::open(&trace)
+        .expect("trace")
+        .header()
+        .clone();
+    let sha: [u8; 32] = Sha256::digest(std::fs::read(&copy).expect("ELF")).into();
+    assert_eq!(header.guest.as_deref(), Some(utf8(&copy)), "absolute path");
+    assert_eq!(header.guest_sha256, Some(sha));
+
+    // From another directory, so that the recorded path must be absolute.
+    let out = Command::new(env!("CARGO_BIN_EXE_pmemvm"))
+        .args(["verify", "--trace", utf8(&trace), "--at", "end"])
+        .current_dir("/")
+        .output()
+        .expect("pmemvm starts");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).starts_with("PASS: "),
+        "{}",
+        text(&out.stdout)
+    );
+
+    let recorded = format!(
+        "pmemvm: trace {} was recorded with guest {} (sha256 {}…), which",
+        trace.display(),
+        copy.display(),
+        &pmemvm_traces::hex::encode(&sha)[..12]
+    );
+    let mut changed = std::fs::read(&copy).expect("ELF");
+    changed.push(0);
+    std::fs::write(&copy, changed).expect("change the guest");
+    let out = verify_end(&trace, &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stderr),
+        format!("{recorded} has changed since: pass --guest\n")
+    );
+    // Given explicitly, a changed guest runs, with a warning.
+    let out = verify_end(&trace, &["--guest", utf8(&copy)]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "warning: --guest {} is not the guest trace {} was recorded with (",
+            copy.display(),
+            trace.display()
+        )),
+        "{stderr}"
+    );
+
+    std::fs::remove_file(&copy).expect("delete the guest");
+    let out = verify_end(&trace, &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stderr),
+        format!("{recorded} is missing: pass --guest\n")
+    );
+    std::fs::remove_dir_all(&d).ok();
+}
