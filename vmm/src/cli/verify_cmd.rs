@@ -27,9 +27,16 @@ pub struct VerifyArgs {
 
 /// Verifies one crash image; exit status 0 pass, 1 fail.
 pub fn run(a: &VerifyArgs) -> anyhow::Result<i32> {
+    // An explicit --guest is checked before the trace is read.
+    let given = a
+        .guest
+        .args
+        .guest
+        .is_some()
+        .then(|| a.guest.guest())
+        .transpose()?;
     let header = pmemvm_traces::TraceReader::open(&a.trace)?.header().clone();
-    let guest = if a.guest.args.guest.is_some() {
-        let guest = a.guest.guest()?;
+    let guest = if let Some(guest) = given {
         if let Some(warning) = verify::guest_mismatch(&a.trace, &header, &guest.source)? {
             eprintln!("warning: {warning}");
         }
