@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test of the workspace on a fresh machine: installs what the
 # tests need when it is missing (Debian's chromium for the HTML report's
-# browser test, through apt-get, as root), then `cargo test --workspace --release`.
+# browser test, through apt-get, as root), checks the formatting and the
+# lints (`cargo fmt --check`, `cargo clippy --workspace --all-targets -D warnings`),
+# then `cargo test --workspace --release`.
 # Extra arguments go to cargo test (e.g. `scripts/test.sh -- --nocapture`).
 set -euo pipefail
 
@@ -23,4 +25,6 @@ if [[ ! -x /usr/bin/chromium ]]; then
     fi
 fi
 
+cargo fmt --all --check
+cargo clippy --release --workspace --all-targets -- -D warnings
 exec cargo test --workspace --release "$@"
