@@ -75,22 +75,9 @@ impl Model {
         self.config.atomicity.unit_size()
     }
 
-    /// Splits a guest store `[offset, offset + len)` into writes: at line
-    /// boundaries, and also at 8-byte boundaries in word mode. Yields
-    /// `(offset, len)` pairs in address order.
+    /// Splits a guest store into writes, as [`ModelConfig::split`] does.
     pub fn split(&self, offset: u64, len: u64) -> impl Iterator<Item = (u64, u64)> + use<> {
-        let unit = self.unit_size();
-        let mut pos = offset;
-        let end = offset.saturating_add(len);
-        std::iter::from_fn(move || {
-            if pos >= end {
-                return None;
-            }
-            let next = (pos / unit).saturating_add(1).saturating_mul(unit).min(end);
-            let item = (pos, next - pos);
-            pos = next;
-            Some(item)
-        })
+        self.config.split(offset, len)
     }
 
     /// True when the line (device offset of any byte in it) has not been
@@ -305,5 +292,25 @@ impl Model {
         let mut v: Vec<u64> = self.lines.keys().copied().collect();
         v.sort_unstable();
         v
+    }
+}
+
+impl ModelConfig {
+    /// Splits a guest store `[offset, offset + len)` into writes: at line
+    /// boundaries, and also at 8-byte boundaries in word mode. Yields
+    /// `(offset, len)` pairs in address order.
+    pub fn split(&self, offset: u64, len: u64) -> impl Iterator<Item = (u64, u64)> + use<> {
+        let unit = self.atomicity.unit_size();
+        let mut pos = offset;
+        let end = offset.saturating_add(len);
+        std::iter::from_fn(move || {
+            if pos >= end {
+                return None;
+            }
+            let next = (pos / unit).saturating_add(1).saturating_mul(unit).min(end);
+            let item = (pos, next - pos);
+            pos = next;
+            Some(item)
+        })
     }
 }

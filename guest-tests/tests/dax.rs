@@ -4,6 +4,7 @@
 //! verify mode passes at the end of every scenario.
 
 use guest_tests::{require_kvm, run_scenario, scenario};
+use pmemvm::run_kind::RunKind;
 use pmemvm::verify::{VerifyOptions, verify_trace};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -19,7 +20,10 @@ fn temp_dir(test: &str) -> PathBuf {
 fn record(name: &str, seed: u64, trace: &Path) {
     let mut config = scenario(name);
     config.seed = seed;
-    config.nvdimm.trace = Some(trace.to_path_buf());
+    config.kind = RunKind::Record {
+        trace: Some(trace.to_path_buf()),
+        power_cut: None,
+    };
     let (result, console) = run_scenario(&config);
     let outcome = result.unwrap_or_else(|e| panic!("{name} seed {seed}: {e}\n{console}"));
     assert_eq!(outcome.status, 0, "{name} seed {seed}: {console}");

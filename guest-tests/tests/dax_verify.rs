@@ -6,6 +6,7 @@
 use guest_tests::{require_kvm, run_scenario, scenario};
 use pmemvm::crashtest::{self, CrashTestOptions, states};
 use pmemvm::replay::replay_to;
+use pmemvm::run_kind::RunKind;
 use pmemvm::session::GuestSource;
 use pmemvm::verify::{VerifyOptions, initial_media, verify_media};
 use pmemvm_device::crash::ImageSpec;
@@ -25,7 +26,10 @@ fn a_promised_line_put_back_to_its_old_content_fails_naming_the_bytes() {
     let dir = temp_dir("damaged");
     let trace = dir.join("t.jsonl");
     let mut config = scenario("generic-080");
-    config.nvdimm.trace = Some(trace.clone());
+    config.kind = RunKind::Record {
+        trace: Some(trace.clone()),
+        power_cut: None,
+    };
     let (result, console) = run_scenario(&config);
     assert_eq!(result.expect("records").status, 0, "{console}");
     let opts = VerifyOptions {

@@ -4,6 +4,7 @@
 
 use guest_tests::{require_kvm, run_scenario, scenario};
 use pmemvm::nvdimm::NvdimmOptions;
+use pmemvm::run_kind::{PowerCut, RunKind};
 use pmemvm::session::RunConfig;
 use pmemvm::verify::{VerifyOptions, verify_trace};
 use pmemvm_device::crash::ImageSpec;
@@ -24,10 +25,14 @@ fn smoke(variant: &str, nvdimm: NvdimmOptions) -> RunConfig {
     }
 }
 
-fn traced(path: &Path) -> NvdimmOptions {
-    NvdimmOptions {
-        trace: Some(path.to_path_buf()),
-        ..NvdimmOptions::default()
+/// `pmem-smoke`'s `variant`, traced to `path`.
+fn traced(variant: &str, path: &Path) -> RunConfig {
+    RunConfig {
+        kind: RunKind::Record {
+            trace: Some(path.to_path_buf()),
+            power_cut: None,
+        },
+        ..smoke(variant, NvdimmOptions::default())
     }
 }
 
@@ -58,7 +63,7 @@ fn pmem_smoke_trace_holds_exactly_the_expected_events() {
     require_kvm!();
     let dir = temp_dir("smoke");
     let path = dir.join("t.json");
-    let (result, console) = run_scenario(&smoke("correct", traced(&path)));
+    let (result, console) = run_scenario(&traced("correct", &path));
     assert_eq!(result.expect("runs").status, 0, "{console}");
     let expected = [
         "mark smoke-begin",
@@ -106,7 +111,7 @@ fn memcpy_memset_and_memmove_store_words_to_the_nvdimm() {
     require_kvm!();
     let dir = temp_dir("memfns");
     let path = dir.join("t.json");
-    let (result, console) = run_scenario(&smoke("memfns", traced(&path)));
+    let (result, console) = run_scenario(&traced("memfns", &path));
     assert_eq!(result.expect("runs").status, 0, "{console}");
     let stores = |from: u64, to: u64, size: u64| {
         (from..to)
@@ -138,7 +143,7 @@ fn a_recorded_trace_validates_against_the_json_schema() {
     require_kvm!();
     let dir = temp_dir("schema");
     let path = dir.join("t.json");
-    let (result, _) = run_scenario(&smoke("correct", traced(&path)));
+    let (result, _) = run_scenario(&traced("correct", &path));
     assert_eq!(result.expect("runs").status, 0);
     let schema_path = concat!(
         env!("CARGO_MANIFEST_DIR"),
@@ -165,7 +170,7 @@ fn two_runs_give_byte_identical_traces_in_both_formats() {
         let a = dir.join(format!("a.{ext}"));
         let b = dir.join(format!("b.{ext}"));
         for p in [&a, &b] {
-            let (result, _) = run_scenario(&smoke("correct", traced(p)));
+            let (result, _) = run_scenario(&traced("correct", p));
             assert_eq!(result.expect("runs").status, 0);
         }
         let (ta, tb) = (std::fs::read(&a).expect("a"), std::fs::read(&b).expect("b"));
@@ -240,12 +245,19 @@ fn media_after_a_power_failure_is_the_chosen_image() {
                     .parse()
                     .expect("options"),
             ),
-            power_fail_at: Some("fence:1".parse().expect("point")),
-            on_power_fail: image.parse().expect("image"),
-            trace: Some(dir.join(format!("{image}.jsonl"))),
             ..NvdimmOptions::default()
         };
-        let (result, _) = run_scenario(&smoke("correct", nvdimm));
+        let config = RunConfig {
+            kind: RunKind::Record {
+                trace: Some(dir.join(format!("{image}.jsonl"))),
+                power_cut: Some(PowerCut {
+                    at: "fence:1".parse().expect("point"),
+                    image: image.parse().expect("image"),
+                }),
+            },
+            ..smoke("correct", nvdimm)
+        };
+        let (result, _) = run_scenario(&config);
         let outcome = result.expect("runs");
         let (point, _) = outcome.media.power_failure.expect("power failed");
         assert_eq!(point, CrashPoint::Fence(1));
@@ -282,7 +294,7 @@ fn verify_passes_kept_promises_and_names_the_lost_bytes() {
     let good = dir.join("good.json");
     let bad = dir.join("bad.json");
     for (variant, path) in [("correct", &good), ("no-fence", &bad)] {
-        let (result, _) = run_scenario(&smoke(variant, traced(path)));
+        let (result, _) = run_scenario(&traced(variant, path));
         assert_eq!(result.expect("runs").status, 0);
     }
     for image in ["minimal", "maximal", "random:7"] {

@@ -3,8 +3,8 @@
 //! the verdicts of fresh VMs, up to and past its hundredth reuse.
 
 use guest_tests::{require_kvm, run_scenario, scenario};
-use pmemvm::nvdimm::NvdimmOptions;
 use pmemvm::replay::replay_to;
+use pmemvm::run_kind::RunKind;
 use pmemvm::session::{GuestSource, RunConfig};
 use pmemvm::verifier::Verifier;
 use pmemvm::verify::{VerifyOptions, initial_media, run_config, verify_media};
@@ -35,9 +35,9 @@ fn reuse_matches_fresh(name: &str, variant: &str, window: bool) {
     let trace = dir.join("t.json");
     let config = RunConfig {
         variant: variant.into(),
-        nvdimm: NvdimmOptions {
+        kind: RunKind::Record {
             trace: Some(trace.clone()),
-            ..NvdimmOptions::default()
+            power_cut: None,
         },
         ..scenario(name)
     };

@@ -5,6 +5,7 @@
 //! completion under every variant.
 
 use guest_tests::{require_kvm, run_scenario, scenario};
+use pmemvm::run_kind::RunKind;
 use pmemvm::verify::{VerifyOptions, verify_trace};
 use std::path::{Path, PathBuf};
 
@@ -40,7 +41,10 @@ fn temp_dir(test: &str) -> PathBuf {
 fn record(name: &str, variant: &str, trace: Option<&Path>) {
     let mut config = scenario(name);
     config.variant = variant.into();
-    config.nvdimm.trace = trace.map(Path::to_path_buf);
+    config.kind = RunKind::Record {
+        trace: trace.map(Path::to_path_buf),
+        power_cut: None,
+    };
     let (result, console) = run_scenario(&config);
     let outcome = result.unwrap_or_else(|e| panic!("{name} / {variant}: {e}\n{console}"));
     assert_eq!(outcome.status, 0, "{name} / {variant}: {console}");

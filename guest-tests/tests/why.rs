@@ -3,6 +3,7 @@
 
 use guest_tests::{require_kvm, run_scenario, scenario};
 use pmemvm::inspect::why::why;
+use pmemvm::run_kind::RunKind;
 use pmemvm::session::GuestSource;
 use pmemvm::verify::{VerifyOptions, verify_trace};
 use pmemvm_device::crash::ImageSpec;
@@ -15,7 +16,10 @@ fn lost_line_why(bug: &str, dir: &Path) -> String {
     let trace = dir.join(format!("{bug}.jsonl"));
     let mut config = scenario(bug);
     config.variant = bug.into();
-    config.nvdimm.trace = Some(trace.clone());
+    config.kind = RunKind::Record {
+        trace: Some(trace.clone()),
+        power_cut: None,
+    };
     let (result, console) = run_scenario(&config);
     assert_eq!(result.expect("records").status, 0, "{console}");
     let point: CrashPoint = "mark:crash".parse().expect("point");

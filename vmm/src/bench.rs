@@ -2,6 +2,7 @@
 //! as the median of several runs made in one invocation.
 
 use crate::error::VmmError;
+use crate::run_kind::RunKind;
 use crate::session::{self, RunConfig, RunOutcome};
 use std::time::{Duration, Instant};
 
@@ -113,7 +114,10 @@ pub fn pmem(reps: usize, trace_dir: Option<&std::path::Path>) -> Result<Vec<Figu
             ..RunConfig::default()
         };
         if let Some(dir) = trace_dir.filter(|_| variant == "traced") {
-            config.nvdimm.trace = Some(dir.join(format!("bench-{rep}.jsonl")));
+            config.kind = RunKind::Record {
+                trace: Some(dir.join(format!("bench-{rep}.jsonl"))),
+                power_cut: None,
+            };
         }
         Ok(us(timed(&config)?.0))
     };
@@ -164,7 +168,7 @@ pub fn verify_floor(jobs: usize, runs_per_job: u64) -> Result<f64, VmmError> {
     let image = pmemvm_device::crash::Image {
         lines: Default::default(),
     };
-    let input = crate::session::VerifyInput::default();
+    let input = crate::verify_input::VerifyInput::default();
     let mut verifiers = (0..jobs.max(1))
         .map(|_| crate::verifier::Verifier::new(&config, base.clone(), 0))
         .collect::<Result<Vec<_>, _>>()?;

@@ -1,8 +1,7 @@
 //! What the guest's exits act on during one run: the console, the list of
 //! scenarios (list mode) and the NVDIMM.
 
-use crate::error::VmmError;
-use crate::hypercall::ScenarioInfo;
+use crate::guest_report::{Finding, ScenarioInfo, Verdict};
 use crate::nvdimm::Nvdimm;
 use pmemvm_abi::Mode;
 use std::io::Write;
@@ -34,115 +33,5 @@ impl<'a> Devices<'a> {
             verdict: None,
             findings: Vec::new(),
         }
-    }
-}
-
-/// What verify mode concluded about a crash image.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Verdict {
-    /// Every promise held and the file system is consistent.
-    pub passed: bool,
-    /// The stable name of the check that failed (e.g. `promised-data`), by
-    /// which failures are grouped; empty when the guest named none (and
-    /// when it passed). [`Verdict::GUEST_CRASHED`] and
-    /// [`Verdict::NO_VERDICT`] are the VMM's own.
-    pub check: String,
-    /// The guest's message (what was lost, where).
-    pub message: String,
-}
-
-impl Verdict {
-    /// The check of a guest that failed (fault, timeout, bad exit) while recovering.
-    pub const GUEST_CRASHED: &'static str = "guest-crashed";
-    /// The check of a guest that exited without a verdict.
-    pub const NO_VERDICT: &'static str = "no-verdict";
-
-    /// The verdict of a verify-mode run that ended with `run` (the guest's
-    /// verdict, if it gave one): a run without one fails with the message
-    /// `no_verdict` makes, one in which the guest crashed fails too.
-    pub fn of_run(
-        run: Result<Option<Verdict>, VmmError>,
-        no_verdict: impl FnOnce() -> String,
-    ) -> Result<Verdict, VmmError> {
-        match run {
-            Ok(Some(v)) => Ok(v),
-            Ok(None) => Ok(Verdict {
-                passed: false,
-                check: Verdict::NO_VERDICT.into(),
-                message: no_verdict(),
-            }),
-            Err(e) if e.is_guest_failure() => Ok(Verdict {
-                passed: false,
-                check: Verdict::GUEST_CRASHED.into(),
-                message: format!("the guest failed during recovery: {e}"),
-            }),
-            Err(e) => Err(e),
-        }
-    }
-}
-
-/// A check the guest failed in record mode.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Finding {
-    /// The check's stable name, empty when the guest named none.
-    pub check: String,
-    /// The guest's message.
-    pub message: String,
-}
-
-impl std::fmt::Display for Finding {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        Named(&self.check, &self.message).fmt(f)
-    }
-}
-
-/// A check and its message as people read them: `check: message`, or the
-/// message alone for an unnamed check.
-pub struct Named<'a>(pub &'a str, pub &'a str);
-
-impl std::fmt::Display for Named<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Named("", message) => f.write_str(message),
-            Named(check, message) => write!(f, "{check}: {message}"),
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn of_run(run: Result<Option<Verdict>, VmmError>) -> Result<Verdict, VmmError> {
-        Verdict::of_run(run, || "exited".into())
-    }
-
-    #[test]
-    fn the_vmm_names_a_missing_verdict_and_a_crashed_guest() {
-        let given = Verdict {
-            passed: false,
-            check: "promised-data".into(),
-            message: "lost".into(),
-        };
-        assert_eq!(of_run(Ok(Some(given.clone()))).ok(), Some(given));
-        let none = of_run(Ok(None)).expect("a verdict");
-        assert_eq!((none.passed, none.check.as_str()), (false, "no-verdict"));
-        assert_eq!(none.message, "exited");
-        let crashed = of_run(Err(VmmError::Protocol("bad".into()))).expect("a verdict");
-        assert_eq!(
-            (crashed.passed, crashed.check.as_str()),
-            (false, "guest-crashed")
-        );
-        let config = VmmError::Config {
-            what: "x".into(),
-            reason: "y".into(),
-        };
-        assert!(of_run(Err(config)).is_err(), "not the guest's failure");
-    }
-
-    #[test]
-    fn a_named_check_reads_check_colon_message() {
-        assert_eq!(Named("mount", "bad").to_string(), "mount: bad");
-        assert_eq!(Named("", "bad").to_string(), "bad");
     }
 }

@@ -6,41 +6,17 @@
 //!
 //! [`PORT_HYPERCALL`]: pmemvm_abi::PORT_HYPERCALL
 
-use crate::devices::{Devices, Finding, Verdict};
+use crate::devices::Devices;
 use crate::error::VmmError;
+use crate::guest_report::{Finding, ScenarioInfo, Verdict};
 use crate::nvdimm::Flow;
 use crate::vm::Vm;
-use pmemvm_abi::{Mailbox, MarkArgs, Mode, PromiseArgs, hc, layout};
-
-/// A scenario a guest reported in list mode.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct ScenarioInfo {
-    /// Its name.
-    pub name: String,
-    /// Its one-line description.
-    pub description: String,
-}
-
-const MAILBOX_SIZE: u64 = std::mem::size_of::<Mailbox>() as u64;
+use pmemvm_abi::{Mailbox, MarkArgs, Mode, Plain, PromiseArgs, hc, layout};
+use std::mem::offset_of;
 
 fn read_mailbox(vm: &Vm) -> Result<Mailbox, VmmError> {
-    let raw = vm
-        .read(layout::MAILBOX, MAILBOX_SIZE)
-        .ok_or_else(|| VmmError::Protocol("mailbox outside guest RAM".into()))?;
-    let word = |i: usize| {
-        let mut b = [0u8; 8];
-        b.copy_from_slice(&raw[i * 8..i * 8 + 8]);
-        u64::from_le_bytes(b)
-    };
-    let mut args = [0u64; 6];
-    for (i, a) in args.iter_mut().enumerate() {
-        *a = word(1 + i);
-    }
-    Ok(Mailbox {
-        nr: word(0),
-        args,
-        ret: word(7),
-    })
+    vm.read_obj(layout::MAILBOX)
+        .ok_or_else(|| VmmError::Protocol("mailbox outside guest RAM".into()))
 }
 
 /// A guest buffer, or the error code to answer with.
@@ -67,16 +43,9 @@ fn check_name(vm: &Vm, gpa: u64, len: u64) -> Result<String, u64> {
     }
 }
 
-/// Reads a `repr(C)` struct of `N` little-endian words from the guest.
-fn words<const N: usize>(vm: &Vm, gpa: u64) -> Result<[u64; N], u64> {
-    let raw = buffer(vm, gpa, N as u64 * 8)?;
-    let mut out = [0u64; N];
-    for (i, w) in out.iter_mut().enumerate() {
-        let mut b = [0u8; 8];
-        b.copy_from_slice(&raw[i * 8..i * 8 + 8]);
-        *w = u64::from_le_bytes(b);
-    }
-    Ok(out)
+/// Reads a structure of the guest contract the guest handed over by address.
+fn read_args<T: Plain>(vm: &Vm, gpa: u64) -> Result<T, u64> {
+    vm.read_obj(gpa).ok_or(hc::BAD_BUFFER)
 }
 
 /// What a hypercall did: its result code, or a flow change of the run.
@@ -95,7 +64,7 @@ impl Devices<'_> {
                 (code, Flow::Continue)
             }
         };
-        vm.write(layout::MAILBOX + 7 * 8, &ret.to_le_bytes())?;
+        vm.write_obj(layout::MAILBOX + offset_of!(Mailbox, ret) as u64, &ret)?;
         Ok(flow)
     }
 
@@ -103,32 +72,16 @@ impl Devices<'_> {
         let a = mb.args;
         Ok(match mb.nr {
             hc::MARK => {
-                let Ok(w) = words::<7>(vm, a[0]) else {
+                let Ok(args) = read_args::<MarkArgs>(vm, a[0]) else {
                     return Ok(Err(hc::BAD_BUFFER));
-                };
-                let args = MarkArgs {
-                    label_gpa: w[0],
-                    label_len: w[1],
-                    file: w[2],
-                    page: w[3],
-                    op: w[4],
-                    range_offset: w[5],
-                    range_len: w[6],
                 };
                 match text(vm, args.label_gpa, args.label_len) {
                     Ok(label) if !label.is_empty() => Ok(self.nvdimm.mark(label, &args)?),
                     _ => Err(hc::BAD_BUFFER),
                 }
             }
-            hc::PROMISE => match words::<6>(vm, a[0]) {
-                Ok(w) => Ok(self.nvdimm.promise(&PromiseArgs {
-                    file: w[0],
-                    offset: w[1],
-                    len: w[2],
-                    op: w[3],
-                    range_offset: w[4],
-                    range_len: w[5],
-                })?),
+            hc::PROMISE => match read_args::<PromiseArgs>(vm, a[0]) {
+                Ok(promise) => Ok(self.nvdimm.promise(&promise)?),
                 Err(code) => Err(code),
             },
             hc::SETUP_DONE => Ok(self.nvdimm.setup_done(vm)?),

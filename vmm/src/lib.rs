@@ -23,13 +23,16 @@ mod error;
 pub mod exits;
 pub mod guest;
 pub mod guest_code;
+pub mod guest_report;
 pub mod hypercall;
 pub mod inspect;
 pub mod nvdimm;
 pub mod replay;
+pub mod run_kind;
 pub mod session;
 pub mod verifier;
 pub mod verify;
+pub mod verify_input;
 pub mod vm;
 pub mod watchdog;
 

@@ -3,12 +3,9 @@
 //! trace file.
 
 use crate::error::VmmError;
-use crate::session::VerifyInput;
-use pmemvm_abi::PromiseArgs;
+use crate::verify_input::VerifyInput;
 use pmemvm_device::model::{Atomicity, FenceKind, FlushKind, Model, ModelConfig, Persistence};
-use pmemvm_traces::{
-    CrashPoint, DeviceRange, Event, EventKind, Header, PointResolver, TraceReader,
-};
+use pmemvm_traces::{CrashPoint, Event, EventKind, Header, PointResolver, TraceReader};
 use std::path::Path;
 
 /// The model configuration a trace header describes.
@@ -61,33 +58,6 @@ pub struct Replayed {
     pub verify: VerifyInput,
 }
 
-/// Collects, from events, what verify mode is given.
-pub fn note_for_verify(verify: &mut VerifyInput, ev: &Event) {
-    match &ev.kind {
-        EventKind::Mark(m) => {
-            if let Some(op) = m.op {
-                verify.last_op = verify.last_op.max(op);
-            }
-        }
-        EventKind::Promise(p) => {
-            let range = p
-                .ranges
-                .first()
-                .copied()
-                .unwrap_or(DeviceRange { offset: 0, len: 0 });
-            verify.promises.push(PromiseArgs {
-                file: p.file,
-                offset: p.offset,
-                len: p.len,
-                op: p.op,
-                range_offset: range.offset,
-                range_len: range.len,
-            });
-        }
-        _ => {}
-    }
-}
-
 /// Replays the trace at `path` up to `point`, reading it as a stream.
 pub fn replay_to(path: &Path, point: &CrashPoint) -> Result<Replayed, VmmError> {
     let mut reader = TraceReader::open(path)?;
@@ -104,7 +74,7 @@ pub fn replay_to(path: &Path, point: &CrashPoint) -> Result<Replayed, VmmError> 
                 at: reader.last_location().to_string(),
                 reason: e.to_string(),
             })?;
-            note_for_verify(&mut verify, &ev);
+            verify.note(&ev);
             if resolver.observe(&ev) {
                 break;
             }

@@ -1,15 +1,17 @@
 //! One run of a guest: load it, boot it in a mode, run it to its exit.
 
-use crate::devices::{Devices, Finding, Verdict};
+use crate::devices::Devices;
 use crate::elf::GuestElf;
 use crate::error::VmmError;
 use crate::exits::{self, ExitStats, RunEnd};
 use crate::guest;
-use crate::hypercall::ScenarioInfo;
+use crate::guest_report::{Finding, ScenarioInfo, Verdict};
 use crate::nvdimm::{MediaOutcome, Nvdimm, NvdimmOptions, RunNames};
+use crate::run_kind::RunKind;
+use crate::verify_input::VerifyInput;
 use crate::vm::{MAX_RAM, Vm};
 use crate::watchdog::Watchdog;
-use pmemvm_abi::{ABI_VERSION, BOOT_MAGIC, BootInfo, Mode, NAME_LEN, PromiseArgs, layout};
+use pmemvm_abi::{ABI_VERSION, BOOT_MAGIC, BootInfo, NAME_LEN, layout};
 use pmemvm_device::backing::format_size;
 use pmemvm_device::model::Persistence;
 use pmemvm_device::nfit::{CAPS_CPU, CAPS_MEM_CTRL, NfitRegion, build_acpi_tables};
@@ -128,8 +130,8 @@ impl GuestSource {
 pub struct RunConfig {
     /// The guest.
     pub guest: GuestSource,
-    /// The mode to boot it in.
-    pub mode: Mode,
+    /// What the run is for (and so the mode the guest boots in).
+    pub kind: RunKind,
     /// Scenario name.
     pub scenario: String,
     /// Variant name.
@@ -140,70 +142,21 @@ pub struct RunConfig {
     pub mem: u64,
     /// Time limit.
     pub timeout_secs: u64,
-    /// The NVDIMM, tracing and power failure.
+    /// The NVDIMM.
     pub nvdimm: NvdimmOptions,
-    /// In verify mode: what the guest checks.
-    pub verify: Option<VerifyInput>,
 }
-
-/// What verify mode is given: the last operation started before the crash
-/// point and the promises made before it.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct VerifyInput {
-    /// Id of the last operation started (0: none).
-    pub last_op: u64,
-    /// The promises.
-    pub promises: Vec<PromiseArgs>,
-    /// One bit per 4-KiB NVDIMM page a traced store wrote before the point.
-    pub written_pages: Vec<u8>,
-}
-
-impl VerifyInput {
-    /// The bytes of the block the guest reads ([`VerifyHeader`], the
-    /// promises, the written-pages bitmap).
-    pub fn to_bytes(&self) -> Vec<u8> {
-        let mut words = vec![
-            self.last_op,
-            self.promises.len() as u64,
-            self.written_pages.len() as u64,
-        ];
-        for p in &self.promises {
-            words.extend([p.file, p.offset, p.len, p.op, p.range_offset, p.range_len]);
-        }
-        let mut bytes: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
-        bytes.extend_from_slice(&self.written_pages);
-        bytes
-    }
-
-    /// Sets `written_pages` from the lines the model saw written.
-    pub fn note_written(&mut self, model: &pmemvm_device::model::Model) {
-        let pages = model.config().size.div_ceil(PAGE_BITS);
-        let mut bitmap = vec![0u8; usize::try_from(pages).unwrap_or(0)];
-        for line in model.touched_lines() {
-            let page = line / 4096;
-            if let Some(byte) = bitmap.get_mut((page / 8) as usize) {
-                *byte |= 1 << (page % 8);
-            }
-        }
-        self.written_pages = bitmap;
-    }
-}
-
-/// NVDIMM bytes covered by one byte of the written-pages bitmap.
-const PAGE_BITS: u64 = 4096 * 8;
 
 impl Default for RunConfig {
     fn default() -> Self {
         RunConfig {
             guest: GuestSource::Bundled,
-            mode: Mode::Run,
+            kind: RunKind::RECORD,
             scenario: "hello".into(),
             variant: "correct".into(),
             seed: 1,
             mem: DEFAULT_MEM,
             timeout_secs: DEFAULT_TIMEOUT_SECS,
             nvdimm: NvdimmOptions::default(),
-            verify: None,
         }
     }
 }
@@ -278,35 +231,28 @@ pub(crate) fn boot_info(
     check_fits(config, elf)?;
     let (_, hi) = elf.extent();
     let image_end = hi.div_ceil(4096) * 4096;
-    let verify = config
-        .verify
-        .as_ref()
-        .map(VerifyInput::to_bytes)
-        .unwrap_or_default();
+    let input = match &config.kind {
+        RunKind::Verify { input, .. } => Some(input),
+        _ => None,
+    };
+    let verify = input.map(VerifyInput::to_bytes).unwrap_or_default();
     let free_start = image_end + (verify.len() as u64).div_ceil(4096) * 4096;
     if free_start.saturating_add(MIN_HEAP) > config.mem {
         return Err(VmmError::Config {
-            what: format!(
-                "{} promises",
-                config.verify.as_ref().map_or(0, |v| v.promises.len())
-            ),
+            what: format!("{} promises", input.map_or(0, |v| v.promises.len())),
             reason: "too many for guest RAM (use --mem)".into(),
         });
     }
     let info = BootInfo {
         magic: BOOT_MAGIC,
         abi_version: ABI_VERSION,
-        mode: config.mode as u32,
+        mode: config.kind.mode() as u32,
         ram_size: config.mem,
         free_start,
         cr3: layout::PML4,
         rsdp: layout::ACPI,
         seed: config.seed,
-        verify: if config.verify.is_some() {
-            image_end
-        } else {
-            0
-        },
+        verify: if input.is_some() { image_end } else { 0 },
         scenario: name_field("scenario", &config.scenario)?,
         variant: name_field("variant", &config.variant)?,
     };
@@ -329,7 +275,7 @@ pub(crate) fn start(config: &RunConfig, log_dirty: bool) -> Result<Started, VmmE
     let elf = config.guest.load()?;
     let (info, verify) = boot_info(config, &elf)?;
     let mut nvdimm = Nvdimm::new(
-        config.nvdimm.clone(),
+        &config.nvdimm,
         RunNames {
             scenario: config.scenario.clone(),
             variant: config.variant.clone(),
@@ -337,11 +283,12 @@ pub(crate) fn start(config: &RunConfig, log_dirty: bool) -> Result<Started, VmmE
             guest: config.guest.trace_name(),
             // Only a recorded trace names the guest's hash: verify runs
             // (many per crash test) need not hash it.
-            guest_sha256: match (&config.guest, &config.nvdimm.trace) {
+            guest_sha256: match (&config.guest, config.kind.trace()) {
                 (GuestSource::Path(_), Some(_)) => Some(config.guest.sha256()?),
                 _ => None,
             },
         },
+        &config.kind,
     )?;
     let mut vm = Vm::new(config.mem, log_dirty)?;
     vm.boot(&elf, &info)?;
@@ -370,7 +317,7 @@ pub(crate) fn start(config: &RunConfig, log_dirty: bool) -> Result<Started, VmmE
 pub fn run(config: &RunConfig, console: &mut dyn Write) -> Result<RunOutcome, VmmError> {
     let begin = Instant::now();
     let Started { mut vm, nvdimm, .. } = start(config, false)?;
-    let mut devices = Devices::new(console, config.mode, nvdimm);
+    let mut devices = Devices::new(console, config.kind.mode(), nvdimm);
     let watchdog = Watchdog::start(Duration::from_secs(config.timeout_secs)).map_err(|e| {
         VmmError::Config {
             what: "watchdog".into(),
@@ -425,7 +372,7 @@ pub fn list_scenarios(
 ) -> Result<Vec<ScenarioInfo>, VmmError> {
     let config = RunConfig {
         guest: guest.clone(),
-        mode: Mode::List,
+        kind: RunKind::List,
         scenario: String::new(),
         mem,
         timeout_secs,

@@ -7,12 +7,13 @@
 //! running the guest's setup phase again (it is deterministic) and checked
 //! against that hash.
 
-use crate::devices::Verdict;
 use crate::error::VmmError;
+use crate::guest_report::Verdict;
 use crate::nvdimm::NvdimmOptions;
 use crate::replay::{self, Replayed};
-use crate::session::{self, GuestSource, RunConfig, VerifyInput};
-use pmemvm_abi::Mode;
+use crate::run_kind::RunKind;
+use crate::session::{self, GuestSource, RunConfig};
+use crate::verify_input::VerifyInput;
 use pmemvm_device::backing::NvdimmConfig;
 use pmemvm_device::crash::ImageSpec;
 use pmemvm_device::media::SharedMedia;
@@ -115,7 +116,6 @@ pub fn run_config(header: &Header, opts: &VerifyOptions) -> RunConfig {
             default_size: header.device.size,
             persistence: model.persistence,
             atomicity: model.atomicity,
-            ..NvdimmOptions::default()
         },
         ..RunConfig::default()
     }
@@ -132,18 +132,18 @@ pub fn read_only(backing: Option<&NvdimmConfig>) -> Option<NvdimmConfig> {
 /// Rebuilds the initial media of a trace by running the guest's setup
 /// phase again, and checks it against the hash in the header.
 pub fn initial_media(header: &Header, opts: &VerifyOptions) -> Result<Arc<SharedMedia>, VmmError> {
-    let mut config = run_config(header, opts);
-    config.nvdimm.power_fail_at = Some(CrashPoint::Seq(0));
-    config.nvdimm.keep_media = true;
+    let config = RunConfig {
+        kind: RunKind::CaptureSetup,
+        ..run_config(header, opts)
+    };
     let outcome = session::run(&config, &mut std::io::sink())?;
-    let media = outcome.media.media.unwrap_or_default();
-    if outcome.media.power_failure.is_none() {
+    let Some(media) = outcome.media.setup_media else {
         return Err(VmmError::Protocol(format!(
             "scenario {} never ended its setup phase, so there is no initial media to verify against",
             header.scenario
         )));
-    }
-    let hash: [u8; 32] = Sha256::digest(&media).into();
+    };
+    let hash: [u8; 32] = Sha256::digest(media.as_slice()).into();
     if hash != header.initial_media_sha256 {
         return Err(VmmError::Config {
             what: "initial media".into(),
@@ -152,7 +152,7 @@ pub fn initial_media(header: &Header, opts: &VerifyOptions) -> Result<Arc<Shared
                 .into(),
         });
     }
-    Ok(Arc::new(SharedMedia::from_bytes(&media)?))
+    Ok(media)
 }
 
 /// Boots the guest in verify mode on `media` and returns its verdict. A
@@ -163,10 +163,13 @@ pub fn verify_media(
     media: &[u8],
     input: VerifyInput,
 ) -> Result<Verdict, VmmError> {
-    let mut config = run_config(header, opts);
-    config.mode = Mode::Verify;
-    config.nvdimm.initial_media = Some(Arc::new(SharedMedia::from_bytes(media)?));
-    config.verify = Some(input);
+    let config = RunConfig {
+        kind: RunKind::Verify {
+            image: Arc::new(SharedMedia::from_bytes(media)?),
+            input,
+        },
+        ..run_config(header, opts)
+    };
     let mut console = Vec::new();
     let run = session::run(&config, &mut console);
     let status = run.as_ref().map_or(0, |o| o.status);

@@ -8,7 +8,7 @@ use kvm_bindings::{
     KVM_MAX_CPUID_ENTRIES, KVM_MEM_LOG_DIRTY_PAGES, KVM_MEM_READONLY, kvm_userspace_memory_region,
 };
 use kvm_ioctls::{Kvm, VcpuFd, VmFd};
-use pmemvm_abi::{BootInfo, layout};
+use pmemvm_abi::{BootInfo, Plain, layout};
 use std::collections::BTreeSet;
 use std::ops::Range;
 use std::sync::Mutex;
@@ -322,6 +322,18 @@ impl Vm {
         self.read(addr, len).is_some_and(|now| now == bytes)
     }
 
+    /// Reads a structure of the guest contract at `addr` (through the ABI's
+    /// codec); `None` when any of it lies outside RAM.
+    pub fn read_obj<T: Plain>(&self, addr: u64) -> Option<T> {
+        T::from_bytes(&self.read(addr, T::SIZE as u64)?)
+    }
+
+    /// Writes a structure of the guest contract at `addr` (through the
+    /// ABI's codec); fails outside RAM.
+    pub fn write_obj<T: Plain>(&self, addr: u64, value: &T) -> Result<(), VmmError> {
+        self.write(addr, value.as_bytes())
+    }
+
     /// Reads guest-physical memory; `None` when any of it lies outside RAM.
     pub fn read(&self, addr: u64, len: u64) -> Option<Vec<u8>> {
         let end = addr.checked_add(len)?;
@@ -346,7 +358,7 @@ impl Vm {
             let bytes: Vec<u8> = entries.iter().flat_map(|e| e.to_le_bytes()).collect();
             self.write(addr, &bytes)?;
         }
-        self.write(layout::BOOT_INFO, boot_info_bytes(info))?;
+        self.write_obj(layout::BOOT_INFO, info)?;
         let sregs = self.vcpu.get_sregs().map_err(VmmError::kvm("get sregs"))?;
         self.vcpu
             .set_sregs(&regs::sregs(sregs))
@@ -398,16 +410,4 @@ pub fn check_ram_size(size: u64) -> Result<(), VmmError> {
         return Err(bad("guest RAM must be a multiple of 2 MiB".into()));
     }
     Ok(())
-}
-
-/// The bytes of a boot-info block.
-fn boot_info_bytes(info: &BootInfo) -> &[u8] {
-    // SAFETY: BootInfo is `repr(C)`, `Copy`, made of integers and byte
-    // arrays with no padding; reading it as bytes is sound.
-    unsafe {
-        std::slice::from_raw_parts(
-            (info as *const BootInfo).cast::<u8>(),
-            std::mem::size_of::<BootInfo>(),
-        )
-    }
 }

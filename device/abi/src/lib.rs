@@ -23,6 +23,10 @@
 #![no_std]
 
 pub mod acpi;
+pub mod codec;
+
+pub use codec::Plain;
+use codec::plain;
 
 /// QEMU debugcon: each byte written is a console byte.
 pub const PORT_DEBUGCON: u16 = 0xe9;
@@ -150,6 +154,11 @@ pub struct BootInfo {
     pub variant: [u8; NAME_LEN],
 }
 
+plain!(BootInfo, 192, {
+    magic: 0, abi_version: 8, mode: 12, ram_size: 16, free_start: 24, cr3: 32,
+    rsdp: 40, seed: 48, verify: 56, scenario: 64, variant: 128,
+});
+
 impl BootInfo {
     /// The scenario name (up to the first NUL).
     pub fn scenario(&self) -> &str {
@@ -179,6 +188,8 @@ pub struct Mailbox {
     /// Result: 0 on success, otherwise an error code of [`hc`].
     pub ret: u64,
 }
+
+plain!(Mailbox, 64, { nr: 0, args: 8, ret: 56 });
 
 /// Hypercall numbers and result codes.
 pub mod hc {
@@ -269,6 +280,8 @@ pub struct GuestHeader {
     pub vectors: [u64; VECTORS],
 }
 
+plain!(GuestHeader, 272, { magic: 0, abi_version: 8, nvectors: 12, vectors: 16 });
+
 /// Value of an absent optional field in [`MarkArgs`].
 pub const NONE: u64 = u64::MAX;
 
@@ -292,6 +305,10 @@ pub struct MarkArgs {
     pub range_len: u64,
 }
 
+plain!(MarkArgs, 56, {
+    label_gpa: 0, label_len: 8, file: 16, page: 24, op: 32, range_offset: 40, range_len: 48,
+});
+
 /// Arguments of [`hc::PROMISE`]: the guest declares durable `len` bytes of
 /// `file` at `offset`, stored at the device range given, by operation `op`.
 #[repr(C)]
@@ -311,6 +328,10 @@ pub struct PromiseArgs {
     pub range_len: u64,
 }
 
+plain!(PromiseArgs, 48, {
+    file: 0, offset: 8, len: 16, op: 24, range_offset: 32, range_len: 40,
+});
+
 /// What verify mode is given, at [`BootInfo::verify`]: the id of the last
 /// operation started before the crash point and the promises made before
 /// it; `promises` entries of [`PromiseArgs`] follow the header, then a
@@ -328,6 +349,8 @@ pub struct VerifyHeader {
     /// Length of the written-pages bitmap after the promises.
     pub written_bitmap_bytes: u64,
 }
+
+plain!(VerifyHeader, 24, { last_op: 0, promises: 8, written_bitmap_bytes: 16 });
 
 /// The persistent-memory event ring.
 ///
@@ -370,6 +393,8 @@ pub mod pmem {
         pub addr: u64,
     }
 
+    crate::codec::plain!(Entry, 16, { kind: 0, size: 4, addr: 8 });
+
     /// The ring at [`layout::PMEM_RING`](crate::layout::PMEM_RING).
     #[repr(C)]
     #[derive(Debug, Clone, Copy)]
@@ -382,5 +407,6 @@ pub mod pmem {
         pub entries: [Entry; ENTRIES as usize],
     }
 
+    crate::codec::plain!(Ring, 4080, { head: 0, tail: 8, entries: 16 });
     const _: () = assert!(core::mem::size_of::<Ring>() <= 4096);
 }

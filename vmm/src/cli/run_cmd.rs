@@ -1,7 +1,9 @@
 //! `pmemvm run`.
 
 use super::{CheckedGuestArgs, NvdimmArgs, WorkloadArgs};
+use pmemvm::run_kind::{PowerCut, RunKind};
 use pmemvm::session::{self, RunConfig};
+use pmemvm_device::crash::ImageSpec;
 use std::path::PathBuf;
 
 /// Arguments of `pmemvm run`.
@@ -32,21 +34,26 @@ pub fn run(a: &RunArgs) -> anyhow::Result<i32> {
     }
     let guest = a.guest.guest()?;
     let scenario = a.workload.scenario(&guest)?;
-    let mut nvdimm = a.nvdimm.options()?;
-    nvdimm.trace = a.trace.clone();
-    nvdimm.power_fail_at = a
-        .power_fail_at
-        .as_deref()
-        .map(|p| {
-            p.parse()
-                .map_err(|e| anyhow::anyhow!("--power-fail-at {p}: {e}"))
-        })
-        .transpose()?;
-    nvdimm.on_power_fail = a
+    let nvdimm = a.nvdimm.options()?;
+    let image: ImageSpec = a
         .on_power_fail
         .parse()
         .map_err(|e| anyhow::anyhow!("--on-power-fail {}: {e}", a.on_power_fail))?;
+    let power_cut = a
+        .power_fail_at
+        .as_deref()
+        .map(|p| {
+            let at = p
+                .parse()
+                .map_err(|e| anyhow::anyhow!("--power-fail-at {p}: {e}"))?;
+            anyhow::Ok(PowerCut { at, image })
+        })
+        .transpose()?;
     let config = RunConfig {
+        kind: RunKind::Record {
+            trace: a.trace.clone(),
+            power_cut,
+        },
         nvdimm,
         guest: guest.source,
         scenario,

@@ -18,13 +18,14 @@ pub mod report;
 pub mod states;
 mod walk;
 
-use crate::devices::{Finding, Verdict};
 use crate::error::VmmError;
 use crate::guest_code::Symbols;
-use crate::nvdimm::RecordingStream;
-use crate::session::{self, RunConfig, VerifyInput};
+use crate::guest_report::{Finding, Verdict};
+use crate::run_kind::{RecordingStream, RunKind};
+use crate::session::{self, RunConfig};
 use crate::verifier::Timings;
 use crate::verify::{self, VerifyOptions};
+use crate::verify_input::VerifyInput;
 use cause::MarkWindow;
 use indicatif::{ProgressBar, ProgressStyle};
 use pmemvm_device::crash::{Image, ImageSpec};
@@ -438,10 +439,10 @@ fn record(
     // The user's backing file is the initial content; the test never
     // writes to it.
     config.nvdimm.backing = verify::read_only(opts.run.nvdimm.backing.as_ref());
-    config.nvdimm.trace = Some(trace.to_path_buf());
-    config.nvdimm.power_fail_at = None;
-    config.nvdimm.keep_setup_media = true;
-    config.nvdimm.stream = stream;
+    config.kind = RunKind::CrashTest {
+        trace: trace.to_path_buf(),
+        stream,
+    };
     let mut console = Vec::new();
     let outcome = session::run(&config, &mut console).map_err(|e| {
         if e.is_guest_failure() {

@@ -205,7 +205,7 @@ pub fn worker(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::session::VerifyInput;
+    use crate::verify_input::VerifyInput;
     use pmemvm_device::crash::{Image, ImageSpec};
     use std::sync::mpsc::sync_channel;
     use std::time::Duration;

@@ -2,7 +2,7 @@
 //! the command that reproduces it. Text for people, JSON for scripts (the
 //! schema is in `traces/REPORT.md`).
 
-use crate::devices::{Finding, Named};
+use crate::guest_report::{Finding, Named};
 use pmemvm_traces::PointReason;
 use serde::Serialize;
 use std::collections::BTreeMap;

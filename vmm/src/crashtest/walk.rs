@@ -14,8 +14,8 @@ use super::states::{self, States};
 use super::{CrashTestOptions, Job};
 use crate::error::VmmError;
 use crate::replay;
-use crate::session::VerifyInput;
 use crate::verify::VerifyOptions;
+use crate::verify_input::VerifyInput;
 use indicatif::ProgressBar;
 use pmemvm_device::crash::ImageSpec;
 use pmemvm_device::model::Model;
@@ -26,7 +26,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::Receiver;
 
-pub use crate::nvdimm::Streamed;
+pub use crate::run_kind::Streamed;
 
 /// Where the walk reads the recorded events.
 pub enum Source {
@@ -234,7 +234,7 @@ impl Walker<'_> {
             d.push_str(&Describer::before(ev));
         }
         replay::apply(&mut self.model, ev)?;
-        replay::note_for_verify(&mut self.input, ev);
+        self.input.note(ev);
         self.describer.observe(ev);
         self.rips.observe(ev, &self.model);
         if let Some((mark, closed)) = self.windows.observe(ev) {
@@ -334,7 +334,7 @@ fn point_jobs(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::nvdimm::Streamed;
+    use crate::run_kind::Streamed;
     use pmemvm_traces::{Atomicity, Device, EventKind, Flush, Header, Persistence, TraceWriter};
     use std::sync::mpsc::sync_channel;
 

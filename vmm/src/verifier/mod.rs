@@ -24,11 +24,14 @@
 
 mod hot_window;
 
-use crate::devices::{Devices, Verdict};
+use crate::devices::Devices;
 use crate::error::VmmError;
 use crate::exits::{self, ExitStats, RunEnd};
+use crate::guest_report::Verdict;
 use crate::nvdimm::Nvdimm;
-use crate::session::{self, RunConfig, Started, VerifyInput};
+use crate::run_kind::RunKind;
+use crate::session::{self, RunConfig, Started};
+use crate::verify_input::VerifyInput;
 use crate::vm::Vm;
 use crate::watchdog::Watchdog;
 use kvm_bindings::{Msrs, kvm_fpu, kvm_msr_entry, kvm_regs, kvm_sregs, kvm_vcpu_events};
@@ -167,22 +170,20 @@ impl Verifier {
         base: Arc<SharedMedia>,
         max_promises: usize,
     ) -> Result<Verifier, VmmError> {
-        let mut config = config.clone();
-        config.mode = Mode::Verify;
-        config.nvdimm.initial_media = Some(base.clone());
-        config.nvdimm.trace = None;
-        config.nvdimm.power_fail_at = None;
         let device_size = config
             .nvdimm
             .backing
             .as_ref()
             .map_or(config.nvdimm.default_size, |b| b.guest_size());
-        config.verify = Some(VerifyInput {
-            last_op: 0,
-            promises: vec![Default::default(); max_promises],
-            written_pages: vec![0; device_size.div_ceil(4096 * 8) as usize],
-        });
-        let verify_capacity = config.verify.as_ref().map_or(0, |v| v.to_bytes().len());
+        let input = VerifyInput::capacity(max_promises, device_size);
+        let verify_capacity = input.to_bytes().len();
+        let config = RunConfig {
+            kind: RunKind::Verify {
+                image: base.clone(),
+                input,
+            },
+            ..config.clone()
+        };
         let begin = Instant::now();
         let Started {
             vm,

@@ -8,28 +8,31 @@
 //! from the guest's event ring, drained at every exit before the exit is
 //! handled, so events keep program order.
 
+mod ring;
+mod sinks;
+
 use crate::error::VmmError;
-use crate::replay;
+use crate::run_kind::RunKind;
 use crate::vm::{SlotFlags, Vm};
-use pmemvm_abi::pmem::{self as ring, Entry};
+use pmemvm_abi::pmem::{self as ring_abi, Entry};
 use pmemvm_abi::{MarkArgs, NONE, PromiseArgs, layout};
 use pmemvm_device::backing::{Backing, DEFAULT_SIZE, GuestCopy, NvdimmConfig};
-use pmemvm_device::crash::ImageSpec;
 use pmemvm_device::media::SharedMedia;
-use pmemvm_device::model::{Atomicity, LINE_SIZE, Model, ModelConfig, Persistence};
+use pmemvm_device::model::{Atomicity, LINE_SIZE, ModelConfig, Persistence};
 use pmemvm_traces::{
-    CrashPoint, DeviceRange, Event, EventKind, Flush, Format, Header, Io, Mark, PointResolver,
-    PowerFail, Promise, TraceWriter, Write,
+    CrashPoint, DeviceRange, Event, EventKind, Flush, Header, Io, Mark, Promise, Write,
 };
+use ring::kind_name;
 use sha2::{Digest, Sha256};
+use sinks::Sinks;
+use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::mpsc::SyncSender;
 
 /// Memslot of the NVDIMM.
 const NVDIMM_SLOT: u32 = 1;
 
-/// How the NVDIMM of a run is configured.
+/// The NVDIMM of a run: its backing file and its persistence model.
 #[derive(Debug, Clone)]
 pub struct NvdimmOptions {
     /// The backing file (`--nvdimm`), or a temporary one of `default_size`.
@@ -40,44 +43,7 @@ pub struct NvdimmOptions {
     pub persistence: Persistence,
     /// Line or word atomicity.
     pub atomicity: Atomicity,
-    /// Where to write the trace, if anywhere.
-    pub trace: Option<PathBuf>,
-    /// Cut the power there.
-    pub power_fail_at: Option<CrashPoint>,
-    /// The image the media holds after the power failure.
-    pub on_power_fail: ImageSpec,
-    /// Content to start from instead of the backing file's (verify mode:
-    /// a crash image), of exactly the guest-visible size. The guest gets a
-    /// private, copy-on-write mapping of it.
-    pub initial_media: Option<Arc<SharedMedia>>,
-    /// Hand the final media back in the outcome.
-    pub keep_media: bool,
-    /// Hand back, in the outcome, the media as the setup phase left it.
-    pub keep_setup_media: bool,
-    /// Hand the recording, as it happens, to a crash test.
-    pub stream: Option<RecordingStream>,
 }
-
-/// Where a recording goes as it happens: a crash test walks the events
-/// while the guest still runs, without reading the trace back.
-#[derive(Debug, Clone)]
-pub struct RecordingStream(pub SyncSender<Streamed>);
-
-/// What a recording hands its [`RecordingStream`], in this order.
-#[derive(Debug)]
-pub enum Streamed {
-    /// At the end of the setup phase: the trace header and the media, the
-    /// base of every crash image.
-    Setup(Box<Header>, Arc<SharedMedia>),
-    /// The next events, in order.
-    Events(Vec<Event>),
-    /// The recording ended: no event follows (the run's teardown may still
-    /// hold the stream open).
-    End,
-}
-
-/// Events per [`Streamed::Events`].
-const STREAM_BATCH: usize = 4096;
 
 impl Default for NvdimmOptions {
     fn default() -> Self {
@@ -86,13 +52,6 @@ impl Default for NvdimmOptions {
             default_size: DEFAULT_SIZE,
             persistence: Persistence::Adr,
             atomicity: Atomicity::Line,
-            trace: None,
-            power_fail_at: None,
-            on_power_fail: ImageSpec::Minimal,
-            initial_media: None,
-            keep_media: false,
-            keep_setup_media: false,
-            stream: None,
         }
     }
 }
@@ -141,82 +100,78 @@ pub struct MediaOutcome {
     pub power_failure: Option<(CrashPoint, String)>,
     /// Where the trace was written.
     pub trace: Option<PathBuf>,
-    /// The final media, when asked for with `keep_media`.
-    pub media: Option<Vec<u8>>,
-    /// The media as the setup phase left it, with `keep_setup_media`.
+    /// The media as the setup phase left it, for the run kinds that keep it
+    /// ([`RunKind::CrashTest`], [`RunKind::CaptureSetup`]).
     pub setup_media: Option<Arc<SharedMedia>>,
 }
 
-/// The NVDIMM of one run.
+/// The NVDIMM of one run: the front end that turns exits into events (the
+/// memslot, the event ring, stores split into atomic units) and hands them
+/// to the sinks the run kind asks for.
 pub struct Nvdimm {
     backing: Backing,
     copy: GuestCopy,
-    options: NvdimmOptions,
+    config: ModelConfig,
     names: RunNames,
     phase: Phase,
-    model: Model,
     seq: u64,
-    trace: Option<TraceWriter>,
-    resolver: Option<PointResolver>,
+    /// Lines written since recording started (the first write of a line
+    /// carries its content before the run).
+    touched: HashSet<u64>,
     /// An NT store or RMW announced by the ring, waiting for its store exit.
     announced: Option<Entry>,
     /// The last event was a fence: a doorbell after it adds nothing.
     after_fence: bool,
-    /// `keep_setup_media`: the media at the end of the setup phase.
-    setup_media: Option<Arc<SharedMedia>>,
-    /// The stream, once the setup phase ended (until its reader leaves).
-    stream: Option<SyncSender<Streamed>>,
-    /// Events not streamed yet.
-    batch: Vec<Event>,
+    sinks: Sinks,
 }
 
 impl Nvdimm {
-    /// Opens the backing file and maps the guest-visible copy.
-    pub fn new(options: NvdimmOptions, names: RunNames) -> Result<Nvdimm, VmmError> {
+    /// Opens the backing file and maps the guest-visible copy (of the crash
+    /// image, in verify mode).
+    pub fn new(
+        options: &NvdimmOptions,
+        names: RunNames,
+        kind: &RunKind,
+    ) -> Result<Nvdimm, VmmError> {
         let backing = match &options.backing {
             Some(cfg) => Backing::open(cfg, layout::MAX_NVDIMM_SIZE)?,
             None => Backing::temporary(options.default_size)?,
         };
-        let copy = match &options.initial_media {
-            Some(media) => {
-                if media.len() as u64 != backing.guest_size() {
+        let copy = match kind {
+            RunKind::Verify { image, .. } => {
+                if image.len() as u64 != backing.guest_size() {
                     return Err(VmmError::Config {
                         what: "NVDIMM image".into(),
                         reason: format!(
                             "{} bytes, but the NVDIMM has {} (the same size as the recording is needed)",
-                            media.len(),
+                            image.len(),
                             backing.guest_size()
                         ),
                     });
                 }
-                media.map_private()?
+                image.map_private()?
             }
-            None => backing.map_guest_copy()?,
+            _ => backing.map_guest_copy()?,
         };
-        let model = Model::new(ModelConfig {
+        if let Some(path) = kind.trace() {
+            pmemvm_traces::Format::from_path(path)?;
+        }
+        let config = ModelConfig {
             size: backing.guest_size(),
             persistence: options.persistence,
             atomicity: options.atomicity,
-        });
-        if let Some(path) = &options.trace {
-            Format::from_path(path)?;
-        }
-        let resolver = options.power_fail_at.clone().map(PointResolver::new);
+        };
         Ok(Nvdimm {
             backing,
             copy,
-            options,
+            sinks: Sinks::new(kind, config),
+            config,
             names,
             phase: Phase::Setup,
-            model,
             seq: 0,
-            trace: None,
-            resolver,
+            touched: HashSet::new(),
             announced: None,
             after_fence: false,
-            setup_media: None,
-            stream: None,
-            batch: Vec::new(),
         })
     }
 
@@ -293,86 +248,16 @@ impl Nvdimm {
             },
         )?;
         self.phase = Phase::Recording;
-        self.start_trace()?;
-        Ok(match &self.resolver {
-            Some(r) if r.reached().is_some() => Flow::PowerFail,
-            _ => Flow::Continue,
-        })
+        let header = || header(&self.config, &self.names, self.copy.as_slice());
+        self.sinks.start(header, self.copy.as_slice())
     }
 
-    /// Creates the trace file and starts the stream (each if asked for),
-    /// with the current content as the initial media.
-    fn start_trace(&mut self) -> Result<(), VmmError> {
-        let stream = self.options.stream.clone();
-        let media = if self.options.keep_setup_media || stream.is_some() {
-            Some(Arc::new(SharedMedia::from_bytes(self.copy.as_slice())?))
-        } else {
-            None
-        };
-        let header = (self.options.trace.is_some() || stream.is_some()).then(|| self.header());
-        if let (Some(path), Some(header)) = (&self.options.trace, &header) {
-            self.trace = Some(TraceWriter::create(path, header)?);
-        }
-        if let (Some(RecordingStream(s)), Some(header), Some(media)) = (stream, header, &media)
-            && s.send(Streamed::Setup(Box::new(header), media.clone()))
-                .is_ok()
-        {
-            self.stream = Some(s);
-        }
-        if self.options.keep_setup_media {
-            self.setup_media = media;
-        }
-        Ok(())
-    }
-
-    /// The trace header: the device, the run's names, the guest and the hash
-    /// of the media now.
-    fn header(&self) -> Header {
-        let hash: [u8; 32] = Sha256::digest(self.copy.as_slice()).into();
-        let mut header = Header::new(
-            pmemvm_traces::Device {
-                base: self.base(),
-                size: self.size(),
-            },
-            match self.options.persistence {
-                Persistence::Adr => pmemvm_traces::Persistence::MemCtrl,
-                Persistence::Eadr => pmemvm_traces::Persistence::Cpu,
-            },
-            match self.options.atomicity {
-                Atomicity::Line => pmemvm_traces::Atomicity::Line,
-                Atomicity::Word => pmemvm_traces::Atomicity::Word,
-            },
-            self.names.scenario.clone(),
-            self.names.variant.clone(),
-            self.names.seed,
-            hash,
-        );
-        header.guest = Some(self.names.guest.clone());
-        header.guest_sha256 = self.names.guest_sha256;
-        header
-    }
-
-    /// Records one event: model, trace, crash point.
+    /// Records one event.
     fn emit(&mut self, kind: EventKind) -> Result<Flow, VmmError> {
         self.seq += 1;
         let ev = Event::new(self.seq, kind);
         self.after_fence = ev.kind.is_fence();
-        replay::apply(&mut self.model, &ev)?;
-        if let Some(t) = self.trace.as_mut() {
-            t.write(&ev)?;
-        }
-        if self.stream.is_some() {
-            self.batch.push(ev.clone());
-            if self.batch.len() == STREAM_BATCH {
-                self.send_batch();
-            }
-        }
-        let reached = self.resolver.as_mut().is_some_and(|r| r.observe(&ev));
-        Ok(if reached {
-            Flow::PowerFail
-        } else {
-            Flow::Continue
-        })
+        self.sinks.event(ev)
     }
 
     /// Drains the guest's event ring (at every exit, before handling it).
@@ -380,33 +265,12 @@ impl Nvdimm {
         if !self.recording() {
             return Ok(Flow::Continue);
         }
-        let header = vm
-            .read(layout::PMEM_RING, 16)
-            .ok_or_else(|| VmmError::Protocol("event ring outside guest RAM".into()))?;
-        let word = |b: &[u8]| u64::from_le_bytes(b.try_into().unwrap_or([0; 8]));
-        let (head, tail) = (word(&header[..8]), word(&header[8..16]));
-        if head < tail || head - tail > ring::ENTRIES {
-            return Err(VmmError::Protocol(format!(
-                "corrupt event ring: head {head}, tail {tail} (at most {} entries)",
-                ring::ENTRIES
-            )));
-        }
         let mut flow = Flow::Continue;
-        for i in tail..head {
-            let at = layout::PMEM_RING + 16 + (i % ring::ENTRIES) * 16;
-            let raw = vm
-                .read(at, 16)
-                .ok_or_else(|| VmmError::Protocol("event ring outside guest RAM".into()))?;
-            let entry = Entry {
-                kind: u32::from_le_bytes(raw[..4].try_into().unwrap_or([0; 4])),
-                size: u32::from_le_bytes(raw[4..8].try_into().unwrap_or([0; 4])),
-                addr: word(&raw[8..16]),
-            };
+        for entry in ring::take(vm)? {
             if flow == Flow::Continue {
                 flow = self.ring_entry(entry)?;
             }
         }
-        vm.write(layout::PMEM_RING + 8, &head.to_le_bytes())?;
         Ok(flow)
     }
 
@@ -436,12 +300,12 @@ impl Nvdimm {
             Ok(Flush::new(e.addr, off))
         };
         match e.kind {
-            ring::CLWB => self.emit(EventKind::Clwb(flush(self, "clwb")?)),
-            ring::CLFLUSHOPT => self.emit(EventKind::ClflushOpt(flush(self, "clflushopt")?)),
-            ring::CLFLUSH => self.emit(EventKind::Clflush(flush(self, "clflush")?)),
-            ring::SFENCE => self.emit(EventKind::Sfence),
-            ring::MFENCE => self.emit(EventKind::Mfence),
-            ring::NTSTORE | ring::RMW => {
+            ring_abi::CLWB => self.emit(EventKind::Clwb(flush(self, "clwb")?)),
+            ring_abi::CLFLUSHOPT => self.emit(EventKind::ClflushOpt(flush(self, "clflushopt")?)),
+            ring_abi::CLFLUSH => self.emit(EventKind::Clflush(flush(self, "clflush")?)),
+            ring_abi::SFENCE => self.emit(EventKind::Sfence),
+            ring_abi::MFENCE => self.emit(EventKind::Mfence),
+            ring_abi::NTSTORE | ring_abi::RMW => {
                 if !matches!(e.size, 1 | 2 | 4 | 8) {
                     return Err(VmmError::Protocol(format!(
                         "event ring: {} of {} bytes",
@@ -459,7 +323,8 @@ impl Nvdimm {
         }
     }
 
-    /// A guest store that exited on the read-only slot: apply it and trace it.
+    /// A guest store that exited on the read-only slot: apply it and trace
+    /// it, one event per atomic unit it covers.
     pub fn store(&mut self, gpa: u64, data: &[u8], rip: u64) -> Result<Flow, VmmError> {
         let offset = self.offset_of(gpa, "store")?;
         if offset + data.len() as u64 > self.size() {
@@ -483,11 +348,7 @@ impl Nvdimm {
         };
         let mut flow = Flow::Continue;
         let mut done = 0usize;
-        for (part_off, part_len) in self
-            .model
-            .split(offset, data.len() as u64)
-            .collect::<Vec<_>>()
-        {
+        for (part_off, part_len) in self.config.split(offset, data.len() as u64) {
             if flow == Flow::PowerFail {
                 // The power is off: the rest of the store never happened.
                 break;
@@ -496,7 +357,7 @@ impl Nvdimm {
             done += part_len as usize;
             let line = part_off & !(LINE_SIZE - 1);
             let mut write = Write::new(self.base() + part_off, part_off, bytes.clone(), rip);
-            if self.model.needs_init(line) {
+            if self.touched.insert(line) {
                 let l = line as usize;
                 let mut init = [0u8; LINE_SIZE as usize];
                 init.copy_from_slice(&self.copy.as_slice()[l..l + LINE_SIZE as usize]);
@@ -505,7 +366,7 @@ impl Nvdimm {
             let p = part_off as usize;
             self.copy.as_mut_slice()[p..p + bytes.len()].copy_from_slice(&bytes);
             let ev = match kind {
-                Some(ring::NTSTORE) => EventKind::NtStore(write),
+                Some(ring_abi::NTSTORE) => EventKind::NtStore(write),
                 Some(_) => EventKind::Rmw(write),
                 None => EventKind::Store(write),
             };
@@ -558,97 +419,56 @@ impl Nvdimm {
         }))
     }
 
-    /// The run ended with an exit status: every write reaches the media
-    /// (an orderly shutdown), unless the crash point is `end`.
+    /// The run ended with an exit status or a power failure: every write
+    /// reaches the media (an orderly shutdown), unless the power was cut;
+    /// the media goes back to the backing file (with `share=on`).
     pub fn finish(mut self, power_failed: bool) -> Result<MediaOutcome, VmmError> {
-        let at_end = matches!(self.options.power_fail_at, Some(CrashPoint::End));
-        let mut power_failure = None;
-        if (power_failed || at_end) && self.recording() {
-            let point = self
-                .options
-                .power_fail_at
-                .clone()
-                .unwrap_or(CrashPoint::End);
-            let spec = self.model.resolve(&self.options.on_power_fail);
-            let image = self.model.image(&spec)?;
-            image.apply(self.copy.as_mut_slice());
-            let name = spec.to_string();
+        let recording = self.recording();
+        let power_failure =
+            self.sinks
+                .cut_power(power_failed, recording, self.seq, self.copy.as_mut_slice())?;
+        if power_failure.is_some() {
             self.seq += 1;
-            let ev = Event::new(
-                self.seq,
-                EventKind::PowerFail(PowerFail {
-                    point: point.clone(),
-                    image: Some(name.clone()),
-                }),
-            );
-            if let Some(t) = self.trace.as_mut() {
-                t.write(&ev)?;
-            }
-            power_failure = Some((point, name));
-        } else if let Some(point) = &self.options.power_fail_at
-            && !power_failed
-        {
-            let reason = match &self.resolver {
-                Some(r) => r.finish().err().map(|e| e.to_string()),
-                None => None,
-            }
-            .unwrap_or_else(|| {
-                format!("the guest never started recording, so {point} was not reached")
-            });
-            return Err(VmmError::Config {
-                what: format!("--power-fail-at {point}"),
-                reason,
-            });
         }
-        if !self.recording() {
+        if !recording {
             // The guest never started recording: an empty trace says so.
-            self.start_trace()?;
-        }
-        self.send_batch();
-        if let Some(s) = self.stream.take() {
-            let _ = s.send(Streamed::End);
+            let header = || header(&self.config, &self.names, self.copy.as_slice());
+            self.sinks.start(header, self.copy.as_slice())?;
         }
         self.backing.write_media(self.copy.as_slice())?;
-        let trace = match self.trace.take() {
-            Some(t) => Some(t.finish()?),
-            None => None,
-        };
-        let media = self
-            .options
-            .keep_media
-            .then(|| self.copy.as_slice().to_vec());
+        let closed = self.sinks.close()?;
         Ok(MediaOutcome {
             events: self.seq,
             power_failure,
-            trace,
-            media,
-            setup_media: self.setup_media.take(),
+            trace: closed.trace,
+            setup_media: closed.setup_media,
         })
-    }
-
-    /// Hands the events not streamed yet to the stream; a stream whose
-    /// reader left (a crash test that stopped) is dropped.
-    fn send_batch(&mut self) {
-        let events = std::mem::take(&mut self.batch);
-        if let Some(s) = &self.stream
-            && !events.is_empty()
-            && s.send(Streamed::Events(events)).is_err()
-        {
-            log::debug!("the recording's reader left; streaming stops");
-            self.stream = None;
-        }
     }
 }
 
-fn kind_name(kind: u32) -> &'static str {
-    match kind {
-        ring::CLWB => "clwb",
-        ring::CLFLUSHOPT => "clflushopt",
-        ring::CLFLUSH => "clflush",
-        ring::SFENCE => "sfence",
-        ring::MFENCE => "mfence",
-        ring::RMW => "locked RMW",
-        ring::NTSTORE => "NT store",
-        _ => "unknown operation",
-    }
+/// The trace header: the device, the run's names, the guest and the hash
+/// of `media` (the media now).
+fn header(config: &ModelConfig, names: &RunNames, media: &[u8]) -> Header {
+    let hash: [u8; 32] = Sha256::digest(media).into();
+    let mut header = Header::new(
+        pmemvm_traces::Device {
+            base: layout::NVDIMM_BASE,
+            size: config.size,
+        },
+        match config.persistence {
+            Persistence::Adr => pmemvm_traces::Persistence::MemCtrl,
+            Persistence::Eadr => pmemvm_traces::Persistence::Cpu,
+        },
+        match config.atomicity {
+            Atomicity::Line => pmemvm_traces::Atomicity::Line,
+            Atomicity::Word => pmemvm_traces::Atomicity::Word,
+        },
+        names.scenario.clone(),
+        names.variant.clone(),
+        names.seed,
+        hash,
+    );
+    header.guest = Some(names.guest.clone());
+    header.guest_sha256 = names.guest_sha256;
+    header
 }
