@@ -3,7 +3,8 @@
 
 use guest_tests::{require_kvm, run_scenario, scenario};
 use pmemvm::VmmError;
-use pmemvm::session::{GuestSource, RunConfig, list_scenarios};
+use pmemvm::guest::GuestSource;
+use pmemvm::session::{RunConfig, list_scenarios};
 
 #[test]
 fn hello_prints_and_exits_zero() {

@@ -118,7 +118,7 @@ fn verify_passes_at_the_end_of_every_scenario() {
     require_kvm!();
     let dir = temp_dir("verify");
     let opts = VerifyOptions {
-        guest: pmemvm::session::GuestSource::Bundled,
+        guest: pmemvm::guest::GuestSource::Bundled,
         mem: pmemvm::session::DEFAULT_MEM,
         timeout_secs: pmemvm::session::DEFAULT_TIMEOUT_SECS,
         backing: None,

@@ -5,9 +5,9 @@
 
 use guest_tests::{require_kvm, run_scenario, scenario};
 use pmemvm::crashtest::{self, CrashTestOptions, states};
+use pmemvm::guest::GuestSource;
 use pmemvm::replay::replay_to;
 use pmemvm::run_kind::RunKind;
-use pmemvm::session::GuestSource;
 use pmemvm::verify::{VerifyOptions, initial_media, verify_media};
 use pmemvm_device::crash::ImageSpec;
 use pmemvm_traces::{CrashPoint, EventKind, PointSet, TraceReader};

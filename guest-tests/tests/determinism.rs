@@ -6,8 +6,8 @@
 //! checked by the code of `pmemvm lint`.
 
 use iced_x86::Mnemonic;
+use pmemvm::guest::GuestSource;
 use pmemvm::guest_code::lint;
-use pmemvm::session::GuestSource;
 
 #[test]
 fn no_host_time_or_randomness_in_the_guest() {

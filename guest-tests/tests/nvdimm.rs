@@ -277,7 +277,7 @@ fn media_after_a_power_failure_is_the_chosen_image() {
 
 fn verify(trace: &Path, point: &str, image: &str) -> (bool, String) {
     let opts = VerifyOptions {
-        guest: pmemvm::session::GuestSource::Bundled,
+        guest: pmemvm::guest::GuestSource::Bundled,
         mem: 64 << 20,
         timeout_secs: 20,
         backing: None,

@@ -3,10 +3,11 @@
 //! the verdicts of fresh VMs, up to and past its hundredth reuse.
 
 use guest_tests::{require_kvm, run_scenario, scenario};
+use pmemvm::guest::GuestSource;
 use pmemvm::replay::replay_to;
 use pmemvm::run_kind::RunKind;
-use pmemvm::session::{GuestSource, RunConfig};
-use pmemvm::verifier::Verifier;
+use pmemvm::session::RunConfig;
+use pmemvm::verify::Verifier;
 use pmemvm::verify::{VerifyOptions, initial_media, run_config, verify_media};
 use pmemvm_device::crash::ImageSpec;
 use pmemvm_traces::CrashPoint;

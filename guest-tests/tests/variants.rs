@@ -53,7 +53,7 @@ fn record(name: &str, variant: &str, trace: Option<&Path>) {
 /// Verify at `mark:crash` on the minimal image: (passed, message).
 fn verify_at_crash(trace: &Path) -> (bool, String) {
     let opts = VerifyOptions {
-        guest: pmemvm::session::GuestSource::Bundled,
+        guest: pmemvm::guest::GuestSource::Bundled,
         mem: pmemvm::session::DEFAULT_MEM,
         timeout_secs: pmemvm::session::DEFAULT_TIMEOUT_SECS,
         backing: None,

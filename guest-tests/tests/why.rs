@@ -2,9 +2,9 @@
 //! alone, in the guest's own words (its marks).
 
 use guest_tests::{require_kvm, run_scenario, scenario};
+use pmemvm::guest::GuestSource;
 use pmemvm::inspect::why::why;
 use pmemvm::run_kind::RunKind;
-use pmemvm::session::GuestSource;
 use pmemvm::verify::{VerifyOptions, verify_trace};
 use pmemvm_device::crash::ImageSpec;
 use pmemvm_traces::CrashPoint;

@@ -170,7 +170,7 @@ pub fn verify_floor(jobs: usize, runs_per_job: u64) -> Result<f64, VmmError> {
     };
     let input = crate::verify_input::VerifyInput::default();
     let mut verifiers = (0..jobs.max(1))
-        .map(|_| crate::verifier::Verifier::new(&config, base.clone(), 0))
+        .map(|_| crate::verify::Verifier::new(&config, base.clone(), 0))
         .collect::<Result<Vec<_>, _>>()?;
     // Booting and warming up, as crash-test workers do: not part of the floor.
     for v in &mut verifiers {

@@ -1,17 +1,31 @@
 //! pmemvm: a KVM virtual machine monitor with an emulated NVDIMM whose
 //! persistence is modelled exactly.
 //!
-//! * [`vm`]: the VM, its RAM and vCPU; [`boot`]: long-mode start-up state.
-//! * [`elf`]: reading guest ELFs; [`guest`]: the bundled guest agent;
-//!   [`guest_code`]: what its machine code tells (unrecorded flushes and
-//!   fences, RIPs as `function (file:line)`).
-//! * [`exits`]: the vCPU loop; [`hypercall`]: the guest's requests;
-//!   [`watchdog`]: the time limit.
-//! * [`nvdimm`]: the emulated NVDIMM of a run (memslot, event ring, model,
-//!   trace, media); [`replay`]: trace events applied to the model.
-//! * [`devices`]: what exits act on.
-//! * [`session`]: one run of a guest, the entry point for commands.
-//! * [`bench`]: the `pmemvm bench` measurements.
+//! The modules form layers; each imports only from its own layer's lower
+//! entries and from the layers below it (`vmm/tests/layers.rs` checks
+//! this), so data flows one way: exit -> device front end -> trace events ->
+//! crash points -> images -> verify -> report.
+//!
+//! 1. **Without KVM**: [`error`]; [`cpu_dump`] (registers in messages);
+//!    [`elf`] (reading guest ELFs); [`guest`] (which guest ELF: the bundled
+//!    agent or a file); [`guest_code`] (what a guest's machine code tells:
+//!    unrecorded flushes and fences, RIPs as `function (file:line)`);
+//!    [`guest_report`] (what a guest reports: scenarios, verdicts,
+//!    findings); [`verify_input`] (what verify mode is given, encoded);
+//!    [`run_kind`] (what a run is for); [`replay`] (trace events applied to
+//!    the persistency model); [`inspect`] (`pmemvm trace` on trace files).
+//! 2. **KVM plumbing**: [`boot`] (long-mode start-up state); [`vm`] (the VM,
+//!    its RAM and vCPU, their snapshots); [`watchdog`] (the time limit).
+//! 3. **Guest devices**: [`nvdimm`] (the emulated NVDIMM's front end and the
+//!    sinks of its events: trace file, crash-test stream, power cut);
+//!    [`devices`] (what exits act on); [`hypercall`] (the guest's requests);
+//!    [`exits`] (the vCPU loop).
+//! 4. **Runs**: [`session`] (one run of a guest, the entry point for
+//!    commands); [`verify`] (crash images verified, in fresh or reused VMs);
+//!    [`crashtest`] (`pmemvm crashtest`: record, walk the crash points,
+//!    verify the images, report); [`bench`] (`pmemvm bench`).
+//!
+//! The `pmemvm` binary's command line (`src/cli`) sits on top.
 
 pub mod bench;
 pub mod boot;
@@ -30,7 +44,6 @@ pub mod nvdimm;
 pub mod replay;
 pub mod run_kind;
 pub mod session;
-pub mod verifier;
 pub mod verify;
 pub mod verify_input;
 pub mod vm;

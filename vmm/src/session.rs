@@ -4,21 +4,17 @@ use crate::devices::Devices;
 use crate::elf::GuestElf;
 use crate::error::VmmError;
 use crate::exits::{self, ExitStats, RunEnd};
-use crate::guest;
+use crate::guest::GuestSource;
 use crate::guest_report::{Finding, ScenarioInfo, Verdict};
 use crate::nvdimm::{MediaOutcome, Nvdimm, NvdimmOptions, RunNames};
 use crate::run_kind::RunKind;
 use crate::verify_input::VerifyInput;
-use crate::vm::{MAX_RAM, Vm};
+use crate::vm::Vm;
 use crate::watchdog::Watchdog;
 use pmemvm_abi::{ABI_VERSION, BOOT_MAGIC, BootInfo, NAME_LEN, layout};
-use pmemvm_device::backing::format_size;
 use pmemvm_device::model::Persistence;
 use pmemvm_device::nfit::{CAPS_CPU, CAPS_MEM_CTRL, NfitRegion, build_acpi_tables};
-use sha2::{Digest, Sha256};
-use std::borrow::Cow;
-use std::io::{Read, Write};
-use std::path::PathBuf;
+use std::io::Write;
 use std::time::{Duration, Instant};
 
 /// Default guest RAM.
@@ -29,101 +25,6 @@ const MIN_HEAP: u64 = 4 << 20;
 pub const DEFAULT_TIMEOUT_SECS: u64 = 30;
 /// Longest time limit of a run (a day): `--timeout` accepts 1 to this.
 pub const MAX_TIMEOUT_SECS: u64 = 86_400;
-
-/// Which guest ELF to run.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum GuestSource {
-    /// The agent embedded in pmemvm.
-    Bundled,
-    /// A file.
-    Path(PathBuf),
-}
-
-impl GuestSource {
-    /// Reads and checks the ELF.
-    pub fn load(&self) -> Result<GuestElf, VmmError> {
-        GuestElf::parse(&self.name(), &self.bytes()?)
-    }
-
-    /// The ELF's bytes (read from the file, or the bundled ones). A file
-    /// must pass [`check`](Self::check) against [`MAX_RAM`]: no guest larger
-    /// than the largest RAM can run, and nothing larger is read.
-    pub fn bytes(&self) -> Result<Cow<'static, [u8]>, VmmError> {
-        let GuestSource::Path(p) = self else {
-            return Ok(Cow::Borrowed(guest::BUNDLED));
-        };
-        let len = self.check(MAX_RAM)?;
-        let cannot_read = |e: std::io::Error| self.elf_error(format!("cannot read: {e}"));
-        let file = std::fs::File::open(p).map_err(cannot_read)?;
-        let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
-        file.take(MAX_RAM + 1)
-            .read_to_end(&mut bytes)
-            .map_err(cannot_read)?;
-        if bytes.len() as u64 > MAX_RAM {
-            return Err(self.too_large(bytes.len() as u64, MAX_RAM));
-        }
-        Ok(Cow::Owned(bytes))
-    }
-
-    /// Checks a guest file before anything reads it: a regular file (not a
-    /// FIFO, device or directory) of at most `max` bytes (the guest RAM).
-    /// Returns its size (0 for the bundled guest, which is always fine).
-    pub fn check(&self, max: u64) -> Result<u64, VmmError> {
-        let GuestSource::Path(p) = self else {
-            return Ok(0);
-        };
-        let meta = std::fs::metadata(p).map_err(|e| self.elf_error(format!("cannot read: {e}")))?;
-        if !meta.is_file() {
-            return Err(self.elf_error(format!(
-                "not a regular file (a {}); give the path of an ELF file",
-                pmemvm_traces::files::file_kind(&meta.file_type())
-            )));
-        }
-        if meta.len() > max {
-            return Err(self.too_large(meta.len(), max));
-        }
-        Ok(meta.len())
-    }
-
-    fn too_large(&self, len: u64, max: u64) -> VmmError {
-        self.elf_error(format!(
-            "{len} bytes, larger than the guest RAM ({}): it cannot be loaded",
-            format_size(max)
-        ))
-    }
-
-    fn elf_error(&self, reason: String) -> VmmError {
-        VmmError::Elf {
-            path: self.name(),
-            reason,
-        }
-    }
-
-    /// Name of the guest in trace headers: its absolute path, or
-    /// [`pmemvm_traces::BUNDLED_GUEST`].
-    pub fn trace_name(&self) -> String {
-        match self {
-            GuestSource::Bundled => pmemvm_traces::BUNDLED_GUEST.into(),
-            GuestSource::Path(p) => std::path::absolute(p)
-                .unwrap_or_else(|_| p.clone())
-                .display()
-                .to_string(),
-        }
-    }
-
-    /// SHA-256 of the ELF's bytes.
-    pub fn sha256(&self) -> Result<[u8; 32], VmmError> {
-        Ok(Sha256::digest(self.bytes()?).into())
-    }
-
-    /// Name of the guest in messages: its path, or `bundled guest`.
-    pub fn name(&self) -> String {
-        match self {
-            GuestSource::Bundled => guest::BUNDLED_NAME.into(),
-            GuestSource::Path(p) => p.display().to_string(),
-        }
-    }
-}
 
 /// Everything that defines a run.
 #[derive(Debug, Clone)]

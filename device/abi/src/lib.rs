@@ -75,6 +75,8 @@ pub mod layout {
     pub const LOAD_MIN: u64 = 0x100000;
     /// Largest guest RAM the initial page tables can map, in GiB.
     pub const MAX_RAM_GIB: u64 = 3;
+    /// Largest guest RAM the initial page tables can map, in bytes.
+    pub const MAX_RAM: u64 = MAX_RAM_GIB << 30;
     /// Guest-physical address of the first NVDIMM: above RAM and the 32-bit hole.
     pub const NVDIMM_BASE: u64 = 0x1_0000_0000;
     /// Largest NVDIMM (64 GiB): `--nvdimm size=` and the `device.size` of a

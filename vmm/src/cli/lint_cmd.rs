@@ -2,8 +2,8 @@
 
 use std::path::PathBuf;
 
+use pmemvm::guest::GuestSource;
 use pmemvm::guest_code::lint::{self, Finding};
-use pmemvm::session::GuestSource;
 
 /// Arguments of `pmemvm lint`.
 #[derive(Debug, clap::Args)]

@@ -56,7 +56,7 @@ struct GuestArgs {
 /// time limit are in range.
 #[derive(Debug, Clone)]
 struct Guest {
-    source: pmemvm::session::GuestSource,
+    source: pmemvm::guest::GuestSource,
     mem: u64,
     timeout: u64,
 }
@@ -90,8 +90,8 @@ impl CheckedGuestArgs {
     /// by a trace rather than by `--guest`).
     fn check(
         &self,
-        source: pmemvm::session::GuestSource,
-    ) -> anyhow::Result<pmemvm::session::GuestSource> {
+        source: pmemvm::guest::GuestSource,
+    ) -> anyhow::Result<pmemvm::guest::GuestSource> {
         if let Some(warning) = pmemvm::guest_code::lint::warning(&source)? {
             anyhow::ensure!(!self.strict, "--strict: {warning}");
             eprintln!("warning: {warning}");
@@ -132,7 +132,7 @@ impl WorkloadArgs {
         let names: Vec<&str> = known.iter().map(|s| s.name.as_str()).collect();
         let scenario = match (&self.scenario, &guest.source, known.as_slice()) {
             (Some(s), _, _) => s.clone(),
-            (None, pmemvm::session::GuestSource::Bundled, _) => BUNDLED_DEFAULT_SCENARIO.into(),
+            (None, pmemvm::guest::GuestSource::Bundled, _) => BUNDLED_DEFAULT_SCENARIO.into(),
             (None, _, [only]) => only.name.clone(),
             (None, source, _) => anyhow::bail!(
                 "--guest {} has {} scenarios, choose one with --scenario: {}",
@@ -209,8 +209,8 @@ impl GuestArgs {
             self.timeout
         );
         let source = match &self.guest {
-            Some(p) => pmemvm::session::GuestSource::Path(p.clone()),
-            None => pmemvm::session::GuestSource::Bundled,
+            Some(p) => pmemvm::guest::GuestSource::Path(p.clone()),
+            None => pmemvm::guest::GuestSource::Bundled,
         };
         source.check(mem)?;
         Ok(Guest {

@@ -23,7 +23,7 @@ use crate::guest_code::Symbols;
 use crate::guest_report::{Finding, Verdict};
 use crate::run_kind::{RecordingStream, RunKind};
 use crate::session::{self, RunConfig};
-use crate::verifier::Timings;
+use crate::verify::Timings;
 use crate::verify::{self, VerifyOptions};
 use crate::verify_input::VerifyInput;
 use cause::MarkWindow;
@@ -376,7 +376,7 @@ fn retest_command(opts: &CrashTestOptions, header: &Header, window: Option<&Mark
         to: window.to,
     };
     let mut cmd = String::from("pmemvm crashtest");
-    if let session::GuestSource::Path(p) = &opts.run.guest {
+    if let crate::guest::GuestSource::Path(p) = &opts.run.guest {
         let p = std::path::absolute(p).unwrap_or_else(|_| p.clone());
         cmd.push_str(&format!(
             " --guest {}",
@@ -527,7 +527,7 @@ fn failed_image(
         job.seq,
         job.spec
     );
-    if let session::GuestSource::Path(p) = &opts.run.guest {
+    if let crate::guest::GuestSource::Path(p) = &opts.run.guest {
         let p = std::path::absolute(p).unwrap_or_else(|_| p.clone());
         reproduce.push_str(&format!(
             " --guest {}",

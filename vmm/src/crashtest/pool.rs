@@ -10,8 +10,8 @@
 use super::{Job, Outcome};
 use crate::error::VmmError;
 use crate::session::RunConfig;
-use crate::verifier::{Timings, Verifier};
 use crate::verify::{self, VerifyOptions};
+use crate::verify::{Timings, Verifier};
 use pmemvm_device::media::SharedMedia;
 use pmemvm_traces::Header;
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError};

@@ -121,8 +121,8 @@ pub struct TimeBreakdown {
     pub guest: f64,
 }
 
-impl From<crate::verifier::Timings> for TimeBreakdown {
-    fn from(t: crate::verifier::Timings) -> Self {
+impl From<crate::verify::Timings> for TimeBreakdown {
+    fn from(t: crate::verify::Timings) -> Self {
         TimeBreakdown {
             boot: t.boot.as_secs_f64(),
             restore_ram: t.restore_ram.as_secs_f64(),

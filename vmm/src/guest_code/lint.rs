@@ -18,7 +18,7 @@ use serde::Serialize;
 use super::symbols::{Resolved, Symbols};
 use crate::elf::{self, GuestElf};
 use crate::error::VmmError;
-use crate::session::GuestSource;
+use crate::guest::GuestSource;
 
 /// The section holding the recorded persistent-memory API.
 pub const API_SECTION: &str = ".pmem_api";

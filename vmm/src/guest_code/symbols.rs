@@ -17,7 +17,7 @@ use object::{Object, ObjectSection, ObjectSymbol, SectionKind, SymbolKind};
 use serde::Serialize;
 
 use crate::error::VmmError;
-use crate::session::GuestSource;
+use crate::guest::GuestSource;
 
 type Reader = gimli::EndianArcSlice<gimli::RunTimeEndian>;
 

@@ -5,8 +5,8 @@ use std::path::Path;
 
 use anyhow::Context as _;
 use pmemvm::VmmError;
+use pmemvm::guest::GuestSource;
 use pmemvm::guest_code::Symbols;
-use pmemvm::session::GuestSource;
 use pmemvm_traces::{BUNDLED_GUEST, CrashPoint, Header, LINE_SIZE, TraceError, TraceReader};
 use serde::Serialize;
 

@@ -9,15 +9,22 @@ use kvm_bindings::{
 };
 use kvm_ioctls::{Kvm, VcpuFd, VmFd};
 use pmemvm_abi::{BootInfo, Plain, layout};
-use std::collections::BTreeSet;
 use std::ops::Range;
-use std::sync::Mutex;
-use vm_memory::{Bytes, GuestAddress, GuestMemoryBackend, GuestMemoryMmap};
+use vm_memory::bitmap::AtomicBitmap;
+use vm_memory::{Bytes, GuestAddress, GuestMemoryBackend, GuestMemoryRegion};
+
+mod snapshot;
+
+pub use snapshot::{RamSnapshot, VcpuState};
+
+/// Guest RAM; its bitmap records the pages the VMM writes (KVM logs only
+/// the guest's).
+type Ram = vm_memory::GuestMemoryMmap<AtomicBitmap>;
 
 /// Smallest guest RAM accepted.
 pub const MIN_RAM: u64 = 8 << 20;
 /// Largest guest RAM accepted (what the initial page tables map).
-pub const MAX_RAM: u64 = layout::MAX_RAM_GIB << 30;
+pub const MAX_RAM: u64 = layout::MAX_RAM;
 /// Memslot of guest RAM (of the RAM below the unlogged window, if any).
 pub const RAM_SLOT: u32 = 0;
 /// Memslot of the RAM window whose writes KVM does not log.
@@ -33,12 +40,9 @@ pub struct Vm {
     _kvm: Kvm,
     fd: VmFd,
     vcpu: VcpuFd,
-    ram: GuestMemoryMmap,
+    ram: Ram,
     ram_size: u64,
     log_dirty_ram: bool,
-    /// With `log_dirty_ram`, until [`Vm::take_written_pages`]: RAM pages
-    /// the VMM wrote (KVM does not log those).
-    vmm_written: Mutex<Option<BTreeSet<u64>>>,
     /// With `log_dirty_ram`: RAM KVM does not log (page-aligned bytes).
     unlogged: Option<Range<u64>>,
     /// The RAM memslots registered now: slot, guest-physical address.
@@ -81,7 +85,7 @@ impl Vm {
             log::debug!("KVM_SET_TSS_ADDR: {e} (ignored)");
         }
         let size = usize::try_from(ram_size).map_err(|_| VmmError::Memory("RAM size".into()))?;
-        let ram: GuestMemoryMmap = GuestMemoryMmap::from_ranges(&[(GuestAddress(0), size)])
+        let ram = Ram::from_ranges(&[(GuestAddress(0), size)])
             .map_err(|e| VmmError::Memory(format!("cannot map {ram_size} bytes: {e}")))?;
         let vcpu = fd.create_vcpu(0).map_err(VmmError::kvm("create vCPU"))?;
         let cpuid = kvm
@@ -101,7 +105,6 @@ impl Vm {
             ram,
             ram_size,
             log_dirty_ram: false,
-            vmm_written: Mutex::new(Some(BTreeSet::new())),
             unlogged: None,
             ram_slots: Vec::new(),
             sync_regs,
@@ -205,15 +208,7 @@ impl Vm {
             .fd
             .get_dirty_log(slot, size)
             .map_err(VmmError::kvm("get dirty log"))?;
-        Ok(bitmap
-            .iter()
-            .enumerate()
-            .flat_map(|(i, &word)| {
-                (0..64u64)
-                    .filter(move |b| word & (1 << b) != 0)
-                    .map(move |b| i as u64 * 64 + b)
-            })
-            .collect())
+        Ok(set_bits(&bitmap).collect())
     }
 
     /// Registers (or re-registers) memslot `slot` at `gpa`, backed by `size`
@@ -281,13 +276,6 @@ impl Vm {
 
     /// Writes guest-physical memory; fails outside RAM.
     pub fn write(&self, addr: u64, bytes: &[u8]) -> Result<(), VmmError> {
-        if self.log_dirty_ram
-            && !bytes.is_empty()
-            && let Ok(mut tracked) = self.vmm_written.lock()
-            && let Some(pages) = tracked.as_mut()
-        {
-            pages.extend(addr / 4096..=(addr + bytes.len() as u64 - 1) / 4096);
-        }
         self.ram
             .write_slice(bytes, GuestAddress(addr))
             .map_err(|e| {
@@ -295,21 +283,20 @@ impl Vm {
             })
     }
 
-    /// Numbers of the RAM pages anything may have written since the VM was
-    /// made: the guest (the dirty log, which this call starts afresh) and
-    /// the VMM itself. Every other page still reads as zeros. Needs a VM
-    /// made with `log_dirty` and no unlogged window; called once (for a
-    /// snapshot), it stops tracking the VMM's writes, which a caller that
-    /// restores RAM itself no longer needs.
-    pub fn take_written_pages(&self) -> Result<BTreeSet<u64>, VmmError> {
-        let mut pages: BTreeSet<u64> = self.ram_dirty_pages()?.into_iter().collect();
-        let by_vmm = self
-            .vmm_written
-            .lock()
-            .map_err(|_| VmmError::Memory("the list of pages the VMM wrote is poisoned".into()))?
-            .take()
-            .ok_or_else(|| VmmError::Protocol("RAM writes were already taken".into()))?;
-        pages.extend(by_vmm);
+    /// Numbers of the RAM pages anything wrote since the VM was made or the
+    /// last call: the guest (the dirty log, which this call starts afresh)
+    /// and the VMM itself (RAM's bitmap, reset too). Before the first call
+    /// every other page reads as zeros. Needs a VM made with `log_dirty`
+    /// and no unlogged window.
+    pub fn take_written_pages(&self) -> Result<Vec<u64>, VmmError> {
+        let mut pages = self.ram_dirty_pages()?;
+        for region in self.ram.iter() {
+            let first = region.start_addr().0 / PAGE;
+            let written = vm_memory::MmapRegion::bitmap(region).get_and_reset();
+            pages.extend(set_bits(&written).map(|p| p + first));
+        }
+        pages.sort_unstable();
+        pages.dedup();
         Ok(pages)
     }
 
@@ -410,4 +397,13 @@ pub fn check_ram_size(size: u64) -> Result<(), VmmError> {
         return Err(bad("guest RAM must be a multiple of 2 MiB".into()));
     }
     Ok(())
+}
+
+/// Indices of the bits set in a bitmap of 64-bit words.
+fn set_bits(words: &[u64]) -> impl Iterator<Item = u64> + '_ {
+    words.iter().enumerate().flat_map(|(i, &word)| {
+        (0..64u64)
+            .filter(move |b| word & (1 << b) != 0)
+            .map(move |b| i as u64 * 64 + b)
+    })
 }

@@ -22,7 +22,7 @@
 //! close together, become a window KVM does not log and the verifier
 //! restores whole after every run ([`hot_window`]).
 
-mod hot_window;
+use super::hot_window;
 
 use crate::devices::Devices;
 use crate::error::VmmError;
@@ -32,66 +32,16 @@ use crate::nvdimm::Nvdimm;
 use crate::run_kind::RunKind;
 use crate::session::{self, RunConfig, Started};
 use crate::verify_input::VerifyInput;
-use crate::vm::Vm;
+use crate::vm::{RamSnapshot, VcpuState, Vm};
 use crate::watchdog::Watchdog;
-use kvm_bindings::{Msrs, kvm_fpu, kvm_msr_entry, kvm_regs, kvm_sregs, kvm_vcpu_events};
 use pmemvm_abi::{Mode, layout};
 use pmemvm_device::crash::Image;
 use pmemvm_device::media::SharedMedia;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// MSRs saved with a snapshot (the guest cannot write any MSR from ring 3,
-/// but a snapshot holds the whole vCPU state).
-const SNAPSHOT_MSRS: [u32; 9] = [
-    0x174,       // SYSENTER_CS
-    0x175,       // SYSENTER_ESP
-    0x176,       // SYSENTER_EIP
-    0x277,       // PAT
-    0xc000_0081, // STAR
-    0xc000_0082, // LSTAR
-    0xc000_0083, // CSTAR
-    0xc000_0084, // SFMASK
-    0xc000_0102, // KERNEL_GS_BASE
-];
 const PAGE: u64 = 4096;
-
-/// Guest RAM at the snapshot point: the pages the guest or the VMM wrote
-/// since the VM was made (the others read as zeros).
-struct SnapshotRam {
-    pages: HashMap<u64, Box<[u8]>>,
-}
-
-/// A page of zeros.
-static ZERO_PAGE: [u8; PAGE as usize] = [0; PAGE as usize];
-
-impl SnapshotRam {
-    fn take(vm: &Vm) -> Result<SnapshotRam, VmmError> {
-        let pages = vm
-            .take_written_pages()?
-            .into_iter()
-            .map(|page| {
-                vm.read(page * PAGE, PAGE)
-                    .map(|bytes| (page, bytes.into_boxed_slice()))
-                    .ok_or_else(|| VmmError::Memory("cannot read RAM for the snapshot".into()))
-            })
-            .collect::<Result<_, _>>()?;
-        Ok(SnapshotRam { pages })
-    }
-
-    /// Page number `page` as it was.
-    fn page(&self, page: u64) -> &[u8] {
-        self.pages.get(&page).map_or(&ZERO_PAGE[..], |p| p)
-    }
-
-    /// The 8 bytes at `addr` (8-aligned) as it was.
-    fn word(&self, addr: u64) -> u64 {
-        let at = (addr % PAGE) as usize;
-        let bytes = &self.page(addr / PAGE)[at..at + 8];
-        u64::from_le_bytes(bytes.try_into().unwrap_or([0; 8]))
-    }
-}
 
 /// RAM the verifier restores whole after every run (KVM does not log it).
 struct Window {
@@ -105,14 +55,10 @@ struct Window {
 
 /// The VM state at the snapshot point.
 struct Snapshot {
-    ram: SnapshotRam,
+    ram: RamSnapshot,
     /// Page numbers of the page-table pages reachable from CR3.
     page_tables: HashSet<u64>,
-    regs: kvm_regs,
-    sregs: kvm_sregs,
-    fpu: kvm_fpu,
-    events: kvm_vcpu_events,
-    msrs: Msrs,
+    vcpu: VcpuState,
 }
 
 /// Where a verifier's time goes, summed over its runs.
@@ -355,36 +301,17 @@ impl Verifier {
 
     fn take_snapshot(&mut self) -> Result<Snapshot, VmmError> {
         // Also starts the RAM's dirty log afresh at the snapshot.
-        let ram = SnapshotRam::take(&self.vm)?;
-        let ram_size = self.vm.ram_size();
+        let ram = RamSnapshot::take(&self.vm)?;
         let (slot, size) = {
             let n = self.nvdimm()?;
             (n.slot(), n.size())
         };
         self.vm.dirty_pages(slot, size)?;
-        let vcpu = self.vm.vcpu();
-        let mut msrs = Msrs::from_entries(&SNAPSHOT_MSRS.map(|index| kvm_msr_entry {
-            index,
-            ..Default::default()
-        }))
-        .map_err(|e| VmmError::Memory(format!("MSR list: {e:?}")))?;
-        let read = vcpu
-            .get_msrs(&mut msrs)
-            .map_err(VmmError::kvm("get MSRs"))?;
-        let entries: Vec<kvm_msr_entry> = msrs.as_slice()[..read].to_vec();
-        let msrs = Msrs::from_entries(&entries)
-            .map_err(|e| VmmError::Memory(format!("MSR list: {e:?}")))?;
-        let sregs = vcpu.get_sregs().map_err(VmmError::kvm("get sregs"))?;
+        let vcpu = self.vm.save_vcpu()?;
         Ok(Snapshot {
-            page_tables: page_table_pages(&ram, ram_size, sregs.cr3),
+            page_tables: ram.page_tables(self.vm.ram_size(), vcpu.cr3()),
             ram,
-            regs: vcpu.get_regs().map_err(VmmError::kvm("get regs"))?,
-            sregs,
-            fpu: vcpu.get_fpu().map_err(VmmError::kvm("get FPU"))?,
-            events: vcpu
-                .get_vcpu_events()
-                .map_err(VmmError::kvm("get vCPU events"))?,
-            msrs,
+            vcpu,
         })
     }
 
@@ -519,16 +446,7 @@ impl Verifier {
             tables_touched |= w.tables.iter().any(|&p| table_changed(p));
             self.vm.write(w.first * PAGE, &w.bytes)?;
         }
-        let vcpu = self.vm.vcpu();
-        vcpu.set_sregs(&snap.sregs)
-            .map_err(VmmError::kvm("set sregs"))?;
-        vcpu.set_regs(&snap.regs)
-            .map_err(VmmError::kvm("set regs"))?;
-        vcpu.set_fpu(&snap.fpu).map_err(VmmError::kvm("set FPU"))?;
-        vcpu.set_msrs(&snap.msrs)
-            .map_err(VmmError::kvm("set MSRs"))?;
-        vcpu.set_vcpu_events(&snap.events)
-            .map_err(VmmError::kvm("set vCPU events"))?;
+        self.vm.restore_vcpu(&snap.vcpu)?;
         Ok(tables_touched)
     }
 
@@ -595,34 +513,4 @@ fn copy_range(dst: &mut [u8], src: &[u8], range: std::ops::Range<usize>) {
     if let (Some(d), Some(s)) = (dst.get_mut(range.clone()), src.get(range)) {
         d.copy_from_slice(s);
     }
-}
-
-/// Page numbers of the 4-level page tables rooted at `cr3`, read from the
-/// snapshot of `ram_size` bytes of RAM (entries pointing outside RAM are
-/// not followed).
-fn page_table_pages(ram: &SnapshotRam, ram_size: u64, cr3: u64) -> HashSet<u64> {
-    const PRESENT: u64 = 1;
-    const HUGE: u64 = 1 << 7;
-    const ADDR: u64 = 0x000f_ffff_ffff_f000;
-    let mut pages = HashSet::new();
-    let mut level = vec![cr3 & ADDR];
-    for depth in 0..4 {
-        let mut next = Vec::new();
-        for table in level {
-            if table >= ram_size || !pages.insert(table / PAGE) {
-                continue;
-            }
-            if depth == 3 {
-                continue;
-            }
-            for i in 0..512 {
-                let e = ram.word(table + i * 8);
-                if e & PRESENT != 0 && (depth == 0 || e & HUGE == 0) {
-                    next.push(e & ADDR);
-                }
-            }
-        }
-        level = next;
-    }
-    pages
 }

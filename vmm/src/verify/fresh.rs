@@ -1,5 +1,5 @@
-//! Verify mode: boot the guest on a crash image with the promises made
-//! before the crash point, and collect its verdict.
+//! One crash image verified in a VM of its own: boot the guest on it with
+//! the promises made before the crash point, and collect its verdict.
 //!
 //! A crash image is the initial media (what the guest's untraced setup left)
 //! with the lines the model chose. The trace holds the touched lines but
@@ -8,11 +8,12 @@
 //! against that hash.
 
 use crate::error::VmmError;
+use crate::guest::GuestSource;
 use crate::guest_report::Verdict;
 use crate::nvdimm::NvdimmOptions;
 use crate::replay::{self, Replayed};
 use crate::run_kind::RunKind;
-use crate::session::{self, GuestSource, RunConfig};
+use crate::session::{self, RunConfig};
 use crate::verify_input::VerifyInput;
 use pmemvm_device::backing::NvdimmConfig;
 use pmemvm_device::crash::ImageSpec;
