@@ -10,9 +10,9 @@ use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::error::{Location, Result, TraceError};
-use crate::header::LINE_SIZE;
 use crate::hex;
 use crate::point::CrashPoint;
+use pmemvm_abi::persistence::LINE_SIZE;
 
 /// One traced operation.
 #[derive(Debug, Clone, PartialEq, Eq)]

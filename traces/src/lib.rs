@@ -9,7 +9,7 @@
 //! # fn main() -> Result<()> {
 //! let header = Header::new(
 //!     Device { base: 0x1_0000_0000, size: 64 << 20 },
-//!     Persistence::MemCtrl,
+//!     Persistence::Adr,
 //!     Atomicity::Line,
 //!     "pmem-smoke",
 //!     "correct",
@@ -46,9 +46,8 @@ pub use error::{Location, Result, TraceError};
 pub use event::{
     DeviceRange, Event, EventKind, Flush, Io, KIND_NAMES, Mark, PowerFail, Promise, Write,
 };
-pub use header::{
-    Atomicity, BUNDLED_GUEST, Device, FORMAT_NAME, FORMAT_VERSION, Header, LINE_SIZE, Persistence,
-};
+pub use header::{BUNDLED_GUEST, Device, FORMAT_NAME, FORMAT_VERSION, Header};
+pub use pmemvm_abi::persistence::{Atomicity, LINE_SIZE, Persistence};
 pub use point::{CrashPoint, PointCounts, PointResolver, PointSet};
 pub use reader::TraceReader;
 pub use selection::{CRASH_MARK, PointReason, PointSelector};

@@ -17,8 +17,8 @@ use serde::Serialize;
 
 use crate::error::{Result, TraceError};
 use crate::event::{Event, EventKind};
-use crate::header::Persistence;
 use crate::point::{CrashPoint, PointResolver, PointSet, plural};
+use pmemvm_abi::persistence::Persistence;
 
 /// The label of marks that name a crash step: the point just after each is
 /// always visited.
@@ -91,8 +91,8 @@ impl fmt::Display for PointReason {
 /// flight: under ADR a fence or `clflush`, under eADR every drain point.
 pub fn shrinks_images(ev: &EventKind, persistence: Persistence) -> bool {
     match persistence {
-        Persistence::MemCtrl => ev.is_fence() || matches!(ev, EventKind::Clflush(_)),
-        Persistence::Cpu => ev.is_drain_point(),
+        Persistence::Adr => ev.is_fence() || matches!(ev, EventKind::Clflush(_)),
+        Persistence::Eadr => ev.is_drain_point(),
     }
 }
 
@@ -230,7 +230,7 @@ impl PointSelector {
         }
         // Under ADR an `rmw`'s own write is in flight after it; under eADR
         // it drains with the rest.
-        let drained = self.persistence == Persistence::Cpu && ev.kind.is_drain_point();
+        let drained = self.persistence == Persistence::Eadr && ev.kind.is_drain_point();
         if ev.kind.is_store_like() {
             if !drained {
                 self.in_flight += 1;

@@ -334,14 +334,8 @@ impl Nvdimm {
                 base: self.base(),
                 size: self.size(),
             },
-            match self.options.persistence {
-                Persistence::Adr => pmemvm_traces::Persistence::MemCtrl,
-                Persistence::Eadr => pmemvm_traces::Persistence::Cpu,
-            },
-            match self.options.atomicity {
-                Atomicity::Line => pmemvm_traces::Atomicity::Line,
-                Atomicity::Word => pmemvm_traces::Atomicity::Word,
-            },
+            self.options.persistence,
+            self.options.atomicity,
             self.names.scenario.clone(),
             self.names.variant.clone(),
             self.names.seed,

@@ -5,7 +5,7 @@
 use crate::error::VmmError;
 use crate::session::VerifyInput;
 use pmemvm_abi::PromiseArgs;
-use pmemvm_device::model::{Atomicity, FenceKind, FlushKind, Model, ModelConfig, Persistence};
+use pmemvm_device::model::{FenceKind, FlushKind, Model, ModelConfig};
 use pmemvm_traces::{
     CrashPoint, DeviceRange, Event, EventKind, Header, PointResolver, TraceReader,
 };
@@ -15,14 +15,8 @@ use std::path::Path;
 pub fn model_config(header: &Header) -> ModelConfig {
     ModelConfig {
         size: header.device.size,
-        persistence: match header.persistence {
-            pmemvm_traces::Persistence::MemCtrl => Persistence::Adr,
-            pmemvm_traces::Persistence::Cpu => Persistence::Eadr,
-        },
-        atomicity: match header.atomicity {
-            pmemvm_traces::Atomicity::Line => Atomicity::Line,
-            pmemvm_traces::Atomicity::Word => Atomicity::Word,
-        },
+        persistence: header.persistence,
+        atomicity: header.atomicity,
     }
 }
 

@@ -3,7 +3,9 @@
 //! One definition, used by both sides: the VMM (`vmm`) and the guest runtime
 //! (`guest-tests/rt`). Everything here is `#![no_std]` plain data: port
 //! numbers, hypercall numbers, the guest-physical layout, the boot-info block,
-//! the hypercall mailbox and the ELF header section a guest carries.
+//! the hypercall mailbox and the ELF header section a guest carries, and the
+//! vocabulary of the persistency model ([`persistence`]) that the device
+//! model and the traces share.
 //!
 //! # How a guest talks to the VMM
 //!
@@ -21,8 +23,10 @@
 //!   [`fault`]).
 
 #![no_std]
+#![warn(missing_docs)]
 
 pub mod acpi;
+pub mod persistence;
 
 /// QEMU debugcon: each byte written is a console byte.
 pub const PORT_DEBUGCON: u16 = 0xe9;

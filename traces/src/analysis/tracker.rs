@@ -16,7 +16,8 @@ use std::collections::HashMap;
 use serde::Serialize;
 
 use crate::event::{Event, EventKind};
-use crate::header::{Header, Persistence};
+use crate::header::Header;
+use pmemvm_abi::persistence::Persistence;
 
 /// Where a line stands, from least to most urgent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -132,7 +133,7 @@ impl<T: Default> LineTracker<T> {
     /// A tracker for a trace with this header.
     pub fn new(header: &Header) -> LineTracker<T> {
         LineTracker {
-            eadr: header.persistence == Persistence::Cpu,
+            eadr: header.persistence == Persistence::Eadr,
             lines: HashMap::new(),
             flushed: Vec::new(),
             nt: Vec::new(),
