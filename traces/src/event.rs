@@ -593,45 +593,8 @@ pub(crate) fn parse_event(bytes: &[u8]) -> Result<Event> {
             {
                 return Err(unknown_kind(&kind));
             }
-            Err(json_error(e, "event"))
+            Err(TraceError::json(e, "event"))
         }
-    }
-}
-
-/// A serde_json error as a located [`TraceError`] (line and column relative
-/// to the parsed slice; the caller shifts them).
-pub(crate) fn json_error(e: serde_json::Error, what: &str) -> TraceError {
-    let at = Location {
-        path: None,
-        line: Some(e.line() as u64),
-        column: Some(e.column() as u64),
-    };
-    let mut msg = e.to_string();
-    // serde_json appends " at line L column C"; we print our own location.
-    if let Some(i) = msg.rfind(" at line ") {
-        msg.truncate(i);
-    }
-    match e.classify() {
-        serde_json::error::Category::Eof => TraceError::Truncated {
-            at,
-            reason: format!("{what} cut short: {msg}"),
-        },
-        serde_json::error::Category::Syntax | serde_json::error::Category::Io => {
-            TraceError::Syntax {
-                at,
-                reason: format!("{what}: {msg}"),
-            }
-        }
-        serde_json::error::Category::Data if what == "header" => {
-            TraceError::InvalidHeader { at, reason: msg }
-        }
-        serde_json::error::Category::Data if what == "event" => {
-            TraceError::InvalidEvent { at, reason: msg }
-        }
-        serde_json::error::Category::Data => TraceError::InvalidEvent {
-            at,
-            reason: format!("{what}: {msg}"),
-        },
     }
 }
 

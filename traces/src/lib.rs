@@ -37,6 +37,7 @@ pub mod header;
 pub mod hex;
 pub mod point;
 pub mod reader;
+pub mod resolver;
 mod scan;
 pub mod selection;
 mod validate;
@@ -48,7 +49,8 @@ pub use event::{
 };
 pub use header::{BUNDLED_GUEST, Device, FORMAT_NAME, FORMAT_VERSION, Header};
 pub use pmemvm_abi::persistence::{Atomicity, LINE_SIZE, Persistence};
-pub use point::{CrashPoint, PointCounts, PointResolver, PointSet};
+pub use point::{CrashPoint, PointSet};
 pub use reader::TraceReader;
+pub use resolver::{PointCounts, PointResolver};
 pub use selection::{CRASH_MARK, PointReason, PointSelector};
 pub use writer::{Format, TraceEncoder, TraceWriter};

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::error::{Location, Result, TraceError};
-use crate::event::{Event, json_error, parse_event};
+use crate::event::{Event, parse_event};
 use crate::header::{FORMAT_NAME, FORMAT_VERSION, Header};
 use crate::scan::{MAX_RECORD, Scanner};
 use crate::validate::Validator;
@@ -64,7 +64,7 @@ fn parse_header(bytes: &[u8]) -> Result<Header> {
             at: Location::default(),
             reason: "the first record is not a JSON object".into(),
         },
-        _ => json_error(e, "header"),
+        _ => TraceError::json(e, "header"),
     })?;
     if probe.format.as_ref().and_then(|v| v.as_str()) != Some(FORMAT_NAME) {
         return Err(TraceError::NotATrace {
@@ -88,7 +88,8 @@ fn parse_header(bytes: &[u8]) -> Result<Header> {
             });
         }
     }
-    let header = serde_json::from_slice::<Header>(bytes).map_err(|e| json_error(e, "header"))?;
+    let header =
+        serde_json::from_slice::<Header>(bytes).map_err(|e| TraceError::json(e, "header"))?;
     header.validate()?;
     Ok(header)
 }
@@ -308,8 +309,9 @@ impl<R: BufRead> TraceReader<R> {
                 }
                 let l = *line;
                 if is_end_record(&self.buf) {
-                    let rec = serde_json::from_slice::<EndRecord>(&self.buf)
-                        .map_err(|e| json_error(e, "end record").relocated(&self.path, l, 1))?;
+                    let rec = serde_json::from_slice::<EndRecord>(&self.buf).map_err(|e| {
+                        TraceError::json(e, "end record").relocated(&self.path, l, 1)
+                    })?;
                     if rec.end.events != self.validator.events() {
                         return Err(TraceError::Truncated {
                             at: Location::at(&self.path, l, None),

@@ -17,7 +17,8 @@ use serde::Serialize;
 
 use crate::error::{Result, TraceError};
 use crate::event::{Event, EventKind};
-use crate::point::{CrashPoint, PointResolver, PointSet, plural};
+use crate::point::{CrashPoint, PointSet};
+use crate::resolver::{PointResolver, plural};
 use pmemvm_abi::persistence::Persistence;
 
 /// The label of marks that name a crash step: the point just after each is
@@ -325,7 +326,7 @@ where
         let last = events.last().map_or(0, |e| e.seq);
         if last < *end {
             return Err(TraceError::PointBeyondEnd {
-                point: CrashPoint::Seq(*end),
+                point: CrashPoint::Seq(*end).to_string(),
                 reason: plural(last, "event"),
             });
         }
