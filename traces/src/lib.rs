@@ -32,6 +32,7 @@
 pub mod analysis;
 pub mod error;
 pub mod event;
+mod event_json;
 pub mod files;
 pub mod header;
 pub mod hex;

@@ -15,7 +15,8 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::error::{Location, Result, TraceError};
-use crate::event::{Event, parse_event};
+use crate::event::Event;
+use crate::event_json::parse_event;
 use crate::header::{FORMAT_NAME, FORMAT_VERSION, Header};
 use crate::scan::{MAX_RECORD, Scanner};
 use crate::validate::Validator;
