@@ -258,7 +258,10 @@ impl EventKind {
     }
 
     /// True for the drain points of eADR: fences, `rmw`, `clflush`, and the
-    /// port I/O instructions: `io`, `mark`, `promise`.
+    /// port I/O instructions: `io`, `mark`, `promise`. Under eADR every
+    /// cached write before a drain point is persistent after it. This is the
+    /// one statement of the rule: the point selector, the line tracker and
+    /// the VMM's replay into the device model all ask here.
     pub fn is_drain_point(&self) -> bool {
         self.is_fence()
             || matches!(
