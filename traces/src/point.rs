@@ -22,6 +22,18 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer, de::Error as _};
 use crate::error::{Result, TraceError};
 
 /// A crash point (see the module documentation for the grammar).
+///
+/// ```
+/// use pmemvm_traces::{CrashPoint, PointSet};
+///
+/// let p: CrashPoint = "mark:commit#2".parse().unwrap();
+/// assert_eq!(p, CrashPoint::Mark { label: "commit".into(), nth: 2 });
+/// assert_eq!(p.to_string(), "mark:commit#2");
+/// assert!("fence:0".parse::<CrashPoint>().is_err());
+///
+/// let window: PointSet = "fences@mark:begin..mark:end".parse().unwrap();
+/// assert!(matches!(window, PointSet::Window { .. }));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum CrashPoint {
     /// `seq:N`: just after event N; 0 is before the first event.

@@ -162,6 +162,30 @@ impl TraceReader<BufReader<File>> {
 
 impl<R: BufRead> TraceReader<R> {
     /// Reads the header from any buffered reader; `name` is used in errors.
+    ///
+    /// ```
+    /// use pmemvm_traces::{EventKind, Persistence, TraceReader};
+    /// # fn main() -> pmemvm_traces::Result<()> {
+    /// let trace = concat!(
+    ///     r#"{"format":"pmemvm-trace","version":1,"tool_version":"0.1.0","#,
+    ///     r#""model":["intel-x86","crash-sync","atomic-line"],"#,
+    ///     r#""device":{"base":"0x100000000","size":1048576},"line_size":64,"#,
+    ///     r#""persistence":"cpu","atomicity":"line","scenario":"demo","#,
+    ///     r#""variant":"correct","seed":1,"initial_media_sha256":""#,
+    ///     "0000000000000000000000000000000000000000000000000000000000000000",
+    ///     "\"}\n",
+    ///     r#"{"seq":1,"kind":"sfence"}"#,
+    ///     "\n",
+    ///     r#"{"end":{"events":1}}"#,
+    ///     "\n",
+    /// );
+    /// let mut reader = TraceReader::from_reader(trace.as_bytes(), "demo.jsonl")?;
+    /// assert_eq!(reader.header().persistence, Persistence::Eadr);
+    /// let ev = reader.next_event()?.expect("one event");
+    /// assert_eq!((ev.seq, ev.kind), (1, EventKind::Sfence));
+    /// assert!(reader.next_event()?.is_none());
+    /// # Ok(()) }
+    /// ```
     pub fn from_reader(mut reader: R, name: impl Into<PathBuf>) -> Result<TraceReader<R>> {
         let path = name.into();
         let format = sniff(&mut reader, &path)?;

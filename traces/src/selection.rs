@@ -284,6 +284,25 @@ impl PointSelector {
 
 /// Every point of `set` on a whole trace, in order, with why it is visited
 /// (the first reason when two name one point). `seed` draws `random:N`.
+///
+/// ```
+/// use pmemvm_traces::selection::select;
+/// use pmemvm_traces::{Event, EventKind, Flush, Persistence, PointSet, Write};
+/// # fn main() -> pmemvm_traces::Result<()> {
+/// // A store, its flush, a fence, a mark.
+/// let events = Event::numbered(vec![
+///     EventKind::Store(Write::new(0x1_0000_0000, 0, vec![1], 0x10_0000)),
+///     EventKind::Clwb(Flush::new(0x1_0000_0000, 0)),
+///     EventKind::Sfence,
+///     EventKind::Mark(pmemvm_traces::Mark::new("done")),
+/// ]);
+/// let fences: PointSet = "fences".parse()?;
+/// let points = select(&fences, Persistence::Adr, events.into_iter().map(Ok), 0)?;
+/// // Just before the fence (after seq 2), and after the last event.
+/// let seqs: Vec<u64> = points.iter().map(|(seq, _reason)| *seq).collect();
+/// assert_eq!(seqs, [2, 4]);
+/// # Ok(()) }
+/// ```
 pub fn select<I>(
     set: &PointSet,
     persistence: Persistence,

@@ -228,9 +228,9 @@ pub mod hc {
     const _: () = assert!(MAX_CHECK_LEN <= MAX_BUFFER);
 }
 
-/// Exception reports on [`PORT_FAULT`](crate::PORT_FAULT).
+/// Exception reports on [`PORT_FAULT`].
 ///
-/// The ring-0 stub loads `rdi` = vector (plus [`NESTED`] when a page fault
+/// The ring-0 stub loads `rdi` = vector (plus [`NESTED`](fault::NESTED) when a page fault
 /// hit the handler of the same task), `rsi` = error code, `rdx` = faulting
 /// RIP, `rcx` = CR2, then writes to the port.
 pub mod fault {
@@ -338,11 +338,11 @@ pub struct VerifyHeader {
 /// KVM sees every store to the NVDIMM (it is mapped read-only at the KVM
 /// level) but no flush, no fence, and cannot tell a non-temporal store or a
 /// locked read-modify-write from a plain store. The guest's
-/// persistent-memory API therefore appends an [`Entry`] here *before* it
+/// persistent-memory API therefore appends an [`Entry`](pmem::Entry) here *before* it
 /// executes each such instruction; the VMM drains the ring at every exit,
 /// before it handles the exit, so events keep program order. `NTSTORE` and
 /// `RMW` entries announce the very next store exit (same address and size).
-/// A full ring and every fence ring [`PORT_PMEM_DOORBELL`](crate::PORT_PMEM_DOORBELL).
+/// A full ring and every fence ring [`PORT_PMEM_DOORBELL`].
 pub mod pmem {
     /// Number of entries.
     pub const ENTRIES: u64 = 254;
