@@ -5,8 +5,6 @@ use std::fmt;
 use std::io;
 use std::path::PathBuf;
 
-use crate::point::CrashPoint;
-
 /// Where in a trace an error was found: file, line and column, each when known.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Location {
@@ -203,8 +201,8 @@ pub enum TraceError {
         "crash point {point} lies beyond the end of the trace: {point} but the trace has {reason}"
     )]
     PointBeyondEnd {
-        /// The point.
-        point: CrashPoint,
+        /// The point, as written (`fence:9`).
+        point: String,
         /// What the trace has, e.g. "4 fences".
         reason: String,
     },
@@ -302,6 +300,43 @@ impl TraceError {
         TraceError::Io {
             path: path.into(),
             error,
+        }
+    }
+
+    /// A serde_json error as a located [`TraceError`] (line and column relative
+    /// to the parsed slice; the caller shifts them).
+    pub(crate) fn json(e: serde_json::Error, what: &str) -> TraceError {
+        let at = Location {
+            path: None,
+            line: Some(e.line() as u64),
+            column: Some(e.column() as u64),
+        };
+        let mut msg = e.to_string();
+        // serde_json appends " at line L column C"; we print our own location.
+        if let Some(i) = msg.rfind(" at line ") {
+            msg.truncate(i);
+        }
+        match e.classify() {
+            serde_json::error::Category::Eof => TraceError::Truncated {
+                at,
+                reason: format!("{what} cut short: {msg}"),
+            },
+            serde_json::error::Category::Syntax | serde_json::error::Category::Io => {
+                TraceError::Syntax {
+                    at,
+                    reason: format!("{what}: {msg}"),
+                }
+            }
+            serde_json::error::Category::Data if what == "header" => {
+                TraceError::InvalidHeader { at, reason: msg }
+            }
+            serde_json::error::Category::Data if what == "event" => {
+                TraceError::InvalidEvent { at, reason: msg }
+            }
+            serde_json::error::Category::Data => TraceError::InvalidEvent {
+                at,
+                reason: format!("{what}: {msg}"),
+            },
         }
     }
 

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Location, Result, TraceError};
 use crate::hex;
 use pmemvm_abi::layout::MAX_NVDIMM_SIZE;
+use pmemvm_abi::persistence::{Atomicity, LINE_SIZE, Persistence};
 
 /// Value of [`Header::format`]: identifies a pmemvm trace.
 pub const FORMAT_NAME: &str = "pmemvm-trace";
@@ -12,9 +13,6 @@ pub const FORMAT_NAME: &str = "pmemvm-trace";
 pub const FORMAT_VERSION: u64 = 1;
 /// Value of [`Header::guest`] for the guest agent embedded in pmemvm.
 pub const BUNDLED_GUEST: &str = "bundled";
-/// Size of a cache line, the only value of [`Header::line_size`] in version 1.
-pub const LINE_SIZE: u64 = 64;
-
 /// Model assumption: Intel x86 semantics (Px86): `clflush` needs no fence,
 /// `clwb` writes back the whole line.
 pub const MODEL_INTEL: &str = "intel-x86";
@@ -26,61 +24,30 @@ pub const MODEL_ATOMIC_LINE: &str = "atomic-line";
 /// Model assumption: each aligned 8-byte word persists independently.
 pub const MODEL_ATOMIC_WORD: &str = "atomic-word";
 
-/// The power-fail-protected domain (QEMU's `nvdimm-persistence`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum Persistence {
-    /// ADR: memory controller and media; CPU caches are lost.
+/// The model assumption string for an atomicity unit.
+fn model_name(atomicity: Atomicity) -> &'static str {
+    match atomicity {
+        Atomicity::Line => MODEL_ATOMIC_LINE,
+        Atomicity::Word => MODEL_ATOMIC_WORD,
+    }
+}
+
+/// The JSON form of [`Persistence`]: its QEMU name.
+#[derive(Serialize, Deserialize)]
+#[serde(remote = "Persistence", rename = "Persistence")]
+enum PersistenceJson {
     #[serde(rename = "mem-ctrl")]
-    MemCtrl,
-    /// eADR: the CPU caches are in the domain too.
+    Adr,
     #[serde(rename = "cpu")]
-    Cpu,
+    Eadr,
 }
 
-impl Persistence {
-    /// The name used in traces and on the command line.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Persistence::MemCtrl => "mem-ctrl",
-            Persistence::Cpu => "cpu",
-        }
-    }
-}
-
-/// The unit that persists atomically.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Atomicity {
-    /// The 64-byte cache line (default).
+/// The JSON form of [`Atomicity`]: its name.
+#[derive(Serialize, Deserialize)]
+#[serde(remote = "Atomicity", rename = "Atomicity", rename_all = "lowercase")]
+enum AtomicityJson {
     Line,
-    /// Each aligned 8-byte word.
     Word,
-}
-
-impl Atomicity {
-    /// The name used in traces and on the command line.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Atomicity::Line => "line",
-            Atomicity::Word => "word",
-        }
-    }
-
-    /// Size in bytes of the atomic unit: 64 or 8. Writes never cross it.
-    pub fn unit(self) -> u64 {
-        match self {
-            Atomicity::Line => LINE_SIZE,
-            Atomicity::Word => 8,
-        }
-    }
-
-    /// The model assumption string for this unit.
-    pub fn model_name(self) -> &'static str {
-        match self {
-            Atomicity::Line => MODEL_ATOMIC_LINE,
-            Atomicity::Word => MODEL_ATOMIC_WORD,
-        }
-    }
 }
 
 /// The emulated NVDIMM as the guest sees it.
@@ -112,8 +79,10 @@ pub struct Header {
     /// Cache-line size: 64.
     pub line_size: u64,
     /// ADR (`mem-ctrl`) or eADR (`cpu`).
+    #[serde(with = "PersistenceJson")]
     pub persistence: Persistence,
     /// Line or word atomicity.
+    #[serde(with = "AtomicityJson")]
     pub atomicity: Atomicity,
     /// Scenario the guest ran.
     pub scenario: String,
@@ -159,7 +128,7 @@ impl Header {
             model: vec![
                 MODEL_INTEL.to_string(),
                 MODEL_SYNC.to_string(),
-                atomicity.model_name().to_string(),
+                model_name(atomicity).to_string(),
             ],
             device,
             line_size: LINE_SIZE,

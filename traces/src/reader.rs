@@ -15,7 +15,8 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::error::{Location, Result, TraceError};
-use crate::event::{Event, json_error, parse_event};
+use crate::event::Event;
+use crate::event_json::parse_event;
 use crate::header::{FORMAT_NAME, FORMAT_VERSION, Header};
 use crate::scan::{MAX_RECORD, Scanner};
 use crate::validate::Validator;
@@ -64,7 +65,7 @@ fn parse_header(bytes: &[u8]) -> Result<Header> {
             at: Location::default(),
             reason: "the first record is not a JSON object".into(),
         },
-        _ => json_error(e, "header"),
+        _ => TraceError::json(e, "header"),
     })?;
     if probe.format.as_ref().and_then(|v| v.as_str()) != Some(FORMAT_NAME) {
         return Err(TraceError::NotATrace {
@@ -88,7 +89,8 @@ fn parse_header(bytes: &[u8]) -> Result<Header> {
             });
         }
     }
-    let header = serde_json::from_slice::<Header>(bytes).map_err(|e| json_error(e, "header"))?;
+    let header =
+        serde_json::from_slice::<Header>(bytes).map_err(|e| TraceError::json(e, "header"))?;
     header.validate()?;
     Ok(header)
 }
@@ -160,6 +162,30 @@ impl TraceReader<BufReader<File>> {
 
 impl<R: BufRead> TraceReader<R> {
     /// Reads the header from any buffered reader; `name` is used in errors.
+    ///
+    /// ```
+    /// use pmemvm_traces::{EventKind, Persistence, TraceReader};
+    /// # fn main() -> pmemvm_traces::Result<()> {
+    /// let trace = concat!(
+    ///     r#"{"format":"pmemvm-trace","version":1,"tool_version":"0.1.0","#,
+    ///     r#""model":["intel-x86","crash-sync","atomic-line"],"#,
+    ///     r#""device":{"base":"0x100000000","size":1048576},"line_size":64,"#,
+    ///     r#""persistence":"cpu","atomicity":"line","scenario":"demo","#,
+    ///     r#""variant":"correct","seed":1,"initial_media_sha256":""#,
+    ///     "0000000000000000000000000000000000000000000000000000000000000000",
+    ///     "\"}\n",
+    ///     r#"{"seq":1,"kind":"sfence"}"#,
+    ///     "\n",
+    ///     r#"{"end":{"events":1}}"#,
+    ///     "\n",
+    /// );
+    /// let mut reader = TraceReader::from_reader(trace.as_bytes(), "demo.jsonl")?;
+    /// assert_eq!(reader.header().persistence, Persistence::Eadr);
+    /// let ev = reader.next_event()?.expect("one event");
+    /// assert_eq!((ev.seq, ev.kind), (1, EventKind::Sfence));
+    /// assert!(reader.next_event()?.is_none());
+    /// # Ok(()) }
+    /// ```
     pub fn from_reader(mut reader: R, name: impl Into<PathBuf>) -> Result<TraceReader<R>> {
         let path = name.into();
         let format = sniff(&mut reader, &path)?;
@@ -308,8 +334,9 @@ impl<R: BufRead> TraceReader<R> {
                 }
                 let l = *line;
                 if is_end_record(&self.buf) {
-                    let rec = serde_json::from_slice::<EndRecord>(&self.buf)
-                        .map_err(|e| json_error(e, "end record").relocated(&self.path, l, 1))?;
+                    let rec = serde_json::from_slice::<EndRecord>(&self.buf).map_err(|e| {
+                        TraceError::json(e, "end record").relocated(&self.path, l, 1)
+                    })?;
                     if rec.end.events != self.validator.events() {
                         return Err(TraceError::Truncated {
                             at: Location::at(&self.path, l, None),

@@ -17,8 +17,9 @@ use serde::Serialize;
 
 use crate::error::{Result, TraceError};
 use crate::event::{Event, EventKind};
-use crate::header::Persistence;
-use crate::point::{CrashPoint, PointResolver, PointSet, plural};
+use crate::point::{CrashPoint, PointSet};
+use crate::resolver::{PointResolver, plural};
+use pmemvm_abi::persistence::Persistence;
 
 /// The label of marks that name a crash step: the point just after each is
 /// always visited.
@@ -91,8 +92,8 @@ impl fmt::Display for PointReason {
 /// flight: under ADR a fence or `clflush`, under eADR every drain point.
 pub fn shrinks_images(ev: &EventKind, persistence: Persistence) -> bool {
     match persistence {
-        Persistence::MemCtrl => ev.is_fence() || matches!(ev, EventKind::Clflush(_)),
-        Persistence::Cpu => ev.is_drain_point(),
+        Persistence::Adr => ev.is_fence() || matches!(ev, EventKind::Clflush(_)),
+        Persistence::Eadr => ev.is_drain_point(),
     }
 }
 
@@ -230,7 +231,7 @@ impl PointSelector {
         }
         // Under ADR an `rmw`'s own write is in flight after it; under eADR
         // it drains with the rest.
-        let drained = self.persistence == Persistence::Cpu && ev.kind.is_drain_point();
+        let drained = self.persistence == Persistence::Eadr && ev.kind.is_drain_point();
         if ev.kind.is_store_like() {
             if !drained {
                 self.in_flight += 1;
@@ -283,6 +284,25 @@ impl PointSelector {
 
 /// Every point of `set` on a whole trace, in order, with why it is visited
 /// (the first reason when two name one point). `seed` draws `random:N`.
+///
+/// ```
+/// use pmemvm_traces::selection::select;
+/// use pmemvm_traces::{Event, EventKind, Flush, Persistence, PointSet, Write};
+/// # fn main() -> pmemvm_traces::Result<()> {
+/// // A store, its flush, a fence, a mark.
+/// let events = Event::numbered(vec![
+///     EventKind::Store(Write::new(0x1_0000_0000, 0, vec![1], 0x10_0000)),
+///     EventKind::Clwb(Flush::new(0x1_0000_0000, 0)),
+///     EventKind::Sfence,
+///     EventKind::Mark(pmemvm_traces::Mark::new("done")),
+/// ]);
+/// let fences: PointSet = "fences".parse()?;
+/// let points = select(&fences, Persistence::Adr, events.into_iter().map(Ok), 0)?;
+/// // Just before the fence (after seq 2), and after the last event.
+/// let seqs: Vec<u64> = points.iter().map(|(seq, _reason)| *seq).collect();
+/// assert_eq!(seqs, [2, 4]);
+/// # Ok(()) }
+/// ```
 pub fn select<I>(
     set: &PointSet,
     persistence: Persistence,
@@ -325,7 +345,7 @@ where
         let last = events.last().map_or(0, |e| e.seq);
         if last < *end {
             return Err(TraceError::PointBeyondEnd {
-                point: CrashPoint::Seq(*end),
+                point: CrashPoint::Seq(*end).to_string(),
                 reason: plural(last, "event"),
             });
         }

@@ -7,8 +7,9 @@ use std::collections::HashSet;
 
 use crate::error::{Result, TraceError};
 use crate::event::{DeviceRange, Event, EventKind, Flush, Write};
-use crate::header::{Atomicity, Header, LINE_SIZE};
+use crate::header::Header;
 use crate::hex::format_addr;
+use pmemvm_abi::persistence::{Atomicity, LINE_SIZE};
 
 /// Validation state over one trace.
 #[derive(Debug, Clone)]
@@ -100,7 +101,7 @@ impl Validator {
 
     fn check_write(&mut self, kind: &str, w: &Write) -> Result<()> {
         self.check_offset(w.addr, w.offset, w.size())?;
-        let unit = self.atomicity.unit();
+        let unit = self.atomicity.unit_size();
         if w.offset / unit != (w.offset + w.size() - 1) / unit {
             return Err(TraceError::invalid(format!(
                 "a {}-byte {kind} at {} crosses a {unit}-byte boundary (writes are split at {})",

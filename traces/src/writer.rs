@@ -159,7 +159,8 @@ impl<W: io::Write> TraceEncoder<W> {
 /// the target, renamed into place by [`finish`](Self::finish). Dropped
 /// unfinished, it removes the temporary file, so a failed run leaves no file
 /// that looks complete (a killed process leaves at most a hidden
-/// `.NAME.PID-N.tmp`).
+/// `.NAME.PID-N.tmp`). The [crate documentation](crate#example) shows it
+/// at work.
 #[derive(Debug)]
 pub struct TraceWriter {
     enc: Option<TraceEncoder<BufWriter<OutputFile>>>,

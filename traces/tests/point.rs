@@ -157,7 +157,7 @@ fn sets() {
     use selection::{PointReason::*, resolve, select};
     let sel = |s: &str, p: Persistence| select(&s.parse::<PointSet>().unwrap(), p, events(), 7);
     let adr = |s: &str| -> Vec<u64> {
-        sel(s, Persistence::MemCtrl)
+        sel(s, Persistence::Adr)
             .unwrap()
             .into_iter()
             .map(|(seq, _)| seq)
@@ -166,17 +166,17 @@ fn sets() {
     // Before the sfence (the store in flight) and before the mfence (the
     // rmw's own write in flight), then the end.
     assert_eq!(
-        sel("fences", Persistence::MemCtrl).unwrap(),
+        sel("fences", Persistence::Adr).unwrap(),
         vec![(3, BeforeFence), (6, BeforeFence), (7, End)]
     );
     // eADR: before a mark (a drain point) with a write in flight; the
     // rmw's own write drains with it.
     assert_eq!(
-        sel("fences", Persistence::Cpu).unwrap(),
+        sel("fences", Persistence::Eadr).unwrap(),
         vec![(1, BeforeDrain), (7, End)]
     );
     assert_eq!(
-        sel("after-fences", Persistence::MemCtrl).unwrap(),
+        sel("after-fences", Persistence::Adr).unwrap(),
         vec![(4, AfterFence), (7, End)]
     );
     assert_eq!(adr("stores"), vec![1, 5, 7]);
@@ -184,13 +184,13 @@ fn sets() {
     assert_eq!(adr("all"), (0..=7).collect::<Vec<_>>());
     assert_eq!(adr("seq:0..2"), vec![0, 1, 2, 7]);
     assert_eq!(adr("seq:6..7"), vec![6, 7]);
-    assert!(sel("seq:6..9", Persistence::MemCtrl).is_err());
+    assert!(sel("seq:6..9", Persistence::Adr).is_err());
     assert_eq!(adr("fence:2"), vec![5, 7]);
     // Windows: the bounds are included, the end only when inside.
     assert_eq!(adr("fences@mark:a..mark:a#2"), vec![3, 6]);
     assert_eq!(adr("stores@..mark:a"), vec![1]);
     assert_eq!(adr("all@seq:6.."), vec![6, 7]);
-    let e = sel("fences@mark:a#3..", Persistence::MemCtrl)
+    let e = sel("fences@mark:a#3..", Persistence::Adr)
         .unwrap_err()
         .to_string();
     assert!(e.contains("2 marks labelled `a`"), "{e}");

@@ -4,7 +4,7 @@
 
 use crate::error::VmmError;
 use crate::verify_input::VerifyInput;
-use pmemvm_device::model::{Atomicity, FenceKind, FlushKind, Model, ModelConfig, Persistence};
+use pmemvm_device::model::{FenceKind, FlushKind, Model, ModelConfig};
 use pmemvm_traces::{CrashPoint, Event, EventKind, Header, PointResolver, TraceReader};
 use std::path::Path;
 
@@ -12,14 +12,8 @@ use std::path::Path;
 pub fn model_config(header: &Header) -> ModelConfig {
     ModelConfig {
         size: header.device.size,
-        persistence: match header.persistence {
-            pmemvm_traces::Persistence::MemCtrl => Persistence::Adr,
-            pmemvm_traces::Persistence::Cpu => Persistence::Eadr,
-        },
-        atomicity: match header.atomicity {
-            pmemvm_traces::Atomicity::Line => Atomicity::Line,
-            pmemvm_traces::Atomicity::Word => Atomicity::Word,
-        },
+        persistence: header.persistence,
+        atomicity: header.atomicity,
     }
 }
 
@@ -40,8 +34,9 @@ pub fn apply(model: &mut Model, ev: &Event) -> Result<(), VmmError> {
         EventKind::Clflush(f) => model.flush(seq, FlushKind::Clflush, f.offset)?,
         EventKind::Sfence => model.fence(seq, FenceKind::Sfence),
         EventKind::Mfence => model.fence(seq, FenceKind::Mfence),
-        EventKind::Io(_) | EventKind::Mark(_) | EventKind::Promise(_) => model.drain(seq),
-        EventKind::PowerFail(_) => {}
+        // The drain points not handled above: the port I/O instructions.
+        kind if kind.is_drain_point() => model.drain(seq),
+        _ => {}
     }
     Ok(())
 }

@@ -299,7 +299,7 @@ fn compare(persistence: Persistence, atomicity: Atomicity, seed: u64, n: usize) 
 
 #[test]
 fn default_points_find_every_bug_under_adr_line() {
-    let missed = compare(Persistence::MemCtrl, Atomicity::Line, 1, 400);
+    let missed = compare(Persistence::Adr, Atomicity::Line, 1, 400);
     assert!(
         missed > 0,
         "after-fences missed nothing: the test cannot tell the sets apart"
@@ -308,7 +308,7 @@ fn default_points_find_every_bug_under_adr_line() {
 
 #[test]
 fn default_points_find_every_bug_under_adr_word() {
-    let missed = compare(Persistence::MemCtrl, Atomicity::Word, 2, 300);
+    let missed = compare(Persistence::Adr, Atomicity::Word, 2, 300);
     assert!(
         missed > 0,
         "after-fences missed nothing: the test cannot tell the sets apart"
@@ -317,14 +317,14 @@ fn default_points_find_every_bug_under_adr_word() {
 
 #[test]
 fn default_points_find_every_bug_under_eadr() {
-    compare(Persistence::Cpu, Atomicity::Line, 3, 300);
-    compare(Persistence::Cpu, Atomicity::Word, 4, 200);
+    compare(Persistence::Eadr, Atomicity::Line, 3, 300);
+    compare(Persistence::Eadr, Atomicity::Word, 4, 200);
 }
 
 #[test]
 fn after_fences_misses_the_log_without_a_fence_and_the_default_catches_it() {
     let log = Program::log_without_fence();
-    let (adr, line) = (Persistence::MemCtrl, Atomicity::Line);
+    let (adr, line) = (Persistence::Adr, Atomicity::Line);
     let all = bugs(&log, adr, line, &PointSet::All).expect("small");
     assert!(!all.is_empty(), "the log loses a promised record");
     assert_eq!(

@@ -76,7 +76,7 @@ fn header() -> Header {
             base: 0x1_0000_0000,
             size: 64 << 20,
         },
-        Persistence::MemCtrl,
+        Persistence::Adr,
         Atomicity::Line,
         "synthetic",
         "no-fence",

@@ -73,18 +73,18 @@ fn textbook_cases_have_the_expected_number_of_images() {
         Event::new(2, EventKind::Clwb(Flush::new(BASE, 0))),
         Event::new(3, EventKind::Sfence),
     ];
-    let t = write_trace(&dir, "flushed", Persistence::MemCtrl, &flushed);
+    let t = write_trace(&dir, "flushed", Persistence::Adr, &flushed);
     assert_eq!(count(&t, "end"), "1", "store x; clwb x; sfence");
     assert_eq!(count(&t, "seq:2"), "2", "store x; clwb x (no fence yet)");
 
     let two_lines = [store(1, 0, 1, true), store(2, 64, 2, true)];
-    let adr = write_trace(&dir, "adr", Persistence::MemCtrl, &two_lines);
-    let eadr = write_trace(&dir, "eadr", Persistence::Cpu, &two_lines);
+    let adr = write_trace(&dir, "adr", Persistence::Adr, &two_lines);
+    let eadr = write_trace(&dir, "eadr", Persistence::Eadr, &two_lines);
     assert_eq!(count(&adr, "end"), "4", "store x; store y under ADR");
     assert_eq!(count(&eadr, "end"), "3", "store x; store y under eADR");
 
     let nt_then_cached = [ntstore(1, 0, 1), store(2, 8, 2, false)];
-    let nt = write_trace(&dir, "nt", Persistence::MemCtrl, &nt_then_cached);
+    let nt = write_trace(&dir, "nt", Persistence::Adr, &nt_then_cached);
     assert_eq!(
         count(&nt, "end"),
         "4",
@@ -97,7 +97,7 @@ fn textbook_cases_have_the_expected_number_of_images() {
 fn bad_points_and_files_are_named_in_one_line() {
     let dir = std::env::temp_dir().join(format!("pmemvm-states-bad-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("dir");
-    let t = write_trace(&dir, "t", Persistence::MemCtrl, &[store(1, 0, 1, true)]);
+    let t = write_trace(&dir, "t", Persistence::Adr, &[store(1, 0, 1, true)]);
     let garbage = dir.join("garbage.json");
     std::fs::write(&garbage, "{\"hello\": 1}").expect("write");
     for (file, at, want) in [

@@ -42,7 +42,7 @@ fn write_trace(path: &Path, fence: bool) {
             base: BASE,
             size: 1 << 20,
         },
-        Persistence::MemCtrl,
+        Persistence::Adr,
         Atomicity::Line,
         "cli",
         if fence { "correct" } else { "missing-fence" },

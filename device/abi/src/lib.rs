@@ -3,7 +3,9 @@
 //! One definition, used by both sides: the VMM (`vmm`) and the guest runtime
 //! (`guest-tests/rt`). Everything here is `#![no_std]` plain data: port
 //! numbers, hypercall numbers, the guest-physical layout, the boot-info block,
-//! the hypercall mailbox and the ELF header section a guest carries.
+//! the hypercall mailbox and the ELF header section a guest carries, and the
+//! vocabulary of the persistency model ([`persistence`]) that the device
+//! model and the traces share.
 //!
 //! # How a guest talks to the VMM
 //!
@@ -21,9 +23,11 @@
 //!   [`fault`]).
 
 #![no_std]
+#![warn(missing_docs)]
 
 pub mod acpi;
 pub mod codec;
+pub mod persistence;
 
 pub use codec::Plain;
 use codec::plain;
@@ -237,9 +241,9 @@ pub mod hc {
     const _: () = assert!(MAX_CHECK_LEN <= MAX_BUFFER);
 }
 
-/// Exception reports on [`PORT_FAULT`](crate::PORT_FAULT).
+/// Exception reports on [`PORT_FAULT`].
 ///
-/// The ring-0 stub loads `rdi` = vector (plus [`NESTED`] when a page fault
+/// The ring-0 stub loads `rdi` = vector (plus [`NESTED`](fault::NESTED) when a page fault
 /// hit the handler of the same task), `rsi` = error code, `rdx` = faulting
 /// RIP, `rcx` = CR2, then writes to the port.
 pub mod fault {
@@ -359,11 +363,11 @@ plain!(VerifyHeader, 24, { last_op: 0, promises: 8, written_bitmap_bytes: 16 });
 /// KVM sees every store to the NVDIMM (it is mapped read-only at the KVM
 /// level) but no flush, no fence, and cannot tell a non-temporal store or a
 /// locked read-modify-write from a plain store. The guest's
-/// persistent-memory API therefore appends an [`Entry`] here *before* it
+/// persistent-memory API therefore appends an [`Entry`](pmem::Entry) here *before* it
 /// executes each such instruction; the VMM drains the ring at every exit,
 /// before it handles the exit, so events keep program order. `NTSTORE` and
 /// `RMW` entries announce the very next store exit (same address and size).
-/// A full ring and every fence ring [`PORT_PMEM_DOORBELL`](crate::PORT_PMEM_DOORBELL).
+/// A full ring and every fence ring [`PORT_PMEM_DOORBELL`].
 pub mod pmem {
     /// Number of entries.
     pub const ENTRIES: u64 = 254;

@@ -1,107 +1,23 @@
-//! The model's configuration and the kinds of events it takes.
+//! The model's configuration and the kinds of events it takes; the
+//! persistence vocabulary is `pmemvm-abi`'s, re-exported.
 
-use std::fmt;
 use std::str::FromStr;
+
+use pmemvm_abi::persistence::UnknownName;
+pub use pmemvm_abi::persistence::{Atomicity, LINE_SIZE, Persistence, WORD_SIZE};
 
 use crate::DeviceError;
 
-/// Size of a cache line in bytes.
-pub const LINE_SIZE: u64 = 64;
-/// Size of a word (the atomicity unit of [`Atomicity::Word`]) in bytes.
-pub const WORD_SIZE: u64 = 8;
-
-/// Which caches are in the power-fail-protected domain.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Persistence {
-    /// ADR (QEMU `nvdimm-persistence=mem-ctrl`): the memory controller and the media only.
-    Adr,
-    /// eADR (QEMU `nvdimm-persistence=cpu`): the CPU caches too.
-    Eadr,
-}
-
-impl Persistence {
-    /// The QEMU `nvdimm-persistence` name: `mem-ctrl` (ADR) or `cpu` (eADR).
-    pub fn name(self) -> &'static str {
-        match self {
-            Persistence::Adr => "mem-ctrl",
-            Persistence::Eadr => "cpu",
-        }
-    }
-}
-
-impl fmt::Display for Persistence {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl FromStr for Persistence {
-    type Err = DeviceError;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "mem-ctrl" => Ok(Persistence::Adr),
-            "cpu" => Ok(Persistence::Eadr),
-            _ => Err(DeviceError::UnknownName {
-                what: "persistence",
-                name: s.to_string(),
-                expected: "mem-ctrl or cpu",
-            }),
-        }
-    }
-}
-
-/// The failure-atomicity unit of cached writes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Atomicity {
-    /// The 64-byte cache line (line write-back is atomic).
-    Line,
-    /// Each aligned 8-byte word independently.
-    Word,
-}
-
-impl Atomicity {
-    /// The name used on the command line: `line` or `word`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Atomicity::Line => "line",
-            Atomicity::Word => "word",
-        }
-    }
-
-    /// Size of one unit in bytes (64 or 8).
-    pub fn unit_size(self) -> u64 {
-        match self {
-            Atomicity::Line => LINE_SIZE,
-            Atomicity::Word => WORD_SIZE,
-        }
-    }
-
-    /// Number of units in one line (1 or 8).
-    pub fn units_per_line(self) -> usize {
-        (LINE_SIZE / self.unit_size()) as usize
-    }
-}
-
-impl fmt::Display for Atomicity {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl FromStr for Atomicity {
-    type Err = DeviceError;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "line" => Ok(Atomicity::Line),
-            "word" => Ok(Atomicity::Word),
-            _ => Err(DeviceError::UnknownName {
-                what: "atomicity",
-                name: s.to_string(),
-                expected: "line or word",
-            }),
-        }
+impl DeviceError {
+    /// Reads a [`Persistence`] or [`Atomicity`] name as given on the command
+    /// line; an unknown one is [`DeviceError::UnknownName`], which quotes it.
+    pub fn parse_name<T: FromStr<Err = UnknownName>>(name: &str) -> Result<T, DeviceError> {
+        name.parse()
+            .map_err(|e: UnknownName| DeviceError::UnknownName {
+                what: e.what,
+                name: name.to_string(),
+                expected: e.expected,
+            })
     }
 }
 

@@ -175,7 +175,7 @@ pub fn write<R: BufRead, W: std::io::Write>(
     let other = json!({
         "format": "pmemvm-trace chrome export",
         "scenario": header.scenario, "variant": header.variant, "seed": header.seed,
-        "persistence": header.persistence.as_str(), "atomicity": header.atomicity.as_str(),
+        "persistence": header.persistence.name(), "atomicity": header.atomicity.name(),
         "ts_unit": "one microsecond per event: ts = seq",
     });
     out.raw(b"{\"displayTimeUnit\":\"ns\",\"otherData\":")?;

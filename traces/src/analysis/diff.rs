@@ -64,13 +64,13 @@ fn header_differences(a: &Header, b: &Header) -> Vec<FieldDifference> {
         ("seed", a.seed.to_string(), b.seed.to_string()),
         (
             "persistence",
-            a.persistence.as_str().into(),
-            b.persistence.as_str().into(),
+            a.persistence.name().into(),
+            b.persistence.name().into(),
         ),
         (
             "atomicity",
-            a.atomicity.as_str().into(),
-            b.atomicity.as_str().into(),
+            a.atomicity.name().into(),
+            b.atomicity.name().into(),
         ),
         (
             "device.base",

@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use crate::event::{Event, EventKind, Mark};
-use crate::header::LINE_SIZE;
+use pmemvm_abi::persistence::LINE_SIZE;
 
 /// What a mark label says about regions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -21,8 +21,9 @@ use std::io::BufRead;
 use std::path::Path;
 
 use crate::error::Result;
-use crate::point::{CrashPoint, PointResolver};
+use crate::point::CrashPoint;
 use crate::reader::TraceReader;
+use crate::resolver::PointResolver;
 
 /// The seq just after which `point` lies in the trace at `path` (read up
 /// to the point only).

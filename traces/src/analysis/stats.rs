@@ -158,8 +158,8 @@ impl StatsBuilder {
             stats: Stats {
                 scenario: header.scenario.clone(),
                 variant: header.variant.clone(),
-                persistence: header.persistence.as_str(),
-                atomicity: header.atomicity.as_str(),
+                persistence: header.persistence.name(),
+                atomicity: header.atomicity.name(),
                 events: 0,
                 kinds: KindCounts::default(),
                 store_sizes: BTreeMap::new(),

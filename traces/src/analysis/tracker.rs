@@ -7,16 +7,18 @@
 //! business. Under ADR a cached write is guaranteed persistent after a
 //! `clflush` of its line, or a `clwb`/`clflushopt` of its line followed by a
 //! fence (`sfence`, `mfence`, `rmw`); an NT write after a fence. Under eADR a
-//! cached write is persistent at the next drain point (fence, `rmw`,
-//! `clflush`, `io`, `mark`, `promise`: the same events the device model
-//! drains at); NT writes still wait for a fence.
+//! cached write is persistent at the next drain point
+//! ([`EventKind::is_drain_point`]: fence, `rmw`, `clflush`, `io`, `mark`,
+//! `promise`, the same events the device model drains at); NT writes still
+//! wait for a fence.
 
 use std::collections::HashMap;
 
 use serde::Serialize;
 
 use crate::event::{Event, EventKind};
-use crate::header::{Header, Persistence};
+use crate::header::Header;
+use pmemvm_abi::persistence::Persistence;
 
 /// Where a line stands, from least to most urgent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -132,7 +134,7 @@ impl<T: Default> LineTracker<T> {
     /// A tracker for a trace with this header.
     pub fn new(header: &Header) -> LineTracker<T> {
         LineTracker {
-            eadr: header.persistence == Persistence::Cpu,
+            eadr: header.persistence == Persistence::Eadr,
             lines: HashMap::new(),
             flushed: Vec::new(),
             nt: Vec::new(),
@@ -143,11 +145,10 @@ impl<T: Default> LineTracker<T> {
 
     /// Applies one event; for a flush, says what it did.
     pub fn observe(&mut self, ev: &Event) -> Option<FlushEffect> {
-        match &ev.kind {
-            EventKind::Store(w) => self.cached_write(w.line()),
-            EventKind::Rmw(w) => {
+        let effect = match &ev.kind {
+            EventKind::Store(w) | EventKind::Rmw(w) => {
                 self.cached_write(w.line());
-                self.fence();
+                None
             }
             EventKind::NtStore(w) => {
                 let line = w.line();
@@ -157,6 +158,7 @@ impl<T: Default> LineTracker<T> {
                 {
                     self.nt.push(line);
                 }
+                None
             }
             EventKind::Clwb(f) | EventKind::ClflushOpt(f) => {
                 let effect = self.flush_effect(f.line);
@@ -164,29 +166,27 @@ impl<T: Default> LineTracker<T> {
                     self.update(f.line, false, |c| c.flushed = c.unpersisted);
                     self.flushed.push(f.line);
                 }
-                return Some(effect);
+                Some(effect)
             }
             EventKind::Clflush(f) => {
                 let effect = self.flush_effect(f.line);
-                if self.eadr {
-                    self.drain();
-                } else {
+                if !self.eadr {
                     self.update(f.line, false, |c| {
                         c.unpersisted = 0;
                         c.flushed = 0;
                     });
                 }
-                return Some(effect);
+                Some(effect)
             }
-            EventKind::Sfence | EventKind::Mfence => self.fence(),
-            EventKind::Io(_) | EventKind::Mark(_) | EventKind::Promise(_) => {
-                if self.eadr {
-                    self.drain();
-                }
-            }
-            EventKind::PowerFail(_) => {}
+            _ => None,
+        };
+        if ev.kind.is_fence() {
+            self.fence();
         }
-        None
+        if self.eadr && ev.kind.is_drain_point() {
+            self.drain();
+        }
+        effect
     }
 
     fn cached_write(&mut self, line: u64) {
@@ -236,11 +236,9 @@ impl<T: Default> LineTracker<T> {
         Some(after)
     }
 
-    /// A fence: commits pending flushes (ADR) and NT writes; drains under eADR.
+    /// A fence: commits pending flushes (ADR) and NT writes (under eADR it
+    /// is also a drain point, which [`LineTracker::observe`] applies).
     fn fence(&mut self) {
-        if self.eadr {
-            self.drain();
-        }
         for line in std::mem::take(&mut self.flushed) {
             self.update(line, false, |c| {
                 c.unpersisted -= c.flushed;

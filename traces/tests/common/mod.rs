@@ -12,7 +12,7 @@ pub fn header() -> Header {
             base: BASE,
             size: SIZE,
         },
-        Persistence::MemCtrl,
+        Persistence::Adr,
         Atomicity::Line,
         "pmem-smoke",
         "correct",

@@ -9,6 +9,7 @@ mod trace_cmd;
 mod verify_cmd;
 
 use clap::{Parser, Subcommand};
+use pmemvm_device::DeviceError;
 use std::path::{Path, PathBuf};
 
 /// pmemvm: find every way your persistent-memory code can lose data on power failure.
@@ -179,13 +180,9 @@ impl NvdimmArgs {
         };
         Ok(pmemvm::nvdimm::NvdimmOptions {
             backing,
-            persistence: self
-                .persistence
-                .parse()
+            persistence: DeviceError::parse_name(&self.persistence)
                 .map_err(|e| anyhow::anyhow!("--persistence {}: {e}", self.persistence))?,
-            atomicity: self
-                .atomicity
-                .parse()
+            atomicity: DeviceError::parse_name(&self.atomicity)
                 .map_err(|e| anyhow::anyhow!("--atomicity {}: {e}", self.atomicity))?,
             ..Default::default()
         })

@@ -106,8 +106,8 @@ pub fn run(opts: &CrashTestOptions) -> Result<Report, VmmError> {
         scenario: header.scenario.clone(),
         variant: header.variant.clone(),
         seed: header.seed,
-        persistence: header.persistence.as_str().into(),
-        atomicity: header.atomicity.as_str().into(),
+        persistence: header.persistence.name().into(),
+        atomicity: header.atomicity.name().into(),
         points: opts.points.to_string(),
         states: opts
             .states
@@ -388,8 +388,8 @@ fn retest_command(opts: &CrashTestOptions, header: &Header, window: Option<&Mark
         shell_word(&header.scenario),
         shell_word(&header.variant),
         header.seed,
-        header.persistence.as_str(),
-        header.atomicity.as_str()
+        header.persistence.name(),
+        header.atomicity.name()
     ));
     if let Some(b) = &opts.run.nvdimm.backing {
         cmd.push_str(&format!(" --nvdimm {}", shell_word(&b.to_string())));

@@ -348,7 +348,7 @@ mod tests {
                 base: 1 << 32,
                 size: 1 << 20,
             },
-            Persistence::MemCtrl,
+            Persistence::Adr,
             Atomicity::Line,
             "unit",
             "test",

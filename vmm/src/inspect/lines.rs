@@ -141,8 +141,8 @@ pub fn lines_at(path: &Path, point: &CrashPoint) -> Result<LinesReport, VmmError
         trace: path.display().to_string(),
         point: point.to_string(),
         seq: r.seq,
-        persistence: r.header.persistence.as_str(),
-        atomicity: r.header.atomicity.as_str(),
+        persistence: r.header.persistence.name(),
+        atomicity: r.header.atomicity.name(),
         counts,
         lines,
     })

@@ -80,7 +80,7 @@ fn write_trace(header: &Header, kinds: Vec<EventKind>) -> TempTrace {
 }
 
 fn adr() -> Header {
-    header(Persistence::MemCtrl, Atomicity::Line)
+    header(Persistence::Adr, Atomicity::Line)
 }
 
 fn explain(h: &Header, kinds: Vec<EventKind>, line: u64, at: &str) -> String {
@@ -235,7 +235,7 @@ fn why_flush_and_fence() {
 
 #[test]
 fn why_eadr_and_word_mode_and_untouched() {
-    let eadr = header(Persistence::Cpu, Atomicity::Line);
+    let eadr = header(Persistence::Eadr, Atomicity::Line);
     let kinds = || {
         vec![
             store(0x40, 0x10),
@@ -255,7 +255,7 @@ fn why_eadr_and_word_mode_and_untouched() {
              after the last drain point (seq 2), and no sfence"
         )
     );
-    let word = header(Persistence::MemCtrl, Atomicity::Word);
+    let word = header(Persistence::Adr, Atomicity::Word);
     let text = explain(
         &word,
         vec![
@@ -349,10 +349,10 @@ impl Rng {
 #[test]
 fn tracker_agrees_with_the_model() {
     for (persistence, atomicity) in [
-        (Persistence::MemCtrl, Atomicity::Line),
-        (Persistence::MemCtrl, Atomicity::Word),
-        (Persistence::Cpu, Atomicity::Line),
-        (Persistence::Cpu, Atomicity::Word),
+        (Persistence::Adr, Atomicity::Line),
+        (Persistence::Adr, Atomicity::Word),
+        (Persistence::Eadr, Atomicity::Line),
+        (Persistence::Eadr, Atomicity::Word),
     ] {
         let h = header(persistence, atomicity);
         for seed in 0..20 {

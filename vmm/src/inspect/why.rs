@@ -360,7 +360,7 @@ pub fn why(
     let line = line - line % LINE_SIZE;
     let r = replay_to(path, point)?;
     let state = r.model.line_state(line);
-    let eadr = r.header.persistence == Persistence::Cpu;
+    let eadr = r.header.persistence == Persistence::Eadr;
     let mut wanted = HashSet::new();
     for u in state.iter().flat_map(|s| &s.units) {
         wanted.extend([u.latest_store, u.persisted_store, u.persisted_by]);
@@ -373,7 +373,7 @@ pub fn why(
     let mut c = Collector {
         line,
         symbols,
-        unit_size: r.header.atomicity.unit(),
+        unit_size: r.header.atomicity.unit_size(),
         wanted,
         details: HashMap::new(),
         marks: MarkTracker::new(),
@@ -467,7 +467,7 @@ pub fn why(
         line,
         point: point_text,
         seq: r.seq,
-        persistence: r.header.persistence.as_str(),
+        persistence: r.header.persistence.name(),
         written: state.is_some(),
         persistent,
         units,

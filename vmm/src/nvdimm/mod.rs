@@ -455,14 +455,8 @@ fn header(config: &ModelConfig, names: &RunNames, media: &[u8]) -> Header {
             base: layout::NVDIMM_BASE,
             size: config.size,
         },
-        match config.persistence {
-            Persistence::Adr => pmemvm_traces::Persistence::MemCtrl,
-            Persistence::Eadr => pmemvm_traces::Persistence::Cpu,
-        },
-        match config.atomicity {
-            Atomicity::Line => pmemvm_traces::Atomicity::Line,
-            Atomicity::Word => pmemvm_traces::Atomicity::Word,
-        },
+        config.persistence,
+        config.atomicity,
         names.scenario.clone(),
         names.variant.clone(),
         names.seed,

@@ -74,8 +74,8 @@ pub fn run(a: &StatesArgs) -> anyhow::Result<i32> {
             "trace": a.file.display().to_string(),
             "point": point.to_string(),
             "seq": r.seq,
-            "persistence": r.header.persistence.as_str(),
-            "atomicity": r.header.atomicity.as_str(),
+            "persistence": r.header.persistence.name(),
+            "atomicity": r.header.atomicity.name(),
             "count": count_text,
             "exhaustive": exhaustive,
             "images": images.iter().map(|(s, i)| image_json(s, i)).collect::<Vec<_>>(),
@@ -87,8 +87,8 @@ pub fn run(a: &StatesArgs) -> anyhow::Result<i32> {
         "{} at {point} (just after seq {}), {} / {}: {count_text} distinct persistent image(s)",
         a.file.display(),
         r.seq,
-        r.header.persistence.as_str(),
-        r.header.atomicity.as_str()
+        r.header.persistence.name(),
+        r.header.atomicity.name()
     );
     match listed {
         Some(list) => {

@@ -314,7 +314,7 @@ mod tests {
                 base: 0x1_0000_0000,
                 size: 64 << 20,
             },
-            Persistence::MemCtrl,
+            Persistence::Adr,
             Atomicity::Line,
             "t",
             "v",
