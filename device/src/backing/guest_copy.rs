@@ -1,106 +1,95 @@
-//! The guest's copy of the media: a private mapping that the VMM registers
-//! as a KVM memslot.
+//! The guest's copy of the media: a private mapping, made and unmapped by
+//! vm-memory, that the VMM registers as a KVM memslot.
 
 use std::io;
-use std::ptr::NonNull;
 
-/// A private writable mapping of the guest-visible media, unmapped on drop.
+use vm_memory::mmap::MmapRegionError;
+use vm_memory::{FileOffset, MmapRegion};
+
+/// A private, writable mapping of the guest-visible media, unmapped on drop.
 ///
-/// Its host address and length are what the VMM registers as a KVM memslot.
+/// Its host address ([`GuestCopy::as_ptr`]) and length are what the VMM
+/// registers as a KVM memslot.
+///
+/// # Sharing the memory with a guest
+///
+/// Registering the memslot is the VMM's `unsafe` act, and it comes with an
+/// obligation: once registered, the guest writes this memory whenever a vCPU
+/// runs on the slot, behind Rust's back, while [`GuestCopy::as_slice`] and
+/// [`GuestCopy::as_mut_slice`] hand out ordinary references to it. So no vCPU
+/// may run on the slot while such a reference is alive: the copy is looked
+/// at only while the guest is stopped. (In pmemvm, the vCPU thread owns the
+/// copy and looks at it between two `KVM_RUN`s.) Without a registered slot,
+/// the copy is plain memory and these methods are the usual borrows.
 #[derive(Debug)]
 pub struct GuestCopy {
-    ptr: NonNull<u8>,
-    len: usize,
-}
-
-// SAFETY: the mapping is owned exclusively by this value (no other handle to
-// it exists); moving the owner to another thread is sound, like a `Vec<u8>`.
-unsafe impl Send for GuestCopy {}
-// SAFETY: shared references only give `&[u8]` access; mutation needs `&mut`.
-unsafe impl Sync for GuestCopy {}
-
-/// Maps `len` bytes of `fd` (or anonymous memory, with `fd` -1 and
-/// `MAP_ANONYMOUS` in `flags`), readable and writable, where the kernel
-/// chooses.
-///
-/// # Safety
-/// `fd` must be -1 with `MAP_ANONYMOUS`, or an open file at least `len`
-/// bytes long.
-pub(crate) unsafe fn map_rw(
-    fd: std::os::fd::RawFd,
-    len: usize,
-    flags: libc::c_int,
-) -> io::Result<NonNull<u8>> {
-    // SAFETY: a fresh mapping chosen by the kernel (no address hint, no
-    // MAP_FIXED), so no existing memory is affected; the caller vouches for
-    // `fd` and `len`.
-    let addr = unsafe {
-        libc::mmap(
-            std::ptr::null_mut(),
-            len,
-            libc::PROT_READ | libc::PROT_WRITE,
-            flags,
-            fd,
-            0,
-        )
-    };
-    if addr == libc::MAP_FAILED {
-        return Err(io::Error::last_os_error());
-    }
-    NonNull::new(addr.cast()).ok_or_else(|| io::Error::other("mmap returned null"))
+    region: MmapRegion,
 }
 
 impl GuestCopy {
-    /// Takes over a mapping.
-    ///
-    /// # Safety
-    /// `ptr` must be a readable and writable mapping of exactly `len` bytes
-    /// made with `mmap`, referred to by nothing else; the copy unmaps it.
-    pub(crate) unsafe fn from_mapping(ptr: NonNull<u8>, len: usize) -> GuestCopy {
-        GuestCopy { ptr, len }
+    /// Maps `len` bytes of `file` (anonymous zeros without one) privately
+    /// (`MAP_PRIVATE`: copy-on-write, never written back) and without a swap
+    /// reservation (`MAP_NORESERVE`).
+    pub(crate) fn map_private(file: Option<FileOffset>, len: usize) -> io::Result<GuestCopy> {
+        let anonymous = file.is_none();
+        let mut flags = libc::MAP_PRIVATE | libc::MAP_NORESERVE;
+        if anonymous {
+            flags |= libc::MAP_ANONYMOUS;
+        }
+        let region = map_rw(file, len, flags)?;
+        if anonymous {
+            // Anonymous memory may be backed by 2-MiB pages, which lets KVM map
+            // the guest's 2-MiB NVDIMM pages with one entry each: far fewer
+            // faults after a reused verify VM drops its mappings. Advice only.
+            // SAFETY: the range is exactly the mapping just made, which
+            // `region` owns; advice does not change its content.
+            unsafe { libc::madvise(region.as_ptr().cast(), len, libc::MADV_HUGEPAGE) };
+        }
+        Ok(GuestCopy { region })
     }
 
-    /// Host address of the mapping (page-aligned).
+    /// Host address of the mapping (page-aligned), for registering it as a
+    /// KVM memslot: see [the contract that comes with it](GuestCopy#sharing-the-memory-with-a-guest).
     pub fn as_ptr(&self) -> *mut u8 {
-        self.ptr.as_ptr()
+        self.region.as_ptr()
     }
 
     /// Length in bytes (the guest-visible size).
     pub fn len(&self) -> usize {
-        self.len
+        self.region.size()
     }
 
     /// Whether the mapping is empty (never, for a valid backing).
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.len() == 0
     }
 
-    /// The content. While the guest runs on it, KVM may change it underneath.
+    /// The content, while no guest runs on it.
     pub fn as_slice(&self) -> &[u8] {
-        // SAFETY: `ptr` is a live mapping of `len` readable bytes owned by
-        // `self` until drop; no `&mut` to it exists while `&self` is borrowed.
-        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
+        // SAFETY: the region maps `len` readable bytes for as long as `self`
+        // lives; no `&mut` to them exists while `&self` is borrowed, and by
+        // the type's contract no guest writes them while the slice lives.
+        unsafe { std::slice::from_raw_parts(self.region.as_ptr(), self.len()) }
     }
 
-    /// The content, writable.
+    /// The content, writable, while no guest runs on it.
     pub fn as_mut_slice(&mut self) -> &mut [u8] {
-        // SAFETY: `ptr` is a live mapping of `len` writable bytes owned by
-        // `self`; `&mut self` guarantees this is the only reference.
-        unsafe { std::slice::from_raw_parts_mut(self.ptr.as_ptr(), self.len) }
+        // SAFETY: the region maps `len` writable bytes for as long as `self`
+        // lives; `&mut self` makes this the only reference, and by the type's
+        // contract no guest touches them while the slice lives.
+        unsafe { std::slice::from_raw_parts_mut(self.region.as_ptr(), self.len()) }
     }
 }
 
-impl Drop for GuestCopy {
-    fn drop(&mut self) {
-        // SAFETY: `ptr`/`len` are exactly the mapping created in
-        // `map_guest_copy`, unmapped once here; no reference to it outlives
-        // `self`.
-        let rc = unsafe { libc::munmap(self.ptr.as_ptr().cast(), self.len) };
-        if rc != 0 {
-            log::warn!(
-                "munmap of the NVDIMM guest copy: {}",
-                io::Error::last_os_error()
-            );
-        }
-    }
+/// Maps `len` bytes of `file` (or anonymous memory, with `MAP_ANONYMOUS` in
+/// `flags`), readable and writable, where the kernel chooses.
+pub(crate) fn map_rw(
+    file: Option<FileOffset>,
+    len: usize,
+    flags: libc::c_int,
+) -> io::Result<MmapRegion> {
+    MmapRegion::build(file, len, libc::PROT_READ | libc::PROT_WRITE, flags).map_err(|e| match e {
+        MmapRegionError::Mmap(e) => e,
+        other => io::Error::other(other),
+    })
 }

@@ -5,8 +5,11 @@ use std::fs::{self, File, OpenOptions, Permissions};
 use std::io::{self, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use super::guest_copy::{GuestCopy, map_rw};
+use vm_memory::FileOffset;
+
+use super::guest_copy::GuestCopy;
 use super::options::NvdimmConfig;
 use super::size::{GUEST_ALIGN, MIB, format_size};
 use super::temp_file::{TempFile, check_dir_writable};
@@ -19,8 +22,9 @@ pub struct Backing {
     /// The file, `None` for [`Backing::temporary`].
     path: Option<PathBuf>,
     /// The existing file, opened read-only: initial content and the bytes
-    /// beyond the guest-visible part. `None` when the file does not exist.
-    file: Option<File>,
+    /// beyond the guest-visible part (shared with the guest copies mapping
+    /// it). `None` when the file does not exist.
+    file: Option<Arc<File>>,
     /// Permissions of the existing file, given to its replacement.
     permissions: Option<Permissions>,
     /// Size of the file.
@@ -130,7 +134,9 @@ impl Backing {
             self.path = Some(target);
             self.permissions = Some(meta.permissions());
         }
-        self.file = Some(File::open(path).map_err(|e| DeviceError::io(path, e))?);
+        self.file = Some(Arc::new(
+            File::open(path).map_err(|e| DeviceError::io(path, e))?,
+        ));
         Ok(())
     }
 
@@ -197,28 +203,8 @@ impl Backing {
         let len = usize::try_from(self.guest_size).map_err(|_| {
             DeviceError::nvdimm_option("size", "does not fit the host address space")
         })?;
-        let mut flags = libc::MAP_PRIVATE | libc::MAP_NORESERVE;
-        let fd = match &self.file {
-            Some(file) => std::os::fd::AsRawFd::as_raw_fd(file),
-            None => {
-                flags |= libc::MAP_ANONYMOUS;
-                -1
-            }
-        };
-        // SAFETY: `fd` is either -1 with MAP_ANONYMOUS or an open file at
-        // least `len` bytes long (its size was checked when opened).
-        let ptr = unsafe { map_rw(fd, len, flags) }.map_err(|e| self.io_error(e))?;
-        let addr = ptr.as_ptr().cast::<libc::c_void>();
-        if self.file.is_none() {
-            // Anonymous memory may be backed by 2-MiB pages, which lets KVM map
-            // the guest's 2-MiB NVDIMM pages with one entry each: far fewer
-            // faults after a reused verify VM drops its mappings. Advice only.
-            // SAFETY: `addr` is the mapping just made, `len` bytes long.
-            unsafe { libc::madvise(addr, len, libc::MADV_HUGEPAGE) };
-        }
-        // SAFETY: `ptr` is the fresh mapping of `len` bytes just made, that
-        // nothing else refers to; the copy takes it over.
-        Ok(unsafe { GuestCopy::from_mapping(ptr, len) })
+        let file = self.file.clone().map(|file| FileOffset::from_arc(file, 0));
+        GuestCopy::map_private(file, len).map_err(|e| self.io_error(e))
     }
 
     /// Writes `media` (the guest-visible content, [`Backing::guest_size`]
