@@ -16,6 +16,19 @@ use crate::backing::{GuestCopy, map_rw};
 use crate::error::DeviceError;
 
 /// Initial media in a memory file, readable through a shared mapping.
+///
+/// # Example
+///
+/// ```
+/// use pmemvm_device::media::SharedMedia;
+///
+/// let media = SharedMedia::from_bytes(&[7; 8192])?;
+/// let mut guest = media.map_private()?; // copy-on-write
+/// guest.as_mut_slice()[0] = 1;
+/// assert_eq!(guest.as_slice()[..2], [1, 7]);
+/// assert_eq!(media.as_slice()[0], 7); // the base is never written
+/// # Ok::<(), pmemvm_device::DeviceError>(())
+/// ```
 #[derive(Debug)]
 pub struct SharedMedia {
     /// The memory file, never resized.

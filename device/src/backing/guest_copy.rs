@@ -21,6 +21,19 @@ use vm_memory::{FileOffset, MmapRegion};
 /// at only while the guest is stopped. (In pmemvm, the vCPU thread owns the
 /// copy and looks at it between two `KVM_RUN`s.) Without a registered slot,
 /// the copy is plain memory and these methods are the usual borrows.
+///
+/// # Example
+///
+/// ```
+/// use pmemvm_device::backing::{Backing, MIB};
+///
+/// let mut copy = Backing::temporary(2 * MIB)?.map_guest_copy()?;
+/// assert_eq!(copy.len() as u64, 2 * MIB);
+/// assert_eq!(copy.as_ptr() as usize % 4096, 0); // page-aligned, as a memslot needs
+/// copy.as_mut_slice()[0] = 1; // no memslot registered: plain memory
+/// assert_eq!(copy.as_slice()[..2], [1, 0]);
+/// # Ok::<(), pmemvm_device::DeviceError>(())
+/// ```
 #[derive(Debug)]
 pub struct GuestCopy {
     region: MmapRegion,

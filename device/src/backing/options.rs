@@ -11,6 +11,26 @@ use crate::DeviceError;
 /// `--nvdimm mem-path=FILE,size=SIZE[,label-size=SIZE][,share=on|off]`.
 ///
 /// Parsed with [`FromStr`]; as in QEMU, `,,` stands for a comma inside a value.
+///
+/// # Example
+///
+/// ```
+/// use pmemvm_device::backing::{MIB, NvdimmConfig};
+///
+/// let config: NvdimmConfig = "mem-path=pm,,1.img,size=64M,label-size=128K,share=on".parse()?;
+/// assert_eq!(config.mem_path.to_str(), Some("pm,1.img"));
+/// assert_eq!(config.size, 64 * MIB);
+/// assert_eq!(config.guest_size(), 62 * MIB); // 64 MiB - 128 KiB, down to 2 MiB
+/// assert!(config.share);
+/// assert_eq!(
+///     config.to_string(),
+///     "mem-path=pm,,1.img,size=67108864,label-size=131072,share=on"
+/// );
+///
+/// let err = "mem-path=pm.img,size=3M".parse::<NvdimmConfig>().unwrap_err();
+/// assert_eq!(err.to_string(), "--nvdimm size: 3 MiB is not a multiple of 2 MiB");
+/// # Ok::<(), pmemvm_device::DeviceError>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NvdimmConfig {
     /// The backing file (`mem-path`).

@@ -20,6 +20,15 @@ pub const DEFAULT_SIZE: u64 = 64 * MIB;
 /// Parses a size: a decimal number with an optional binary unit `K`, `M`,
 /// `G`, `T`, `P`, `E` (any case), optionally followed by `B` or `iB`, or a
 /// bare `B`: `4096`, `128K`, `64M`, `64MiB`, `1G`, `2T`.
+///
+/// ```
+/// use pmemvm_device::backing::{format_size, parse_size};
+///
+/// assert_eq!(parse_size("64MiB")?, 64 << 20);
+/// assert_eq!(format_size(parse_size("1536M")?), "1536 MiB");
+/// assert!(parse_size("1.5G").is_err());
+/// # Ok::<(), pmemvm_device::DeviceError>(())
+/// ```
 pub fn parse_size(s: &str) -> Result<u64, DeviceError> {
     let bad = |reason: String| DeviceError::BadSize {
         input: s.to_string(),

@@ -17,6 +17,28 @@ use crate::DeviceError;
 
 /// The NVDIMM's backing store: where the initial media comes from and where
 /// (with `share=on`) the final media goes.
+///
+/// # Example
+///
+/// A run on a backing file that does not exist yet, with `share=on`: the
+/// guest starts on zeros, and the file appears when the media is written back.
+///
+/// ```
+/// use pmemvm_device::backing::{Backing, GIB, NvdimmConfig};
+///
+/// let dir = tempfile::tempdir()?;
+/// let path = dir.path().join("pm.img");
+/// let config: NvdimmConfig = format!("mem-path={},size=4M,share=on", path.display()).parse()?;
+/// let backing = Backing::open(&config, GIB)?;
+/// assert!(!backing.existed());
+///
+/// let mut copy = backing.map_guest_copy()?; // what the guest runs on
+/// assert!(copy.as_slice().iter().all(|&b| b == 0));
+/// copy.as_mut_slice()[..5].copy_from_slice(b"hello");
+/// backing.write_media(copy.as_slice())?;
+/// assert_eq!(std::fs::read(&path)?[..5], *b"hello");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 pub struct Backing {
     /// The file, `None` for [`Backing::temporary`].
