@@ -38,6 +38,7 @@ pub struct SharedMedia {
     region: MmapRegion,
 }
 
+/// A [`DeviceError::Io`] on the memory file, in step `what`.
 fn error(what: &str, e: io::Error) -> DeviceError {
     DeviceError::Io {
         path: format!("memory file of the base media ({what})"),
