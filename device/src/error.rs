@@ -1,5 +1,8 @@
 //! The error type of the device crate.
 
+use std::io;
+use std::path::Path;
+
 /// Everything that can go wrong in the device crate.
 #[derive(Debug, thiserror::Error)]
 pub enum DeviceError {
@@ -11,7 +14,7 @@ pub enum DeviceError {
         /// The file concerned.
         path: String,
         /// The underlying error.
-        error: std::io::Error,
+        error: io::Error,
     },
     /// A size string (`64M`, `1G`, ...) that cannot be parsed.
     #[error("size `{input}`: {reason}")]
@@ -98,4 +101,30 @@ pub enum DeviceError {
         /// Why it is not allowed.
         reason: String,
     },
+}
+
+impl DeviceError {
+    /// A [`DeviceError::Io`] on `path`.
+    pub(crate) fn io(path: &Path, error: io::Error) -> DeviceError {
+        DeviceError::Io {
+            path: path.display().to_string(),
+            error,
+        }
+    }
+
+    /// A [`DeviceError::BadNvdimmOption`].
+    pub(crate) fn nvdimm_option(option: &str, reason: impl Into<String>) -> DeviceError {
+        DeviceError::BadNvdimmOption {
+            option: option.to_string(),
+            reason: reason.into(),
+        }
+    }
+
+    /// A [`DeviceError::BadBackingFile`] on `path`.
+    pub(crate) fn backing_file(path: &Path, reason: impl Into<String>) -> DeviceError {
+        DeviceError::BadBackingFile {
+            path: path.display().to_string(),
+            reason: reason.into(),
+        }
+    }
 }

@@ -5,27 +5,40 @@
 //! crash image) writes one, which then gets a private copy. Making a verify
 //! VM therefore costs no copy of the whole device.
 
+use std::fs::File;
+use std::io;
+use std::os::fd::{FromRawFd, OwnedFd};
+use std::sync::Arc;
+
+use vm_memory::{FileOffset, MmapRegion, VolatileMemory};
+
 use crate::backing::{GuestCopy, map_rw};
 use crate::error::DeviceError;
-use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::ptr::NonNull;
 
 /// Initial media in a memory file, readable through a shared mapping.
+///
+/// # Example
+///
+/// ```
+/// use pmemvm_device::media::SharedMedia;
+///
+/// let media = SharedMedia::from_bytes(&[7; 8192])?;
+/// let mut guest = media.map_private()?; // copy-on-write
+/// guest.as_mut_slice()[0] = 1;
+/// assert_eq!(guest.as_slice()[..2], [1, 7]);
+/// assert_eq!(media.as_slice()[0], 7); // the base is never written
+/// # Ok::<(), pmemvm_device::DeviceError>(())
+/// ```
 #[derive(Debug)]
 pub struct SharedMedia {
-    fd: OwnedFd,
-    ptr: NonNull<u8>,
-    len: usize,
+    /// The memory file, never resized.
+    file: Arc<File>,
+    /// A `MAP_SHARED` mapping of all of it, written only by the constructor
+    /// (the guests' mappings are private: their writes never reach it).
+    region: MmapRegion,
 }
 
-// SAFETY: the shared mapping is only read through `&self` (it is written
-// once, in the constructor, before the value is shared), and the memory file
-// is never resized; like an immutable `Box<[u8]>`.
-unsafe impl Send for SharedMedia {}
-// SAFETY: as above: no mutation through `&self`.
-unsafe impl Sync for SharedMedia {}
-
+/// A [`DeviceError::Io`] on the memory file, in step `what`.
 fn error(what: &str, e: io::Error) -> DeviceError {
     DeviceError::Io {
         path: format!("memory file of the base media ({what})"),
@@ -44,67 +57,43 @@ impl SharedMedia {
         }
         // SAFETY: `raw` is a descriptor just returned to us and owned by no
         // one else.
-        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
-        let size =
-            libc::off_t::try_from(len).map_err(|_| error("size", io::Error::other("too large")))?;
-        // SAFETY: `fd` is a valid memory file.
-        if unsafe { libc::ftruncate(fd.as_raw_fd(), size) } != 0 {
-            return Err(error("ftruncate", io::Error::last_os_error()));
-        }
-        let ptr = map(&fd, len, libc::MAP_SHARED).map_err(|e| error("mmap", e))?;
-        Ok(SharedMedia { fd, ptr, len })
+        let file = Arc::new(File::from(unsafe { OwnedFd::from_raw_fd(raw) }));
+        file.set_len(len as u64)
+            .map_err(|e| error("ftruncate", e))?;
+        let shared = FileOffset::from_arc(file.clone(), 0);
+        let region = map_rw(Some(shared), len, libc::MAP_SHARED).map_err(|e| error("mmap", e))?;
+        Ok(SharedMedia { file, region })
     }
 
     /// A copy of `bytes`.
     pub fn from_bytes(bytes: &[u8]) -> Result<SharedMedia, DeviceError> {
         let media = SharedMedia::zeroed(bytes.len())?;
-        // SAFETY: the mapping is `len` writable bytes and nothing else refers
-        // to it yet (the value has not been returned).
-        unsafe { std::slice::from_raw_parts_mut(media.ptr.as_ptr(), media.len) }
-            .copy_from_slice(bytes);
+        media.region.as_volatile_slice().copy_from(bytes);
         Ok(media)
     }
 
     /// The content.
     pub fn as_slice(&self) -> &[u8] {
-        // SAFETY: a live mapping of `len` bytes owned by `self`, never written
-        // after construction.
-        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
+        // SAFETY: the region maps `len` readable bytes for as long as `self`
+        // lives, and nothing writes them after construction (the memory file
+        // is never resized, and the guests' mappings are private).
+        unsafe { std::slice::from_raw_parts(self.region.as_ptr(), self.len()) }
     }
 
     /// Length in bytes.
     pub fn len(&self) -> usize {
-        self.len
+        self.region.size()
     }
 
     /// Whether it holds no byte.
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.len() == 0
     }
 
     /// A private, copy-on-write mapping of the content, for a guest.
     pub fn map_private(&self) -> Result<GuestCopy, DeviceError> {
-        let ptr = map(&self.fd, self.len, libc::MAP_PRIVATE | libc::MAP_NORESERVE)
-            .map_err(|e| error("private mmap", e))?;
-        // SAFETY: `ptr` is a fresh mapping of `len` bytes that nothing else
-        // refers to; the copy takes it over.
-        Ok(unsafe { GuestCopy::from_mapping(ptr, self.len) })
-    }
-}
-
-/// Maps the `len` bytes of the memory file `fd`, readable and writable.
-fn map(fd: &OwnedFd, len: usize, flags: libc::c_int) -> io::Result<NonNull<u8>> {
-    // SAFETY: every memory file mapped here was sized to `len` bytes.
-    unsafe { map_rw(fd.as_raw_fd(), len, flags) }
-}
-
-impl Drop for SharedMedia {
-    fn drop(&mut self) {
-        // SAFETY: exactly the mapping made in the constructor; no reference
-        // to it outlives `self`.
-        if unsafe { libc::munmap(self.ptr.as_ptr().cast(), self.len) } != 0 {
-            log::warn!("munmap of the base media: {}", io::Error::last_os_error());
-        }
+        let file = FileOffset::from_arc(self.file.clone(), 0);
+        GuestCopy::map_private(Some(file), self.len()).map_err(|e| error("private mmap", e))
     }
 }
 

@@ -34,6 +34,39 @@ use crate::DeviceError;
 pub(crate) type UnitRef = (u64, usize);
 
 /// The persistency model. See the module documentation.
+///
+/// # Example
+///
+/// A store that is flushed but not fenced may or may not have reached the
+/// media when the power fails; the fence makes it certain:
+///
+/// ```
+/// use pmemvm_device::crash::ImageSpec;
+/// use pmemvm_device::model::{
+///     Atomicity, FenceKind, FlushKind, Model, ModelConfig, Persistence,
+/// };
+///
+/// let mut model = Model::new(ModelConfig {
+///     size: 2 << 20,
+///     persistence: Persistence::Adr,
+///     atomicity: Atomicity::Line,
+/// });
+/// if model.needs_init(0x40) {
+///     model.init_line(0x40, [0; 64]); // the line's media content before the run
+/// }
+/// model.store(1, 0x40, &[0xaa; 8])?;
+/// model.flush(2, FlushKind::Clwb, 0x40)?;
+/// assert_eq!(model.count_images(), 2); // with or without the store
+/// let lost = model.image(&ImageSpec::Minimal)?;
+/// assert_eq!(lost.lines[&0x40][..8], [0; 8]);
+/// let kept = model.image(&ImageSpec::Maximal)?;
+/// assert_eq!(kept.lines[&0x40][..8], [0xaa; 8]);
+///
+/// model.fence(3, FenceKind::Sfence);
+/// assert_eq!(model.count_images(), 1); // the store is persistent
+/// assert_eq!(model.image(&ImageSpec::Minimal)?, kept);
+/// # Ok::<(), pmemvm_device::DeviceError>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct Model {
     config: ModelConfig,

@@ -65,6 +65,21 @@ pub struct NfitRegion {
 /// = 2 for ADR, [`CAPS_CPU`] = 3 for eADR); 0 omits the structure, as QEMU
 /// does without `nvdimm-persistence`. The guest finds the RSDP at
 /// `tables_gpa` (or by scanning 0xe0000..0x100000 on 16-byte boundaries).
+///
+/// # Example
+///
+/// What the guest's parser finds in the tables:
+///
+/// ```
+/// use pmemvm_abi::acpi::find_nvdimm_in;
+/// use pmemvm_device::nfit::{CAPS_CPU, NfitRegion, build_acpi_tables};
+///
+/// let nvdimm = NfitRegion { base: 1 << 32, size: 64 << 20 };
+/// let tables = build_acpi_tables(0xe0000, nvdimm, CAPS_CPU);
+/// let found = find_nvdimm_in(&tables, 0xe0000, 0xe0000).unwrap();
+/// assert_eq!((found.base, found.size), (1 << 32, 64 << 20));
+/// assert!(found.eadr());
+/// ```
 pub fn build_acpi_tables(tables_gpa: u64, nvdimm: NfitRegion, persistence_caps: u32) -> Vec<u8> {
     let nfit = build_nfit(nvdimm, persistence_caps);
     let xsdt = build_xsdt(&[tables_gpa + NFIT_OFFSET as u64]);

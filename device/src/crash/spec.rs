@@ -13,6 +13,20 @@ use std::str::FromStr;
 use crate::DeviceError;
 
 /// The name of a crash image. `Display` and `FromStr` round-trip.
+///
+/// # Example
+///
+/// ```
+/// use pmemvm_device::crash::{ImageSpec, UnitChoice};
+///
+/// let spec: ImageSpec = "units:0x40=3/5,7;0x80=0".parse()?;
+/// let ImageSpec::Units(units) = &spec else { unreachable!() };
+/// assert_eq!(units[0], UnitChoice { offset: 0x40, upto: 3, nt: vec![5, 7] });
+/// assert_eq!(spec.to_string(), "units:0x40=3/5,7;0x80=0");
+/// assert_eq!("random:7".parse::<ImageSpec>()?, ImageSpec::Random(7));
+/// assert!("units:64=3".parse::<ImageSpec>().is_err()); // offsets are hex
+/// # Ok::<(), pmemvm_device::DeviceError>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum ImageSpec {
     /// Every unit at its lower bound, no pending NT write (`minimal`).

@@ -205,7 +205,8 @@ impl Nvdimm {
     /// Registers the NVDIMM memslot with `flags`.
     fn register(&self, vm: &Vm, flags: SlotFlags) -> Result<(), VmmError> {
         // SAFETY: the copy stays mapped as long as `self`, which the session
-        // drops after the VM.
+        // drops after the VM; `self` lives on the vCPU thread and looks at the
+        // copy between runs only (the contract of `GuestCopy`).
         unsafe {
             vm.set_slot(
                 NVDIMM_SLOT,

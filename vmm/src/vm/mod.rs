@@ -131,7 +131,8 @@ impl Vm {
                 log_dirty,
             };
             // SAFETY: `ram` maps `ram_size` bytes from `host` and lives as
-            // long as the VM; `range` lies within them.
+            // long as the VM; `range` lies within them; vm-memory gives
+            // volatile access to them, never references.
             unsafe {
                 self.set_slot(
                     slot,
@@ -216,7 +217,8 @@ impl Vm {
     ///
     /// # Safety
     /// `host` must stay mapped for `size` bytes until the slot is removed or
-    /// the VM is dropped.
+    /// the VM is dropped, and no Rust reference to those bytes may be alive
+    /// while the vCPU runs (the guest writes them behind Rust's back).
     pub unsafe fn set_slot(
         &self,
         slot: u32,
