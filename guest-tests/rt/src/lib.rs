@@ -24,6 +24,7 @@ extern crate alloc;
 pub mod clock;
 pub mod console;
 pub mod fault;
+mod global;
 pub mod heap;
 pub mod io;
 #[cfg(not(test))]
@@ -35,8 +36,9 @@ pub mod report;
 mod ring0;
 pub mod syscall;
 pub mod task;
+pub mod termination;
 
-pub use fault::Global;
+pub use global::Global;
 use pmemvm_abi::{ABI_VERSION, BOOT_MAGIC, hc};
 
 /// Size of the ring-3 stack of the main flow.
@@ -57,7 +59,7 @@ pub fn boot_info() -> &'static BootInfo {
     // SAFETY: written once in `start` before any other code runs.
     match unsafe { &*BOOT.get() } {
         Some(info) => info,
-        None => io::exit(125),
+        None => termination::exit(125),
     }
 }
 
@@ -71,7 +73,7 @@ pub(crate) extern "C" fn start(info: *const BootInfo) -> ! {
     // SAFETY: the VMM wrote the boot info at this identity-mapped address.
     let info = unsafe { info.read_volatile() };
     if info.magic != BOOT_MAGIC || info.abi_version != ABI_VERSION {
-        io::exit(126);
+        termination::exit(126);
     }
     // SAFETY: single vCPU; nothing reads BOOT before this.
     unsafe { *BOOT.get() = Some(info) };
@@ -86,7 +88,7 @@ pub(crate) extern "C" fn start(info: *const BootInfo) -> ! {
     }
     // SAFETY: the guest defines this with `entry!`.
     let status = unsafe { __pmemvm_guest_main(boot_info()) };
-    io::exit(status)
+    termination::exit(status)
 }
 
 /// Reports one scenario to the VMM in list mode.
@@ -120,7 +122,7 @@ pub use pmemvm_abi::{self as abi, BootInfo};
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo) -> ! {
     println!("guest panic: {info}");
-    io::exit(101)
+    termination::exit(101)
 }
 
 /// The precompiled `core` refers to it; the guest never unwinds.
@@ -134,5 +136,5 @@ extern "C" fn rust_eh_personality() {}
 #[unsafe(no_mangle)]
 extern "C" fn _Unwind_Resume() -> ! {
     println!("guest bug: _Unwind_Resume called (nothing unwinds in a pmemvm guest)");
-    io::exit(134)
+    termination::exit(134)
 }
