@@ -7,7 +7,7 @@ use super::{Hook, Op, Plan, pattern};
 use crate::dax::fs::Fs;
 use crate::dax::media::Media;
 use crate::dax::variant::Variant;
-use crate::dax::{self, check, io, marks, mkfs, truncate, writeback};
+use crate::dax::{self, io, marks, mkfs, truncate, writeback};
 use alloc::collections::BTreeMap;
 use alloc::format;
 use alloc::string::String;
@@ -201,7 +201,7 @@ fn run_ops(plan: &Plan, hook: Hook) -> Result<Model, Finding> {
 /// Checks every file's content (through `read(2)`) and the invariants.
 fn final_check(plan: &Plan, model: &Model) -> Result<(), String> {
     let fs = dax::fs();
-    check::consistency(fs)?;
+    fs.check_consistency()?;
     for f in &plan.files {
         let size = model.size(f.ino);
         let found = io::read(fs, f.ino, 0, size);
