@@ -10,7 +10,7 @@
 //! every other task until it completes or waits too, and retries; when
 //! nobody can move, the step is a scenario error naming it.
 
-use super::exec::{self, State};
+use super::operation::{self, State};
 use super::{Event, Op, Plan};
 use crate::dax::{self, variant::LOCK_WAIT, variant::Yp};
 use alloc::collections::BTreeMap;
@@ -175,7 +175,7 @@ impl Runner {
         }
         let (state, op) = (self.state.clone(), op.clone());
         let task = Task::new(move || {
-            if let Err(e) = exec::run_op(&state, id, &op) {
+            if let Err(e) = operation::run_op(&state, id, &op) {
                 state.borrow_mut().errors.push(e);
             }
         });
