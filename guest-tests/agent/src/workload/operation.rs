@@ -69,7 +69,8 @@ impl State {
     fn va(&self, map: u64, off: u64) -> Result<u64, String> {
         self.maps
             .get(&map)
-            .map(|id| dax::fs().mm.vma(*id).start + off)
+            // SAFETY: used for the lookup alone.
+            .map(|id| unsafe { dax::fs() }.mm.vma(*id).start + off)
             .ok_or_else(|| format!("mapping {map} is not mapped"))
     }
 }
@@ -78,10 +79,12 @@ impl State {
 /// call or a user access: a task may yield inside either.
 fn execute(op: &Op, st: &RefCell<State>) -> Result<(), String> {
     match op {
-        Op::Write { ino, off, data } => io::write(dax::fs(), *ino, *off, data)
+        // SAFETY: a write neither yields nor touches a user mapping.
+        Op::Write { ino, off, data } => io::write(unsafe { dax::fs() }, *ino, *off, data)
             .map_err(|e| format!("pwrite to inode {ino} failed: {e:?}"))?,
         Op::Read { ino, off, len } => {
-            let found = io::read(dax::fs(), *ino, *off, *len);
+            // SAFETY: a read neither yields nor touches a user mapping.
+            let found = io::read(unsafe { dax::fs() }, *ino, *off, *len);
             let model = &st.borrow().model;
             let n = (*len).min(model.size(*ino).saturating_sub(*off));
             compare(
@@ -97,13 +100,15 @@ fn execute(op: &Op, st: &RefCell<State>) -> Result<(), String> {
             pages,
             huge,
         } => {
-            let id = dax::fs().mm.mmap(*ino, *pgoff, *pages, *huge);
+            // SAFETY: `mmap` only records the mapping.
+            let id = unsafe { dax::fs() }.mm.mmap(*ino, *pgoff, *pages, *huge);
             st.borrow_mut().maps.insert(*map, id);
         }
         Op::Munmap { map } => {
             let id = st.borrow_mut().maps.remove(map);
             if let Some(id) = id {
-                dax::fs().mm.munmap(id);
+                // SAFETY: `munmap` only unmaps and drops the mapping.
+                unsafe { dax::fs() }.mm.munmap(id);
             }
         }
         Op::Store { map, off, data } => {
@@ -124,14 +129,17 @@ fn execute(op: &Op, st: &RefCell<State>) -> Result<(), String> {
         }
         Op::Msync { map, off, len } => {
             let id = *st.borrow().maps.get(map).ok_or("msync of no mapping")?;
-            writeback::msync(dax::fs(), id, *off, *len);
+            writeback::msync(id, *off, *len);
         }
-        Op::Fsync { ino } => writeback::fsync_range(dax::fs(), *ino, 0, u64::MAX, false),
-        Op::Fdatasync { ino } => writeback::fsync_range(dax::fs(), *ino, 0, u64::MAX, true),
-        Op::Sync => writeback::sync(dax::fs()),
-        Op::Truncate { ino, size } => truncate::truncate(dax::fs(), *ino, *size),
-        Op::Punch { ino, off, len } => truncate::punch(dax::fs(), *ino, *off, *len),
-        Op::Invalidate { ino } => truncate::invalidate(dax::fs(), *ino, 0, u64::MAX),
+        Op::Fsync { ino } => writeback::fsync_range(*ino, 0, u64::MAX, false),
+        Op::Fdatasync { ino } => writeback::fsync_range(*ino, 0, u64::MAX, true),
+        Op::Sync => writeback::sync(),
+        // SAFETY: a truncate neither yields nor touches a user mapping.
+        Op::Truncate { ino, size } => truncate::truncate(unsafe { dax::fs() }, *ino, *size),
+        // SAFETY: a hole punch neither yields nor touches a user mapping.
+        Op::Punch { ino, off, len } => truncate::punch(unsafe { dax::fs() }, *ino, *off, *len),
+        // SAFETY: an invalidate neither yields nor touches a user mapping.
+        Op::Invalidate { ino } => truncate::invalidate(unsafe { dax::fs() }, *ino, 0, u64::MAX),
     }
     Ok(())
 }
@@ -139,7 +147,8 @@ fn execute(op: &Op, st: &RefCell<State>) -> Result<(), String> {
 /// Runs operation `id` between its begin and end marks; the model takes
 /// its effect when it completes.
 pub fn run_op(st: &RefCell<State>, id: u64, op: &Op) -> Result<(), String> {
-    dax::fs().op = id;
+    // SAFETY: used for this assignment alone.
+    unsafe { dax::fs() }.op = id;
     let (file, change) = {
         let model = &mut st.borrow_mut().model;
         (file_of(op, model), model.change(op))

@@ -112,7 +112,8 @@ impl Runner {
     /// Resumes task `t` once (with its operation current).
     fn resume_once(&mut self, t: u8) -> Status {
         let r = self.tasks.get_mut(&t).expect("resume of a known task");
-        dax::fs().op = r.op;
+        // SAFETY: used for this assignment alone.
+        unsafe { dax::fs() }.op = r.op;
         r.task.resume()
     }
 
@@ -202,7 +203,8 @@ impl Runner {
                 self.drive(task, until, step)
             }
             Step::FailNextInsert => {
-                dax::fs().fail_next_insert = true;
+                // SAFETY: used for this assignment alone.
+                unsafe { dax::fs() }.fail_next_insert = true;
                 Ok(())
             }
             Step::Crash => {
