@@ -1,20 +1,36 @@
 //! The `#![no_std]` runtime of pmemvm guests.
 //!
 //! A guest is a static ELF for the host target, loaded at 1 MiB. The VMM
-//! starts it in ring 0 at `_start`, which drops at once to ring 3 (see
-//! [`ring0`](self) for the few ring-0 stubs); all Rust code runs in ring 3.
+//! starts it in ring 0 at `_start`, which drops at once to ring 3 (the
+//! private `ring0` module holds the few ring-0 stubs); all Rust code runs in
+//! ring 3. A guest defines its main function with [`entry!`], which
+//! receives the [`boot_info`]: mode, scenario, variant and seed chosen by
+//! the VMM. A heap makes `alloc` work.
 //!
-//! What the runtime gives a guest:
-//! * [`println!`] and [`print!`] to the console, [`io::exit`], [`io::hypercall`];
-//! * a heap (`alloc` works);
-//! * page tables it can change ([`paging`]) and page faults handed to a Rust
-//!   handler ([`fault`]);
-//! * cooperative tasks ([`task`]) and a logical clock ([`clock`]);
-//! * [`boot_info`]: mode, scenario, variant and seed chosen by the VMM.
+//! # Modules
 //!
-//! A guest defines its main function with [`entry!`].
+//! From the ground up: each uses only modules listed before it, and the
+//! crate root (this file: the ring-3 start, [`boot_info`],
+//! [`report_scenario`], the main stack, the panic handler).
+//! * [`io`]: port writes and hypercalls ([`io::hypercall`]) to the VMM;
+//! * `global`: [`Global`], the cell that holds a guest's globals;
+//! * [`syscall`]: system calls, handled by a ring-0 stub;
+//! * `mem`: the C memory functions the compiler calls;
+//! * [`clock`]: the logical clock;
+//! * [`console`]: line-buffered output, [`print!`] and [`println!`];
+//! * [`termination`]: [`termination::exit`] and the report of a fault the
+//!   guest cannot handle, both after flushing the console;
+//! * [`heap`]: the global allocator;
+//! * [`fault`]: page faults handed to a Rust handler in ring 3;
+//! * [`task`]: cooperative tasks, each with its own stack and fault context;
+//! * [`paging`]: the page tables, changed from ring 3;
+//! * [`pmem`]: the NVDIMM, and the persistent-memory API the VMM records;
+//! * [`report`]: verdicts, findings and the promises of verify mode;
+//! * `ring0`: `_start`, and the ring-0 stubs: the system-call gate, the
+//!   page-fault upcall, the report of every other exception.
 
 #![cfg_attr(not(test), no_std)]
+#![warn(missing_docs)]
 // The test build of this crate (made by `clippy --all-targets`) has no
 // assembly, so the fields only the assembly reads look unused there.
 #![cfg_attr(test, allow(dead_code))]
