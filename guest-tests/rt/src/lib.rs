@@ -9,9 +9,9 @@
 //!
 //! # Modules
 //!
-//! From the ground up: each uses only modules listed before it, and the
-//! crate root (this file: the ring-3 start, [`boot_info`],
-//! [`report_scenario`], the main stack, the panic handler).
+//! From the ground up: each uses only modules listed before it (and
+//! `ring0` the crate root's ring-3 start and main stack). The crate root,
+//! this file, holds those, [`report_scenario`] and the panic handler.
 //! * [`io`]: port writes and hypercalls ([`io::hypercall`]) to the VMM;
 //! * `global`: [`Global`], the cell that holds a guest's globals;
 //! * [`syscall`]: system calls, handled by a ring-0 stub;
@@ -20,6 +20,7 @@
 //! * [`console`]: line-buffered output, [`print!`] and [`println!`];
 //! * [`termination`]: [`termination::exit`] and the report of a fault the
 //!   guest cannot handle, both after flushing the console;
+//! * `boot`: [`boot_info`], kept from the start of the run;
 //! * [`heap`]: the global allocator;
 //! * [`fault`]: page faults handed to a Rust handler in ring 3;
 //! * [`task`]: cooperative tasks, each with its own stack and fault context;
@@ -37,6 +38,7 @@
 
 extern crate alloc;
 
+mod boot;
 pub mod clock;
 pub mod console;
 pub mod fault;
@@ -54,6 +56,7 @@ pub mod syscall;
 pub mod task;
 pub mod termination;
 
+pub use boot::boot_info;
 pub use global::Global;
 use pmemvm_abi::{ABI_VERSION, BOOT_MAGIC, hc};
 
@@ -68,17 +71,6 @@ pub struct Stack([u8; STACK_SIZE]);
 #[unsafe(no_mangle)]
 pub static STACK: Global<Stack> = Global::new(Stack([0; STACK_SIZE]));
 
-static BOOT: Global<Option<BootInfo>> = Global::new(None);
-
-/// The boot information the VMM passed.
-pub fn boot_info() -> &'static BootInfo {
-    // SAFETY: written once in `start` before any other code runs.
-    match unsafe { &*BOOT.get() } {
-        Some(info) => info,
-        None => termination::exit(125),
-    }
-}
-
 unsafe extern "Rust" {
     fn __pmemvm_guest_main(info: &'static BootInfo) -> u32;
 }
@@ -91,8 +83,7 @@ pub(crate) extern "C" fn start(info: *const BootInfo) -> ! {
     if info.magic != BOOT_MAGIC || info.abi_version != ABI_VERSION {
         termination::exit(126);
     }
-    // SAFETY: single vCPU; nothing reads BOOT before this.
-    unsafe { *BOOT.get() = Some(info) };
+    boot::keep(info);
     heap::init(info.free_start, info.ram_size);
     task::init();
     if info.mode == pmemvm_abi::Mode::Verify as u32 {

@@ -45,7 +45,7 @@ pub fn init() -> Result<NvdimmInfo, PmemError> {
     if let Some(info) = device() {
         return Ok(info);
     }
-    let rsdp = crate::boot_info().rsdp;
+    let rsdp = crate::boot::boot_info().rsdp;
     if rsdp == 0 {
         return Err(PmemError::NoAcpi);
     }
