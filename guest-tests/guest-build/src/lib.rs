@@ -8,6 +8,8 @@
 //! outer build's flags and jobserver removed from its environment so they
 //! do not leak into it.
 
+#![warn(missing_docs)]
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

@@ -1,6 +1,6 @@
 //! The guest's logical clock: no host time ever reaches the guest.
 
-use crate::fault::Global;
+use crate::global::Global;
 
 static NOW: Global<u64> = Global::new(0);
 

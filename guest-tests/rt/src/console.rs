@@ -1,6 +1,6 @@
 //! Console output, line-buffered and sent by hypercall.
 
-use crate::fault::Global;
+use crate::global::Global;
 use pmemvm_abi::hc;
 
 const BUF: usize = 512;

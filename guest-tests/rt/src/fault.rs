@@ -15,7 +15,7 @@
 //! inside the handler of the *same* task is a nested fault, which the ring-0
 //! stub reports as fatal instead of hanging.
 
-use core::cell::UnsafeCell;
+use crate::global::Global;
 
 /// Offsets of the [`FaultCtx`] fields, used by the assembly stubs.
 pub const CTX_ACTIVE: usize = 0;
@@ -110,26 +110,6 @@ impl Fault {
 /// A page-fault handler: returns false when it cannot resolve the fault.
 pub type Handler = fn(&Fault) -> bool;
 
-/// A cell for a guest's globals: one vCPU, no interrupts, cooperative
-/// tasks, so plain access is safe and needs no locked instruction.
-pub struct Global<T>(UnsafeCell<T>);
-
-// SAFETY: the guest runs on one vCPU with cooperative tasks and no
-// interrupts, so there is never concurrent access.
-unsafe impl<T> Sync for Global<T> {}
-
-impl<T> Global<T> {
-    /// A cell holding `value`.
-    pub const fn new(value: T) -> Self {
-        Global(UnsafeCell::new(value))
-    }
-
-    /// Raw access; callers must not hold two `&mut` at once.
-    pub fn get(&self) -> *mut T {
-        self.0.get()
-    }
-}
-
 /// The context of the running task; read by the ring-0 stub.
 #[unsafe(no_mangle)]
 pub static CURRENT_CTX: Global<*mut FaultCtx> = Global::new(core::ptr::null_mut());
@@ -213,7 +193,7 @@ extern "C" fn dispatch(ctx: *mut FaultCtx) {
     // SAFETY: single vCPU, no concurrent access (see `Global`).
     let handler = unsafe { *HANDLER.get() };
     if !handler.is_some_and(|h| h(&fault)) {
-        crate::io::report_fault(14, fault.err, fault.rip, fault.addr, ctx.rsp);
+        crate::termination::report_fault(14, fault.err, fault.rip, fault.addr, ctx.rsp);
     }
 }
 

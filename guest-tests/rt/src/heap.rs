@@ -2,7 +2,7 @@
 //! list of page runs (coalesced on free) above that. Single vCPU, no locks,
 //! so no locked instructions.
 
-use crate::fault::Global;
+use crate::global::Global;
 use core::alloc::{GlobalAlloc, Layout};
 
 const PAGE: usize = 4096;

@@ -1,29 +1,48 @@
 //! The `#![no_std]` runtime of pmemvm guests.
 //!
 //! A guest is a static ELF for the host target, loaded at 1 MiB. The VMM
-//! starts it in ring 0 at `_start`, which drops at once to ring 3 (see
-//! [`ring0`](self) for the few ring-0 stubs); all Rust code runs in ring 3.
+//! starts it in ring 0 at `_start`, which drops at once to ring 3 (the
+//! private `ring0` module holds the few ring-0 stubs); all Rust code runs in
+//! ring 3. A guest defines its main function with [`entry!`], which
+//! receives the [`boot_info`]: mode, scenario, variant and seed chosen by
+//! the VMM. A heap makes `alloc` work.
 //!
-//! What the runtime gives a guest:
-//! * [`println!`] and [`print!`] to the console, [`io::exit`], [`io::hypercall`];
-//! * a heap (`alloc` works);
-//! * page tables it can change ([`paging`]) and page faults handed to a Rust
-//!   handler ([`fault`]);
-//! * cooperative tasks ([`task`]) and a logical clock ([`clock`]);
-//! * [`boot_info`]: mode, scenario, variant and seed chosen by the VMM.
+//! # Modules
 //!
-//! A guest defines its main function with [`entry!`].
+//! From the ground up: each uses only modules listed before it (and
+//! `ring0` the crate root's ring-3 start and main stack). The crate root,
+//! this file, holds those, [`report_scenario`] and the panic handler.
+//! * [`io`]: port writes and hypercalls ([`io::hypercall`]) to the VMM;
+//! * `global`: [`Global`], the cell that holds a guest's globals;
+//! * [`syscall`]: system calls, handled by a ring-0 stub;
+//! * `mem`: the C memory functions the compiler calls;
+//! * [`clock`]: the logical clock;
+//! * [`console`]: line-buffered output, [`print!`] and [`println!`];
+//! * [`termination`]: [`termination::exit`] and the report of a fault the
+//!   guest cannot handle, both after flushing the console;
+//! * `boot`: [`boot_info`], kept from the start of the run;
+//! * [`heap`]: the global allocator;
+//! * [`fault`]: page faults handed to a Rust handler in ring 3;
+//! * [`task`]: cooperative tasks, each with its own stack and fault context;
+//! * [`paging`]: the page tables, changed from ring 3;
+//! * [`pmem`]: the NVDIMM, and the persistent-memory API the VMM records;
+//! * [`report`]: verdicts, findings and the promises of verify mode;
+//! * `ring0`: `_start`, and the ring-0 stubs: the system-call gate, the
+//!   page-fault upcall, the report of every other exception.
 
 #![cfg_attr(not(test), no_std)]
+#![warn(missing_docs)]
 // The test build of this crate (made by `clippy --all-targets`) has no
 // assembly, so the fields only the assembly reads look unused there.
 #![cfg_attr(test, allow(dead_code))]
 
 extern crate alloc;
 
+mod boot;
 pub mod clock;
 pub mod console;
 pub mod fault;
+mod global;
 pub mod heap;
 pub mod io;
 #[cfg(not(test))]
@@ -35,8 +54,10 @@ pub mod report;
 mod ring0;
 pub mod syscall;
 pub mod task;
+pub mod termination;
 
-pub use fault::Global;
+pub use boot::boot_info;
+pub use global::Global;
 use pmemvm_abi::{ABI_VERSION, BOOT_MAGIC, hc};
 
 /// Size of the ring-3 stack of the main flow.
@@ -50,17 +71,6 @@ pub struct Stack([u8; STACK_SIZE]);
 #[unsafe(no_mangle)]
 pub static STACK: Global<Stack> = Global::new(Stack([0; STACK_SIZE]));
 
-static BOOT: Global<Option<BootInfo>> = Global::new(None);
-
-/// The boot information the VMM passed.
-pub fn boot_info() -> &'static BootInfo {
-    // SAFETY: written once in `start` before any other code runs.
-    match unsafe { &*BOOT.get() } {
-        Some(info) => info,
-        None => io::exit(125),
-    }
-}
-
 unsafe extern "Rust" {
     fn __pmemvm_guest_main(info: &'static BootInfo) -> u32;
 }
@@ -71,10 +81,9 @@ pub(crate) extern "C" fn start(info: *const BootInfo) -> ! {
     // SAFETY: the VMM wrote the boot info at this identity-mapped address.
     let info = unsafe { info.read_volatile() };
     if info.magic != BOOT_MAGIC || info.abi_version != ABI_VERSION {
-        io::exit(126);
+        termination::exit(126);
     }
-    // SAFETY: single vCPU; nothing reads BOOT before this.
-    unsafe { *BOOT.get() = Some(info) };
+    boot::keep(info);
     heap::init(info.free_start, info.ram_size);
     task::init();
     if info.mode == pmemvm_abi::Mode::Verify as u32 {
@@ -86,7 +95,7 @@ pub(crate) extern "C" fn start(info: *const BootInfo) -> ! {
     }
     // SAFETY: the guest defines this with `entry!`.
     let status = unsafe { __pmemvm_guest_main(boot_info()) };
-    io::exit(status)
+    termination::exit(status)
 }
 
 /// Reports one scenario to the VMM in list mode.
@@ -120,7 +129,7 @@ pub use pmemvm_abi::{self as abi, BootInfo};
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo) -> ! {
     println!("guest panic: {info}");
-    io::exit(101)
+    termination::exit(101)
 }
 
 /// The precompiled `core` refers to it; the guest never unwinds.
@@ -134,5 +143,5 @@ extern "C" fn rust_eh_personality() {}
 #[unsafe(no_mangle)]
 extern "C" fn _Unwind_Resume() -> ! {
     println!("guest bug: _Unwind_Resume called (nothing unwinds in a pmemvm guest)");
-    io::exit(134)
+    termination::exit(134)
 }

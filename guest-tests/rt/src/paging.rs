@@ -82,7 +82,7 @@ impl PageTables {
     /// The tables the guest was booted with.
     pub fn boot() -> PageTables {
         PageTables {
-            pml4: crate::boot_info().cr3,
+            pml4: crate::boot::boot_info().cr3,
         }
     }
 

@@ -16,7 +16,7 @@
 //! `pmem_memcpy_persist`, `pmem_memcpy_nodrain`, `pmem_memset_persist`), so
 //! code written for PMDK ports without changing its persistence calls.
 
-use crate::fault::Global;
+use crate::global::Global;
 use crate::io::{hypercall, outb};
 use crate::paging::{ACCESSED, DIRTY, HUGE_PAGE_SIZE, PRESENT, PageTables, USER, WRITABLE};
 use pmemvm_abi::acpi::{self, AcpiError, NvdimmInfo};
@@ -45,7 +45,7 @@ pub fn init() -> Result<NvdimmInfo, PmemError> {
     if let Some(info) = device() {
         return Ok(info);
     }
-    let rsdp = crate::boot_info().rsdp;
+    let rsdp = crate::boot::boot_info().rsdp;
     if rsdp == 0 {
         return Err(PmemError::NoAcpi);
     }

@@ -77,7 +77,7 @@ pub fn finding(check: &str, message: &str) {
 /// In verify mode: the id of the last operation started before the crash
 /// point, and the promises made before it.
 pub fn verify_info() -> Option<(u64, &'static [PromiseArgs])> {
-    let at = crate::boot_info().verify;
+    let at = crate::boot::boot_info().verify;
     if at == 0 {
         return None;
     }
@@ -111,7 +111,7 @@ impl WrittenPages {
 
 /// The pages traced stores wrote before the crash point, as the VMM says.
 pub fn written_pages() -> WrittenPages {
-    let at = crate::boot_info().verify;
+    let at = crate::boot::boot_info().verify;
     if at == 0 {
         return WrittenPages(None);
     }

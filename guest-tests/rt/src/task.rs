@@ -5,7 +5,8 @@
 //! yield point) or finishes. A task may yield from inside its page-fault
 //! handler: its fault context stays active while others run and fault.
 
-use crate::fault::{FaultSlot, Global};
+use crate::fault::FaultSlot;
+use crate::global::Global;
 use alloc::boxed::Box;
 use alloc::vec::Vec;
 

@@ -28,13 +28,13 @@ use pmemvm_rt::paging::HUGE_PAGE_SIZE;
 
 /// The page-fault handler of the guest while a file system is mounted.
 pub fn handle(f: &Fault) -> bool {
-    let fs = super::fs();
-    let Some(v) = fs.mm.find(f.addr) else {
+    // SAFETY: used to find the VMA alone (the faults below may yield).
+    let Some(v) = unsafe { super::fs() }.mm.find(f.addr) else {
         return false;
     };
     match (f.is_protection(), f.is_write()) {
-        (false, write) => fault(fs, v, f.addr, write),
-        (true, true) => wp_fault(fs, v, f.addr),
+        (false, write) => fault(v, f.addr, write),
+        (true, true) => wp_fault(v, f.addr),
         (true, false) => false,
     }
 }
@@ -49,23 +49,27 @@ pub enum EntryError {
 }
 
 /// Waits (v4.10) until no task holds the entry lock of `page` of `ino`.
-fn wait_unlocked(fs: &Fs, ino: u64, page: u64) {
-    if fs.variant.v410() {
+fn wait_unlocked(variant: Variant, ino: u64, page: u64) {
+    if variant.v410() {
         wait_while(|| {
-            let tree = &super::fs().inode(ino).tree;
+            // SAFETY: used for the lookup alone, before the wait yields.
+            let tree = &unsafe { super::fs() }.inode(ino).tree;
             tree.entry_index(page).is_some_and(|i| tree.locked(i))
         });
     }
 }
 
 /// `__dax_fault` / `__dax_pmd_fault` for the VMA at index `v`.
-fn fault(fs: &mut Fs, v: usize, addr: u64, write: bool) -> bool {
+fn fault(v: usize, addr: u64, write: bool) -> bool {
+    // SAFETY: not used after the wait below, which may yield.
+    let fs = unsafe { super::fs() };
     let (ino, page) = {
         let vma = &fs.mm.vmas[v];
         (vma.ino, vma.page_of(addr))
     };
-    wait_unlocked(fs, ino, page);
-    let fs = super::fs();
+    wait_unlocked(fs.variant, ino, page);
+    // SAFETY: not used after `pte_fault`, which may yield.
+    let fs = unsafe { super::fs() };
     if page * PAGE >= fs.inode(ino).cur.size {
         marks::page("sigbus", fs.op, ino, page, None);
         return false;
@@ -77,7 +81,7 @@ fn fault(fs: &mut Fs, v: usize, addr: u64, write: bool) -> bool {
         // A read-only PMD that can no longer be one: split it.
         fs.mm.zap(ino, page, page);
     }
-    pte_fault(fs, v, addr, page, write)
+    pte_fault(v, addr, page, write)
 }
 
 /// The first block of the PMD extent around `addr`, when a PMD may map it.
@@ -116,7 +120,9 @@ fn pmd_fault(fs: &mut Fs, v: usize, addr: u64, first: u32, write: bool) -> bool 
         && fs.mm.map_pmd(head_va, phys, true)
 }
 
-fn pte_fault(fs: &mut Fs, v: usize, addr: u64, page: u64, write: bool) -> bool {
+fn pte_fault(v: usize, addr: u64, page: u64, write: bool) -> bool {
+    // SAFETY: not used after `insert_mapping`, which may yield.
+    let fs = unsafe { super::fs() };
     let ino = fs.mm.vmas[v].ino;
     let va = addr & !(PAGE - 1);
     let block = match (fs.inode(ino).block(page), write) {
@@ -144,12 +150,14 @@ fn pte_fault(fs: &mut Fs, v: usize, addr: u64, page: u64, write: bool) -> bool {
     if write {
         fs.inode(ino).touch();
     }
-    insert_mapping(fs, v, va, page, block, write)
+    insert_mapping(v, va, page, block, write)
 }
 
 /// `dax_insert_mapping`: the radix entry, then the PTE (v4.5 order); V4
 /// installs the PTE first and keeps it when the entry fails.
-fn insert_mapping(fs: &mut Fs, v: usize, va: u64, page: u64, block: u32, write: bool) -> bool {
+fn insert_mapping(v: usize, va: u64, page: u64, block: u32, write: bool) -> bool {
+    // SAFETY: not used after the yield point below.
+    let fs = unsafe { super::fs() };
     let ino = fs.mm.vmas[v].ino;
     let phys = fs.media.addr(layout::block_off(block));
     let sector = Some(layout::block_sector(block));
@@ -158,7 +166,8 @@ fn insert_mapping(fs: &mut Fs, v: usize, va: u64, page: u64, block: u32, write: 
             return false;
         }
         yield_point(Yp::FaultPte);
-        radix_entry(super::fs(), ino, page, sector, false, write)
+        // SAFETY: an insert does not yield.
+        radix_entry(unsafe { super::fs() }, ino, page, sector, false, write)
     } else {
         radix_entry(fs, ino, page, sector, false, write).and_then(|()| {
             fs.mm
@@ -171,7 +180,8 @@ fn insert_mapping(fs: &mut Fs, v: usize, va: u64, page: u64, block: u32, write: 
         Ok(()) => true,
         Err(EntryError::NoMem) => {
             // SIGBUS: the harness retries the access.
-            let fs = super::fs();
+            // SAFETY: nothing below yields.
+            let fs = unsafe { super::fs() };
             fs.fail_next_insert = false;
             marks::page("sigbus", fs.op, ino, page, None);
             true
@@ -211,10 +221,12 @@ pub fn remove_hole_page(fs: &mut Fs, ino: u64, page: u64) {
 }
 
 /// A write to a present read-only page: `do_wp_page`.
-fn wp_fault(fs: &mut Fs, v: usize, addr: u64) -> bool {
+fn wp_fault(v: usize, addr: u64) -> bool {
     let Some(before) = mm::translate(addr) else {
         return false;
     };
+    // SAFETY: not used after the faults below, which may yield.
+    let fs = unsafe { super::fs() };
     let (ino, page) = {
         let vma = &fs.mm.vmas[v];
         (vma.ino, vma.page_of(addr))
@@ -227,13 +239,15 @@ fn wp_fault(fs: &mut Fs, v: usize, addr: u64) -> bool {
     if before.size == HUGE_PAGE_SIZE || hole {
         // A read-only PMD runs the PMD fault again; a hole page goes
         // through `page_mkwrite`, a full write fault.
-        return fault(fs, v, addr, true);
+        return fault(v, addr, true);
     }
-    pfn_mkwrite(fs, v, addr, before)
+    pfn_mkwrite(v, addr, before)
 }
 
 /// The file system's `pfn_mkwrite`, then the PTE upgrade of `wp_pfn_shared`.
-fn pfn_mkwrite(fs: &mut Fs, v: usize, addr: u64, before: pmemvm_rt::paging::Mapping) -> bool {
+fn pfn_mkwrite(v: usize, addr: u64, before: pmemvm_rt::paging::Mapping) -> bool {
+    // SAFETY: not used after the wait below, which may yield.
+    let fs = unsafe { super::fs() };
     let (ino, page) = {
         let vma = &fs.mm.vmas[v];
         (vma.ino, vma.page_of(addr))
@@ -247,8 +261,9 @@ fn pfn_mkwrite(fs: &mut Fs, v: usize, addr: u64, before: pmemvm_rt::paging::Mapp
     fs.inode(ino).touch();
     // v4.10 (not V10): DIRTY and the upgrade under the entry lock.
     let locked = fs.variant.v410() && fs.variant != Variant::MkwritePteUpgradeUnlocked;
-    wait_unlocked(fs, ino, page);
-    let fs = super::fs();
+    wait_unlocked(fs.variant, ino, page);
+    // SAFETY: not used after the yield point below.
+    let fs = unsafe { super::fs() };
     let at = fs.inode(ino).tree.entry_index(page);
     // dax_pfn_mkwrite: tag the existing entry, no get_block (V2: nothing).
     if fs.variant != Variant::NoPfnMkwriteTracking {
@@ -260,7 +275,8 @@ fn pfn_mkwrite(fs: &mut Fs, v: usize, addr: u64, before: pmemvm_rt::paging::Mapp
     yield_point(Yp::Mkwrite);
     // pte_same: upgrade only if nobody changed the PTE meanwhile; otherwise
     // the store faults again.
-    let fs = super::fs();
+    // SAFETY: nothing below yields.
+    let fs = unsafe { super::fs() };
     if mm::translate(addr) == Some(before) {
         fs.mm.make_writable(addr & !(PAGE - 1));
     }

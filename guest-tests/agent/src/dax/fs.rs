@@ -1,6 +1,7 @@
 //! The mounted file system: inodes, allocator, journal sequence, address
 //! space, the current operation id; mount (journal replay and allocator
-//! rebuild), block allocation and the metadata commit.
+//! rebuild), block allocation, the metadata commit and the consistency
+//! check of the whole.
 
 use super::alloc::Allocator;
 use super::check;
@@ -135,5 +136,23 @@ impl Fs {
             self.alloc.free(b);
         }
         marks::mark("commit-end", op, Some(ino), None, None);
+    }
+
+    /// Checks the in-memory state: every block of every current map and
+    /// busy list is claimed exactly once, and the allocator counts exactly
+    /// those as used.
+    pub fn check_consistency(&self) -> Result<(), String> {
+        let mut fresh = Allocator::new(0, self.alloc.blocks());
+        for i in &self.inodes {
+            check::claim(&mut fresh, i.ino, &i.cur, &i.busy)?;
+        }
+        if fresh.used() != self.alloc.used() {
+            return Err(format!(
+                "the allocator counts {} used blocks, the block maps hold {}",
+                self.alloc.used(),
+                fresh.used()
+            ));
+        }
+        Ok(())
     }
 }

@@ -45,14 +45,26 @@ pub fn install(fs: fs::Fs) {
 
 /// The mounted file system.
 ///
-/// Callers must not keep the reference across a store or load through a
-/// user mapping: the page fault it may raise uses the file system too.
+/// The main flow, the tasks of a race script and the page-fault handler
+/// ([`fault::handle`]) all use it, one at a time: a task switch happens
+/// only at a yield point or a lock wait, the handler runs only at a load or
+/// store through a user mapping. Hence the rule of this module: a function
+/// that takes an `&Fs` or `&mut Fs` never yields, waits or touches a user
+/// mapping; one that does takes no `Fs` and calls `fs` again after each
+/// yield.
+///
+/// # Safety
+/// The returned reference must be the only one in use: the caller stops
+/// using it, and everything borrowed from it, before anything else can
+/// call `fs`, that is before a yield point, a lock wait or an access
+/// through a user mapping, and never passes it to a function that does one
+/// of these.
 ///
 /// # Panics
 /// When nothing is mounted (a bug of the agent).
-pub fn fs() -> &'static mut fs::Fs {
-    // SAFETY: single vCPU, cooperative tasks; callers keep no reference
-    // across user accesses (see above), so references do not overlap.
+pub unsafe fn fs() -> &'static mut fs::Fs {
+    // SAFETY: single vCPU, cooperative tasks; every earlier reference is no
+    // longer used (the caller's contract), so references do not overlap.
     match unsafe { &mut *FS.get() } {
         Some(fs) => fs,
         None => panic!("dax: no file system mounted"),

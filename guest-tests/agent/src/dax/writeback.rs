@@ -14,11 +14,14 @@ use pmemvm_rt::pmem;
 
 /// `dax_writeback_mapping_range` for bytes `[start, end]` of `ino`
 /// (WB_SYNC_ALL).
-pub fn writeback_range(fs: &mut Fs, ino: u64, start: u64, end: u64) {
+pub fn writeback_range(ino: u64, start: u64, end: u64) {
+    // SAFETY: not used after the yield point below.
+    let fs = unsafe { super::fs() };
     // V5 tracks nothing: only msync flushes, by user address.
     if fs.inode(ino).tree.nrexceptional == 0 || fs.variant == Variant::MsyncOnlyVmaFlush {
         return;
     }
+    let variant = fs.variant;
     let end_index = end / PAGE;
     let start_index = pmd_start(fs, ino, start);
     let op = fs.op;
@@ -30,12 +33,10 @@ pub fn writeback_range(fs: &mut Fs, ino: u64, start: u64, end: u64) {
         marks::page("tag-towrite", op, ino, index, None);
     }
     yield_point(Yp::Tagged);
-    let fs = super::fs();
     'outer: loop {
-        let batch = fs
-            .inode(ino)
-            .tree
-            .find_get_entries_tag(start_index, TOWRITE, PAGEVEC);
+        // SAFETY: used for the lookup alone (writing an entry back yields).
+        let tree = &unsafe { super::fs() }.inode(ino).tree;
+        let batch = tree.find_get_entries_tag(start_index, TOWRITE, PAGEVEC);
         if batch.is_empty() {
             break;
         }
@@ -45,14 +46,15 @@ pub fn writeback_range(fs: &mut Fs, ino: u64, start: u64, end: u64) {
             if index > end_index {
                 break 'outer;
             }
-            if fs.variant.v410() {
+            if variant.v410() {
                 writeback_one_v410(ino, index, entry);
             } else {
-                writeback_one(fs, ino, index, entry);
+                writeback_one(ino, index, entry);
             }
         }
     }
-    fence(fs);
+    // SAFETY: used for the fence alone.
+    fence(unsafe { super::fs() });
 }
 
 /// `wmb_pmem`, which V8 leaves out.
@@ -86,7 +88,9 @@ fn flush_entry(fs: &mut Fs, ino: u64, index: u64, entry: u64) {
 
 /// `dax_writeback_one` (v4.5): flush the entry's lines, then clear
 /// TOWRITE; V1 clears it before the flush.
-fn writeback_one(fs: &mut Fs, ino: u64, index: u64, entry: u64) {
+fn writeback_one(ino: u64, index: u64, entry: u64) {
+    // SAFETY: not used after the yield point below.
+    let fs = unsafe { super::fs() };
     let tree = &mut fs.inode(ino).tree;
     if tree.lookup(index) != Some(entry) || tree.tags(index) & TOWRITE == 0 {
         return;
@@ -96,7 +100,8 @@ fn writeback_one(fs: &mut Fs, ino: u64, index: u64, entry: u64) {
         fs.inode(ino).tree.tag_clear(index, TOWRITE);
     }
     yield_point(Yp::Wb);
-    let fs = super::fs();
+    // SAFETY: nothing below yields.
+    let fs = unsafe { super::fs() };
     flush_entry(fs, ino, index, entry);
     if !early {
         fs.inode(ino).tree.tag_clear(index, TOWRITE);
@@ -107,8 +112,10 @@ fn writeback_one(fs: &mut Fs, ino: u64, index: u64, entry: u64) {
 /// lock, clear TOWRITE, write-protect every mapping of the entry, flush,
 /// clear DIRTY, unlock.
 fn writeback_one_v410(ino: u64, index: u64, entry: u64) {
-    wait_while(|| super::fs().inode(ino).tree.locked(index));
-    let fs = super::fs();
+    // SAFETY: used for the lookup alone, before the wait yields.
+    wait_while(|| unsafe { super::fs() }.inode(ino).tree.locked(index));
+    // SAFETY: not used after the yield point below.
+    let fs = unsafe { super::fs() };
     let tree = &mut fs.inode(ino).tree;
     let same = tree
         .lookup(index)
@@ -119,7 +126,8 @@ fn writeback_one_v410(ino: u64, index: u64, entry: u64) {
     tree.set_locked(index, true);
     tree.tag_clear(index, TOWRITE);
     yield_point(Yp::Wb);
-    let fs = super::fs();
+    // SAFETY: nothing below yields.
+    let fs = unsafe { super::fs() };
     mkclean::mkclean(fs, ino, index, entry);
     flush_entry(fs, ino, index, entry);
     let tree = &mut fs.inode(ino).tree;
@@ -130,9 +138,10 @@ fn writeback_one_v410(ino: u64, index: u64, entry: u64) {
 /// `vfs_fsync_range(file, start, end, datasync)` (`end` inclusive):
 /// writeback, metadata commit (which `metadata_not_committed` skips),
 /// device flush, then the promise of `[start, end]`.
-pub fn fsync_range(fs: &mut Fs, ino: u64, start: u64, end: u64, datasync: bool) {
-    writeback_range(fs, ino, start, end);
-    let fs = super::fs();
+pub fn fsync_range(ino: u64, start: u64, end: u64, datasync: bool) {
+    writeback_range(ino, start, end);
+    // SAFETY: nothing below yields.
+    let fs = unsafe { super::fs() };
     if fs.variant != Variant::MetadataNotCommitted {
         fs.commit(ino, datasync);
     }
@@ -143,7 +152,9 @@ pub fn fsync_range(fs: &mut Fs, ino: u64, start: u64, end: u64, datasync: bool) 
 /// `msync(addr, len, MS_SYNC)` over bytes `[off, off + len)` of mapping
 /// `map`: `vfs_fsync_range(datasync)` of the file range it maps. V5 first
 /// flushes the mapped pages of the range by user address and fences.
-pub fn msync(fs: &mut Fs, map: u64, off: u64, len: u64) {
+pub fn msync(map: u64, off: u64, len: u64) {
+    // SAFETY: not used after `fsync_range`, which yields.
+    let fs = unsafe { super::fs() };
     let vma = fs.mm.vma(map);
     let (ino, start) = (vma.ino, vma.start);
     let fstart = vma.pgoff * PAGE + off;
@@ -165,21 +176,29 @@ pub fn msync(fs: &mut Fs, map: u64, off: u64, len: u64) {
         }
         media.fence();
     }
-    fsync_range(fs, ino, fstart, fstart + len - 1, true);
+    fsync_range(ino, fstart, fstart + len - 1, true);
 }
 
 /// `sync()`: writeback of every inode with dirty pages, every commit, one
 /// device flush, and a promise for every file.
-pub fn sync(fs: &mut Fs) {
-    let inos: alloc::vec::Vec<u64> = fs.inodes.iter().map(|i| i.ino).collect();
+pub fn sync() {
+    // SAFETY: used for the list of inodes alone.
+    let inos: alloc::vec::Vec<u64> = unsafe { super::fs() }
+        .inodes
+        .iter()
+        .map(|i| i.ino)
+        .collect();
     for &ino in &inos {
-        let fs = super::fs();
+        // SAFETY: not used after `writeback_range`, which yields.
+        let fs = unsafe { super::fs() };
         if fs.inode(ino).tree.tagged(DIRTY) && fs.variant != Variant::SyncSkipsDax {
-            writeback_range(fs, ino, 0, u64::MAX);
+            writeback_range(ino, 0, u64::MAX);
         }
-        super::fs().commit(ino, false);
+        // SAFETY: a commit does not yield.
+        unsafe { super::fs() }.commit(ino, false);
     }
-    let fs = super::fs();
+    // SAFETY: nothing below yields.
+    let fs = unsafe { super::fs() };
     fence(fs);
     for ino in inos {
         promise(fs, ino, 0, u64::MAX);

@@ -3,15 +3,14 @@
 //! reads against the model and the file-system invariants at the end.
 
 use super::model::Model;
-use super::{Hook, Op, Plan, pattern};
+use super::operation::{State, compare, run_op};
+use super::{Hook, Plan, pattern};
 use crate::dax::fs::Fs;
 use crate::dax::media::Media;
 use crate::dax::variant::Variant;
-use crate::dax::{self, check, io, marks, mkfs, truncate, writeback};
-use alloc::collections::BTreeMap;
+use crate::dax::{self, io, mkfs};
 use alloc::format;
 use alloc::string::String;
-use alloc::vec::Vec;
 use core::cell::RefCell;
 use pmemvm_rt::report::Finding;
 use pmemvm_rt::{pmem, println, report};
@@ -23,164 +22,6 @@ pub fn media() -> Result<Media, String> {
         base: d.base,
         size: d.size,
     })
-}
-
-/// Loads `len` bytes through the user mapping at `va`.
-fn user_load(va: u64, len: u64) -> Vec<u8> {
-    (va..va + len)
-        // SAFETY: inside a live file mapping; a fault maps the page.
-        .map(|a| unsafe { (a as *const u8).read_volatile() })
-        .collect()
-}
-
-/// Stores `data` through the user mapping at `va`.
-fn user_store(va: u64, data: &[u8]) {
-    // SAFETY: inside a live file mapping; faults map the pages.
-    unsafe { pmem::copy_cached(va as *mut u8, data) };
-}
-
-fn compare(what: &str, found: &[u8], expected: &[u8]) -> Result<(), String> {
-    match found.iter().zip(expected).position(|(f, e)| f != e) {
-        None if found.len() == expected.len() => Ok(()),
-        None => Err(format!(
-            "{what}: {} bytes, expected {}",
-            found.len(),
-            expected.len()
-        )),
-        Some(i) => Err(format!(
-            "{what}: byte {i} is {:#04x}, expected {:#04x}",
-            found[i], expected[i]
-        )),
-    }
-}
-
-/// What operations share while they run: the model of the file
-/// contents, the VMA id of each plan mapping, and the errors of operations
-/// run by tasks.
-pub struct State {
-    /// The files as the completed operations left them.
-    pub model: Model,
-    /// Plan mapping name to VMA id.
-    pub maps: BTreeMap<u64, u64>,
-    /// Failures of operations run by tasks.
-    pub errors: Vec<String>,
-}
-
-impl State {
-    /// The state after the setup created `files`.
-    pub fn new(files: &[crate::dax::mkfs::FileSpec]) -> State {
-        State {
-            model: Model::new(files),
-            maps: BTreeMap::new(),
-            errors: Vec::new(),
-        }
-    }
-
-    /// The address of byte `off` of plan mapping `map`.
-    fn va(&self, map: u64, off: u64) -> Result<u64, String> {
-        self.maps
-            .get(&map)
-            .map(|id| dax::fs().mm.vma(*id).start + off)
-            .ok_or_else(|| format!("mapping {map} is not mapped"))
-    }
-}
-
-/// Executes one operation. No borrow of `st` is held across a file-system
-/// call or a user access: a task may yield inside either.
-fn execute(op: &Op, st: &RefCell<State>) -> Result<(), String> {
-    match op {
-        Op::Write { ino, off, data } => io::write(dax::fs(), *ino, *off, data)
-            .map_err(|e| format!("pwrite to inode {ino} failed: {e:?}"))?,
-        Op::Read { ino, off, len } => {
-            let found = io::read(dax::fs(), *ino, *off, *len);
-            let model = &st.borrow().model;
-            let n = (*len).min(model.size(*ino).saturating_sub(*off));
-            compare(
-                &format!("pread inode {ino} at {off:#x}"),
-                &found,
-                &model.bytes(*ino, *off, n),
-            )?;
-        }
-        Op::Mmap {
-            map,
-            ino,
-            pgoff,
-            pages,
-            huge,
-        } => {
-            let id = dax::fs().mm.mmap(*ino, *pgoff, *pages, *huge);
-            st.borrow_mut().maps.insert(*map, id);
-        }
-        Op::Munmap { map } => {
-            let id = st.borrow_mut().maps.remove(map);
-            if let Some(id) = id {
-                dax::fs().mm.munmap(id);
-            }
-        }
-        Op::Store { map, off, data } => {
-            let va = st.borrow().va(*map, *off)?;
-            user_store(va, data);
-        }
-        Op::Load { map, off, len } => {
-            let va = st.borrow().va(*map, *off)?;
-            let found = user_load(va, *len);
-            let model = &st.borrow().model;
-            let (ino, pgoff) = model.map(*map).ok_or("load through no mapping")?;
-            let at = pgoff * crate::dax::layout::PAGE + off;
-            compare(
-                &format!("mmap load of inode {ino} at {at:#x}"),
-                &found,
-                &model.bytes(ino, at, *len),
-            )?;
-        }
-        Op::Msync { map, off, len } => {
-            let id = *st.borrow().maps.get(map).ok_or("msync of no mapping")?;
-            writeback::msync(dax::fs(), id, *off, *len);
-        }
-        Op::Fsync { ino } => writeback::fsync_range(dax::fs(), *ino, 0, u64::MAX, false),
-        Op::Fdatasync { ino } => writeback::fsync_range(dax::fs(), *ino, 0, u64::MAX, true),
-        Op::Sync => writeback::sync(dax::fs()),
-        Op::Truncate { ino, size } => truncate::truncate(dax::fs(), *ino, *size),
-        Op::Punch { ino, off, len } => truncate::punch(dax::fs(), *ino, *off, *len),
-        Op::Invalidate { ino } => truncate::invalidate(dax::fs(), *ino, 0, u64::MAX),
-    }
-    Ok(())
-}
-
-/// Runs operation `id` between its begin and end marks; the model takes
-/// its effect when it completes.
-pub fn run_op(st: &RefCell<State>, id: u64, op: &Op) -> Result<(), String> {
-    dax::fs().op = id;
-    let (file, change) = {
-        let model = &mut st.borrow_mut().model;
-        (file_of(op, model), model.change(op))
-    };
-    marks::mark(&format!("{}-begin", op.name()), id, file, None, None);
-    execute(op, st).map_err(|e| format!("op {id} ({}): {e}", op.name()))?;
-    if let Some(change) = change {
-        st.borrow_mut().model.push(change);
-    }
-    marks::mark(&format!("{}-end", op.name()), id, file, None, None);
-    Ok(())
-}
-
-/// The file an operation concerns, for its marks.
-fn file_of(op: &Op, model: &Model) -> Option<u64> {
-    match op {
-        Op::Write { ino, .. }
-        | Op::Read { ino, .. }
-        | Op::Mmap { ino, .. }
-        | Op::Fsync { ino }
-        | Op::Fdatasync { ino }
-        | Op::Truncate { ino, .. }
-        | Op::Punch { ino, .. }
-        | Op::Invalidate { ino } => Some(*ino),
-        Op::Munmap { map }
-        | Op::Store { map, .. }
-        | Op::Load { map, .. }
-        | Op::Msync { map, .. } => model.map(*map).map(|(ino, _)| ino),
-        Op::Sync => None,
-    }
 }
 
 /// Runs the operations; an operation that fails is check `operation`.
@@ -200,8 +41,9 @@ fn run_ops(plan: &Plan, hook: Hook) -> Result<Model, Finding> {
 
 /// Checks every file's content (through `read(2)`) and the invariants.
 fn final_check(plan: &Plan, model: &Model) -> Result<(), String> {
-    let fs = dax::fs();
-    check::consistency(fs)?;
+    // SAFETY: the check and `io::read` neither yield nor touch a user mapping.
+    let fs = unsafe { dax::fs() };
+    fs.check_consistency()?;
     for f in &plan.files {
         let size = model.size(f.ino);
         let found = io::read(fs, f.ino, 0, size);
@@ -239,8 +81,10 @@ pub fn record(name: &str, plan: &Plan, variant: Variant, hook: Hook) -> u32 {
             println!(
                 "{name}: {} operations done (variant {}, {} transactions)",
                 plan.ops.len(),
-                dax::fs().variant.name(),
-                dax::fs().seq
+                // SAFETY: used for these reads alone.
+                unsafe { dax::fs() }.variant.name(),
+                // SAFETY: as above.
+                unsafe { dax::fs() }.seq
             );
             0
         }

@@ -1,6 +1,7 @@
 //! Deterministic workloads on the mini DAX file system: a [`Plan`] (files
 //! created by the setup, then a list of operations) that record mode
-//! executes ([`exec`]) and verify mode regenerates without executing,
+//! executes ([`exec`]: each [`operation`] in turn, or as a race [`script`]
+//! orders them) and verify mode regenerates without executing,
 //! replaying only its effect on file contents ([`model`]) to know every
 //! value a promised byte may hold ([`oracle`]).
 //!
@@ -10,6 +11,7 @@
 
 pub mod exec;
 pub mod model;
+pub mod operation;
 pub mod oracle;
 pub mod rng;
 pub mod script;

@@ -10,7 +10,7 @@
 //! every other task until it completes or waits too, and retries; when
 //! nobody can move, the step is a scenario error naming it.
 
-use super::exec::{self, State};
+use super::operation::{self, State};
 use super::{Event, Op, Plan};
 use crate::dax::{self, variant::LOCK_WAIT, variant::Yp};
 use alloc::collections::BTreeMap;
@@ -112,7 +112,8 @@ impl Runner {
     /// Resumes task `t` once (with its operation current).
     fn resume_once(&mut self, t: u8) -> Status {
         let r = self.tasks.get_mut(&t).expect("resume of a known task");
-        dax::fs().op = r.op;
+        // SAFETY: used for this assignment alone.
+        unsafe { dax::fs() }.op = r.op;
         r.task.resume()
     }
 
@@ -175,7 +176,7 @@ impl Runner {
         }
         let (state, op) = (self.state.clone(), op.clone());
         let task = Task::new(move || {
-            if let Err(e) = exec::run_op(&state, id, &op) {
+            if let Err(e) = operation::run_op(&state, id, &op) {
                 state.borrow_mut().errors.push(e);
             }
         });
@@ -202,7 +203,8 @@ impl Runner {
                 self.drive(task, until, step)
             }
             Step::FailNextInsert => {
-                dax::fs().fail_next_insert = true;
+                // SAFETY: used for this assignment alone.
+                unsafe { dax::fs() }.fail_next_insert = true;
                 Ok(())
             }
             Step::Crash => {
