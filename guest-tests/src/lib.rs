@@ -11,26 +11,7 @@ use pmemvm::session::{self, RunConfig, RunOutcome};
 /// `unrecorded_sfence`); its scenario `unrecorded-fence` is otherwise correct.
 pub const UNRECORDED_FENCE_ELF: &str = concat!(env!("OUT_DIR"), "/pmemvm-unrecorded-fence.elf");
 
-/// True when the test may use KVM; false (after saying so) when it must skip.
-///
-/// # Panics
-/// When `/dev/kvm` cannot be opened and `PMEMVM_SKIP_KVM=1` is not set.
-pub fn kvm_or_skip(test: &str) -> bool {
-    let available = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open("/dev/kvm");
-    match available {
-        Ok(_) => true,
-        Err(e) if std::env::var("PMEMVM_SKIP_KVM").as_deref() == Ok("1") => {
-            eprintln!("SKIPPED {test}: /dev/kvm not usable ({e}) and PMEMVM_SKIP_KVM=1");
-            false
-        }
-        Err(e) => panic!(
-            "{test}: /dev/kvm is not usable ({e}); KVM tests need it (set PMEMVM_SKIP_KVM=1 to skip them)"
-        ),
-    }
-}
+pub use pmemvm::testing::kvm_or_skip;
 
 /// Skips the calling test (returning early) when KVM is unavailable and skipping is allowed.
 #[macro_export]

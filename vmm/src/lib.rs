@@ -6,7 +6,7 @@
 //! this), so data flows one way: exit -> device front end -> trace events ->
 //! crash points -> images -> verify -> report.
 //!
-//! 1. **Without KVM**: [`error`]; [`cpu_dump`] (registers in messages);
+//! 1. **Without KVM**: `error` ([`VmmError`]); [`cpu_dump`] (registers in messages);
 //!    [`elf`] (reading guest ELFs); [`guest`] (which guest ELF: the bundled
 //!    agent or a file); [`guest_code`] (what a guest's machine code tells:
 //!    unrecorded flushes and fences, RIPs as `function (file:line)`);
@@ -23,9 +23,12 @@
 //! 4. **Runs**: [`session`] (one run of a guest, the entry point for
 //!    commands); [`verify`] (crash images verified, in fresh or reused VMs);
 //!    [`crashtest`] (`pmemvm crashtest`: record, walk the crash points,
-//!    verify the images, report); [`bench`] (`pmemvm bench`).
+//!    verify the images, report); [`bench`](mod@bench) (`pmemvm bench`).
 //!
-//! The `pmemvm` binary's command line (`src/cli`) sits on top.
+//! The `pmemvm` binary's command line (`src/cli`) sits on top; [`testing`]
+//! serves the test suites.
+
+#![warn(missing_docs)]
 
 pub mod bench;
 pub mod boot;
@@ -44,6 +47,7 @@ pub mod nvdimm;
 pub mod replay;
 pub mod run_kind;
 pub mod session;
+pub mod testing;
 pub mod verify;
 pub mod verify_input;
 pub mod vm;

@@ -21,6 +21,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "run_kind",
             "replay",
             "inspect",
+            "testing",
         ],
     ),
     ("KVM plumbing", &["boot", "vm", "watchdog"]),

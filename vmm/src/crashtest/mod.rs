@@ -4,7 +4,7 @@
 //! 2. Walk the trace with the persistency model; at each chosen crash point
 //!    build crash images (`--states`), deduplicated by (content, promises
 //!    made before the point).
-//! 3. Verify each image on a pool of reusable VMs ([`Verifier`]): the guest
+//! 3. Verify each image on a pool of reusable VMs ([`Verifier`](crate::verify::Verifier)): the guest
 //!    recovers and checks its promises.
 //! 4. Group the failed images into bugs by cause and report each once, with
 //!    the commands that reproduce it and re-test a fix.

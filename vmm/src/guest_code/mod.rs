@@ -1,6 +1,6 @@
 //! What a guest's machine code tells before it runs.
 //!
-//! * [`lint`]: the flushes, fences, non-temporal stores and locked
+//! * [`lint`](mod@lint): the flushes, fences, non-temporal stores and locked
 //!   instructions outside the recorded persistent-memory API, which the
 //!   model cannot see (`pmemvm lint`, and the warning of `run`, `crashtest`
 //!   and `verify`).

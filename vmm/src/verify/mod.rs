@@ -5,7 +5,7 @@
 //!   and what every verification needs: the run configuration of a trace's
 //!   guest and the initial media its setup phase leaves.
 //! * [`reused`]: one VM verifying many images in turn, restored to a
-//!   snapshot between them (the crash test's workers); [`hot_window`]
+//!   snapshot between them (the crash test's workers); `hot_window`
 //!   chooses the RAM it restores whole.
 
 pub mod fresh;

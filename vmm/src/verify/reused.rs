@@ -20,7 +20,7 @@
 //!
 //! After the second run, the RAM pages it wrote, when they are many and
 //! close together, become a window KVM does not log and the verifier
-//! restores whole after every run ([`hot_window`]).
+//! restores whole after every run (`hot_window`).
 
 use super::hot_window;
 

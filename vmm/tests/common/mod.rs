@@ -21,18 +21,7 @@ pub fn text(b: &[u8]) -> String {
 /// True when the test may use KVM; false (after saying so) when it must skip.
 /// Fails loudly without KVM unless `PMEMVM_SKIP_KVM=1`.
 pub fn kvm() -> bool {
-    match std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open("/dev/kvm")
-    {
-        Ok(_) => true,
-        Err(e) if std::env::var("PMEMVM_SKIP_KVM").as_deref() == Ok("1") => {
-            eprintln!("SKIPPED: /dev/kvm not usable ({e}) and PMEMVM_SKIP_KVM=1");
-            false
-        }
-        Err(e) => panic!("/dev/kvm is not usable ({e}); set PMEMVM_SKIP_KVM=1 to skip KVM tests"),
-    }
+    pmemvm::testing::kvm_or_skip(std::thread::current().name().unwrap_or("test"))
 }
 
 /// Splits a command line the way a POSIX shell splits the ones pmemvm
