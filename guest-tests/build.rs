@@ -10,7 +10,8 @@ fn main() {
         root,
         "pmemvm-unrecorded-fence",
         &[
-            "guest-tests/rt",
+            "guest-tests/sdk",
+            "guest-tests/sdk-build",
             "guest-tests/unrecorded-fence",
             "device/abi",
         ],

@@ -10,6 +10,11 @@ fn main() {
     pmemvm_guest_build::build_guest(
         root,
         "pmemvm-agent",
-        &["guest-tests/rt", "guest-tests/agent", "device/abi"],
+        &[
+            "guest-tests/sdk",
+            "guest-tests/sdk-build",
+            "guest-tests/agent",
+            "device/abi",
+        ],
     );
 }

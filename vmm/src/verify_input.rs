@@ -116,7 +116,7 @@ mod tests {
         assert_eq!(&bytes[72..], [0xa5]);
         assert_eq!(
             VerifyInput::capacity(2, 64 << 20).to_bytes().len(),
-            24 + 2 * 48 + 256
+            24 + 2 * 48 + 2048
         );
     }
 }

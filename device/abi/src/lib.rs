@@ -1,7 +1,7 @@
 //! The contract between pmemvm and the guests it runs.
 //!
 //! One definition, used by both sides: the VMM (`vmm`) and the guest runtime
-//! (`guest-tests/rt`). Everything here is `#![no_std]` plain data: port
+//! (`guest-tests/sdk`). Everything here is `#![no_std]` plain data: port
 //! numbers, hypercall numbers, the guest-physical layout, the boot-info block,
 //! the hypercall mailbox and the ELF header section a guest carries, and the
 //! vocabulary of the persistency model ([`persistence`]) that the device

@@ -14,13 +14,13 @@ mod scenarios;
 mod workload;
 
 use pmemvm_abi::Mode;
-use pmemvm_rt::{BootInfo, println};
+use pmemvm_sdk::{BootInfo, println};
 
 fn main(info: &'static BootInfo) -> u32 {
     match Mode::from_raw(info.mode) {
         Some(Mode::List) => {
             for (name, description) in scenarios::list() {
-                pmemvm_rt::report_scenario(name, description);
+                pmemvm_sdk::report_scenario(name, description);
             }
             0
         }
@@ -38,4 +38,4 @@ fn main(info: &'static BootInfo) -> u32 {
     }
 }
 
-pmemvm_rt::entry!(main);
+pmemvm_sdk::entry!(main);

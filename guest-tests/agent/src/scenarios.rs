@@ -8,7 +8,7 @@ mod pmem_log;
 mod pmem_smoke;
 mod variants;
 
-use pmemvm_rt::BootInfo;
+use pmemvm_sdk::BootInfo;
 
 /// A named workload.
 pub struct Scenario {

@@ -40,6 +40,21 @@ pub fn build_guest(root: &Path, package: &str, watch: &[&str]) -> PathBuf {
         .args(["build", "--profile", PROFILE, "--offline", "-p", package])
         .arg("--target-dir")
         .arg(&target_dir);
+    without_outer_build(&mut cmd);
+    let status = cmd
+        .status()
+        .unwrap_or_else(|e| panic!("cannot run cargo to build the guest {package}: {e}"));
+    assert!(status.success(), "building the guest {package} failed");
+    let elf = out.join(format!("{package}.elf"));
+    std::fs::copy(target_dir.join(PROFILE).join(package), &elf)
+        .unwrap_or_else(|e| panic!("guest {package}: ELF missing: {e}"));
+    elf
+}
+
+/// Removes from `cmd`'s environment what an outer cargo build (or test)
+/// sets and a nested build must not inherit: its `CARGO_*` variables (but
+/// `CARGO_HOME`), flags, wrappers, jobserver and build-script variables.
+pub fn without_outer_build(cmd: &mut Command) {
     for (key, _) in std::env::vars() {
         let leaks = key.starts_with("CARGO_") && key != "CARGO_HOME"
             || [
@@ -65,12 +80,4 @@ pub fn build_guest(root: &Path, package: &str, watch: &[&str]) -> PathBuf {
             cmd.env_remove(key);
         }
     }
-    let status = cmd
-        .status()
-        .unwrap_or_else(|e| panic!("cannot run cargo to build the guest {package}: {e}"));
-    assert!(status.success(), "building the guest {package} failed");
-    let elf = out.join(format!("{package}.elf"));
-    std::fs::copy(target_dir.join(PROFILE).join(package), &elf)
-        .unwrap_or_else(|e| panic!("guest {package}: ELF missing: {e}"));
-    elf
 }

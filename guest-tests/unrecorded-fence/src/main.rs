@@ -12,8 +12,8 @@
 extern crate alloc;
 
 use pmemvm_abi::Mode;
-use pmemvm_rt::pmem::{self, MarkFields};
-use pmemvm_rt::{BootInfo, println, report};
+use pmemvm_sdk::pmem::{self, MarkFields};
+use pmemvm_sdk::{BootInfo, println, report};
 
 /// The scenario's name.
 const SCENARIO: &str = "unrecorded-fence";
@@ -77,7 +77,7 @@ fn run(info: &'static BootInfo) -> u32 {
 fn main(info: &'static BootInfo) -> u32 {
     match Mode::from_raw(info.mode) {
         Some(Mode::List) => {
-            pmemvm_rt::report_scenario(
+            pmemvm_sdk::report_scenario(
                 SCENARIO,
                 "stores, flushes and fences a word through the API, plus one unrecorded sfence (variant: correct)",
             );
@@ -95,4 +95,4 @@ fn main(info: &'static BootInfo) -> u32 {
     }
 }
 
-pmemvm_rt::entry!(main);
+pmemvm_sdk::entry!(main);

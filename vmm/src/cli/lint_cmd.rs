@@ -53,7 +53,7 @@ pub fn run(a: &LintArgs) -> anyhow::Result<i32> {
         println!(
             "lint: {name}: {} flush/fence/non-temporal/locked instruction(s) {api}; the model \
              cannot see them, so crash tests may report false alarms (call the runtime's \
-             persistent-memory API, pmemvm_rt::pmem, instead)",
+             persistent-memory API, pmemvm_sdk::pmem, instead)",
             l.unrecorded.len()
         );
     }

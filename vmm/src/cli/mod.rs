@@ -3,6 +3,7 @@
 mod bench_cmd;
 mod crashtest_cmd;
 mod lint_cmd;
+mod new_cmd;
 mod run_cmd;
 mod scenarios_cmd;
 mod trace_cmd;
@@ -34,6 +35,8 @@ enum Command {
     Verify(verify_cmd::VerifyArgs),
     /// List the guest's flushes, fences, non-temporal stores and locked instructions outside the recorded persistent-memory API.
     Lint(lint_cmd::LintArgs),
+    /// Make a guest project on the SDK in DIR: a persistent log to crash-test, and a README.
+    New(new_cmd::NewArgs),
     /// Inspect persistence traces.
     #[command(subcommand)]
     Trace(trace_cmd::TraceCommand),
@@ -250,6 +253,7 @@ pub fn main() -> i32 {
         Command::Trace(c) => trace_cmd::run(&c),
         Command::Verify(a) => verify_cmd::run(&a),
         Command::Lint(a) => lint_cmd::run(&a),
+        Command::New(a) => new_cmd::run(&a),
     };
     match result {
         Ok(status) => status,

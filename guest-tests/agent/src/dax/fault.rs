@@ -23,8 +23,8 @@ use super::mm;
 use super::radix::{self, DIRTY};
 use super::variant::{Variant, Yp, wait_while, yield_point};
 use alloc::boxed::Box;
-use pmemvm_rt::fault::Fault;
-use pmemvm_rt::paging::HUGE_PAGE_SIZE;
+use pmemvm_sdk::fault::Fault;
+use pmemvm_sdk::paging::HUGE_PAGE_SIZE;
 
 /// The page-fault handler of the guest while a file system is mounted.
 pub fn handle(f: &Fault) -> bool {
@@ -245,7 +245,7 @@ fn wp_fault(v: usize, addr: u64) -> bool {
 }
 
 /// The file system's `pfn_mkwrite`, then the PTE upgrade of `wp_pfn_shared`.
-fn pfn_mkwrite(v: usize, addr: u64, before: pmemvm_rt::paging::Mapping) -> bool {
+fn pfn_mkwrite(v: usize, addr: u64, before: pmemvm_sdk::paging::Mapping) -> bool {
     // SAFETY: not used after the wait below, which may yield.
     let fs = unsafe { super::fs() };
     let (ino, page) = {

@@ -148,7 +148,7 @@ impl Inode {
 
     /// `file_update_time`: mtime and ctime from the logical clock.
     pub fn touch(&mut self) {
-        let now = pmemvm_rt::clock::tick();
+        let now = pmemvm_sdk::clock::tick();
         self.cur.mtime = now;
         self.cur.ctime = now;
     }

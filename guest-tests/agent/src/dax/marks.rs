@@ -1,7 +1,7 @@
 //! Structured marks: where each operation, fault, tag and flush happens,
 //! with the device range it concerns.
 
-use pmemvm_rt::pmem::{self, MarkFields};
+use pmemvm_sdk::pmem::{self, MarkFields};
 
 /// Puts a mark with the current operation id.
 pub fn mark(label: &str, op: u64, file: Option<u64>, page: Option<u64>, range: Option<(u64, u64)>) {

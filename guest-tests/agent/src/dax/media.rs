@@ -2,7 +2,7 @@
 //! stores (setup only), and the recorded persistence primitives
 //! (`movnti`, `clear_pmem`, `memcpy_to_pmem`, `wb_cache_pmem`, `wmb_pmem`).
 
-use pmemvm_rt::pmem;
+use pmemvm_sdk::pmem;
 
 /// Zeros for `clear_pmem`.
 static ZEROS: [u8; 4096] = [0; 4096];

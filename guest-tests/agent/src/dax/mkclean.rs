@@ -11,7 +11,7 @@ use super::mm;
 use super::radix;
 use super::variant::Variant;
 use alloc::vec::Vec;
-use pmemvm_rt::paging::{DIRTY, HUGE_PAGE_SIZE, WRITABLE};
+use pmemvm_sdk::paging::{DIRTY, HUGE_PAGE_SIZE, WRITABLE};
 
 /// Write-protects and cleans the mappings of `entry` (at `index` of `ino`).
 pub fn mkclean(fs: &mut Fs, ino: u64, index: u64, entry: u64) {

@@ -8,7 +8,7 @@
 use super::layout::{PAGE, PMD_PAGES, PMD_SIZE};
 use alloc::collections::BTreeSet;
 use alloc::vec::Vec;
-use pmemvm_rt::paging::{DIRTY, HUGE_PAGE_SIZE, Mapping, PRESENT, PageTables, USER, WRITABLE};
+use pmemvm_sdk::paging::{DIRTY, HUGE_PAGE_SIZE, Mapping, PRESENT, PageTables, USER, WRITABLE};
 
 /// Start of the mapping area (PML4 slot 3).
 pub const MMAP_BASE: u64 = 0x180_0000_0000;

@@ -31,7 +31,7 @@ pub mod truncate;
 pub mod variant;
 pub mod writeback;
 
-use pmemvm_rt::Global;
+use pmemvm_sdk::Global;
 
 /// The mounted file system (the fault handler reaches it through [`fs`]).
 static FS: Global<Option<fs::Fs>> = Global::new(None);
@@ -40,7 +40,7 @@ static FS: Global<Option<fs::Fs>> = Global::new(None);
 pub fn install(fs: fs::Fs) {
     // SAFETY: single vCPU, cooperative tasks: no other reference is live.
     unsafe { *FS.get() = Some(fs) };
-    pmemvm_rt::fault::set_handler(fault::handle);
+    pmemvm_sdk::fault::set_handler(fault::handle);
 }
 
 /// The mounted file system.

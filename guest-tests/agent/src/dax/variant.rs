@@ -10,7 +10,7 @@
 //! `mkclean::mkclean` (V9) and the commit of `writeback::fsync_range`
 //! (`metadata_not_committed`).
 
-use pmemvm_rt::task;
+use pmemvm_sdk::task;
 
 /// A behaviour of the file system.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -10,7 +10,7 @@ use super::mkclean;
 use super::mm;
 use super::radix::{self, DIRTY, PAGEVEC, TOWRITE};
 use super::variant::{Variant, Yp, wait_while, yield_point};
-use pmemvm_rt::pmem;
+use pmemvm_sdk::pmem;
 
 /// `dax_writeback_mapping_range` for bytes `[start, end]` of `ino`
 /// (WB_SYNC_ALL).

@@ -1,10 +1,10 @@
 //! Scenarios that exercise the runtime: console, page-fault upcalls, tasks,
 //! and deliberately broken guests for the VMM's error paths.
 
-use pmemvm_rt::fault::{self, Fault};
-use pmemvm_rt::paging::{PAGE_SIZE, PRESENT, PageTables, USER, WRITABLE};
-use pmemvm_rt::task::{self, Status, Task};
-use pmemvm_rt::{BootInfo, Global, println};
+use pmemvm_sdk::fault::{self, Fault};
+use pmemvm_sdk::paging::{PAGE_SIZE, PRESENT, PageTables, USER, WRITABLE};
+use pmemvm_sdk::task::{self, Status, Task};
+use pmemvm_sdk::{BootInfo, Global, println};
 
 /// Lazily mapped region of the page-fault scenarios (PML4 slot 1).
 const LAZY_BASE: u64 = 0x80_0000_0000;
@@ -179,7 +179,7 @@ pub fn bench_pagefault(info: &'static BootInfo) -> u32 {
 /// Makes `seed` system calls (`invlpg`) (for `pmemvm bench`).
 pub fn bench_syscall(info: &'static BootInfo) -> u32 {
     for i in 0..info.seed {
-        pmemvm_rt::syscall::invlpg(LAZY_BASE + (i % 512) * PAGE_SIZE);
+        pmemvm_sdk::syscall::invlpg(LAZY_BASE + (i % 512) * PAGE_SIZE);
     }
     0
 }
@@ -191,7 +191,7 @@ const BENCH_BYTES: u64 = 1 << 20;
 /// Variant `traced`: to the NVDIMM while recording; `setup`: to the NVDIMM
 /// in the untraced setup phase; `ram`: to guest RAM; `none`: nothing.
 pub fn bench_pmem(info: &'static BootInfo) -> u32 {
-    let dev = match pmemvm_rt::pmem::init() {
+    let dev = match pmemvm_sdk::pmem::init() {
         Ok(d) => d,
         Err(e) => {
             println!("bench-pmem: no NVDIMM: {e:?}");
@@ -219,7 +219,7 @@ pub fn bench_pmem(info: &'static BootInfo) -> u32 {
     if let Some(base) = target {
         fill(base);
     }
-    pmemvm_rt::pmem::setup_done();
+    pmemvm_sdk::pmem::setup_done();
     if info.variant() == "traced" {
         fill(dev.base);
     }
@@ -230,12 +230,12 @@ pub fn bench_pmem(info: &'static BootInfo) -> u32 {
 /// (the floor of a verify run, for `pmemvm bench crashtest`).
 pub fn idle(info: &'static BootInfo) -> u32 {
     if info.mode == pmemvm_abi::Mode::Verify as u32 {
-        pmemvm_rt::report::pass("");
+        pmemvm_sdk::report::pass("");
         return 0;
     }
-    if pmemvm_rt::pmem::init().is_err() {
+    if pmemvm_sdk::pmem::init().is_err() {
         return 1;
     }
-    pmemvm_rt::pmem::setup_done();
+    pmemvm_sdk::pmem::setup_done();
     0
 }

@@ -10,7 +10,7 @@ use crate::dax::mkfs::FileSpec;
 use crate::workload::{self, Op, Plan};
 use alloc::vec;
 use alloc::vec::Vec;
-use pmemvm_rt::BootInfo;
+use pmemvm_sdk::BootInfo;
 
 fn bytes(tag: u8, len: usize) -> Vec<u8> {
     (0..len).map(|i| tag.wrapping_add(i as u8 % 26)).collect()

@@ -14,7 +14,7 @@ use crate::workload::rng::Rng;
 use crate::workload::{self, Op, Plan};
 use alloc::vec;
 use alloc::vec::Vec;
-use pmemvm_rt::BootInfo;
+use pmemvm_sdk::BootInfo;
 
 /// Operations per run.
 const OPS: usize = 60;

@@ -8,8 +8,8 @@ use crate::dax::mkfs::FileSpec;
 use crate::workload::{self, Op, Plan};
 use alloc::format;
 use alloc::vec;
-use pmemvm_rt::BootInfo;
-use pmemvm_rt::report::Finding;
+use pmemvm_sdk::BootInfo;
+use pmemvm_sdk::report::Finding;
 
 /// The workload.
 pub fn plan() -> Plan {

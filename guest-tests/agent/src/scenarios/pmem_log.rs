@@ -34,9 +34,9 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 use pmemvm_abi::Mode;
-use pmemvm_rt::pmem::{self, MarkFields};
-use pmemvm_rt::report::{self, Finding};
-use pmemvm_rt::{BootInfo, println};
+use pmemvm_sdk::pmem::{self, MarkFields};
+use pmemvm_sdk::report::{self, Finding};
+use pmemvm_sdk::{BootInfo, println};
 
 /// Device offset of the header line (the tail is its first word).
 const HEADER: u64 = 0;

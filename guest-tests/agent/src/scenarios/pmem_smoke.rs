@@ -10,8 +10,8 @@
 
 use core::hint::black_box;
 use pmemvm_abi::Mode;
-use pmemvm_rt::pmem::{self, MarkFields};
-use pmemvm_rt::{BootInfo, println, report};
+use pmemvm_sdk::pmem::{self, MarkFields};
+use pmemvm_sdk::{BootInfo, println, report};
 
 /// Offsets (from the NVDIMM base) the scenario writes to.
 const SETUP_BYTES: u64 = 0x200;

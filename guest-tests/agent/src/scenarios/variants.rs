@@ -12,7 +12,7 @@ use crate::workload::script::{Step, finish, run, until};
 use crate::workload::{self, Op, Plan};
 use alloc::vec;
 use alloc::vec::Vec;
-use pmemvm_rt::BootInfo;
+use pmemvm_sdk::BootInfo;
 
 fn store(map: u64, off: u64, data: &[u8]) -> Op {
     Op::store(map, off, data.to_vec())

@@ -12,8 +12,8 @@ use crate::dax::{self, io, mkfs};
 use alloc::format;
 use alloc::string::String;
 use core::cell::RefCell;
-use pmemvm_rt::report::Finding;
-use pmemvm_rt::{pmem, println, report};
+use pmemvm_sdk::report::Finding;
+use pmemvm_sdk::{pmem, println, report};
 
 /// The NVDIMM, or a message.
 pub fn media() -> Result<Media, String> {

@@ -20,8 +20,8 @@ use crate::dax::mkfs::FileSpec;
 use crate::dax::variant::{self, Variant};
 use alloc::vec::Vec;
 use pmemvm_abi::Mode;
-use pmemvm_rt::report::Finding;
-use pmemvm_rt::{BootInfo, println};
+use pmemvm_sdk::report::Finding;
+use pmemvm_sdk::{BootInfo, println};
 
 /// One user-visible operation.
 #[derive(Debug, Clone)]

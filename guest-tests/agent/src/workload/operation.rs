@@ -11,7 +11,7 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::cell::RefCell;
-use pmemvm_rt::pmem;
+use pmemvm_sdk::pmem;
 
 /// Loads `len` bytes through the user mapping at `va`.
 fn user_load(va: u64, len: u64) -> Vec<u8> {

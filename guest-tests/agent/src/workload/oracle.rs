@@ -23,7 +23,7 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 use pmemvm_abi::PromiseArgs;
-use pmemvm_rt::report::{self, Finding, WrittenPages};
+use pmemvm_sdk::report::{self, Finding, WrittenPages};
 
 /// Bytes `[start, end)` of a file whose latest promise is sync `op`.
 struct Segment {

@@ -19,8 +19,8 @@ use alloc::rc::Rc;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::cell::RefCell;
-use pmemvm_rt::pmem::{self, MarkFields};
-use pmemvm_rt::task::{Status, Task};
+use pmemvm_sdk::pmem::{self, MarkFields};
+use pmemvm_sdk::task::{Status, Task};
 
 /// One step of a race script.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

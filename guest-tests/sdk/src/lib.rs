@@ -1,4 +1,12 @@
-//! The `#![no_std]` runtime of pmemvm guests.
+//! The SDK of pmemvm guests: the `#![no_std]` runtime every guest runs on,
+//! the recorded persistent-memory API, and the user's model of a test
+//! ([`scenario`]: scenarios with variants, `setup`, `run` and `recover`;
+//! [`region`]: the persistent region as a typed view).
+//!
+//! A guest crate depends on this crate and on `pmemvm-sdk-build` (its
+//! one-line build script links it); `pmemvm new DIR` writes one.
+//! The guide, `guest-tests/sdk/GUIDE.md`, goes from there to a crash test
+//! and its report.
 //!
 //! A guest is a static ELF for the host target, loaded at 1 MiB. The VMM
 //! starts it in ring 0 at `_start`, which drops at once to ring 3 (the
@@ -27,6 +35,8 @@
 //! * [`paging`]: the page tables, changed from ring 3;
 //! * [`pmem`]: the NVDIMM, and the persistent-memory API the VMM records;
 //! * [`report`]: verdicts, findings and the promises of verify mode;
+//! * [`region`]: the persistent region as a bounds-checked, typed view;
+//! * [`scenario`]: scenarios, their variants and phases, [`scenarios!`];
 //! * `ring0`: `_start`, and the ring-0 stubs: the system-call gate, the
 //!   page-fault upcall, the report of every other exception.
 
@@ -49,9 +59,11 @@ pub mod io;
 mod mem;
 pub mod paging;
 pub mod pmem;
+pub mod region;
 pub mod report;
 #[cfg(not(test))]
 mod ring0;
+pub mod scenario;
 pub mod syscall;
 pub mod task;
 pub mod termination;
