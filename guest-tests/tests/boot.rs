@@ -133,6 +133,28 @@ fn list_mode_reports_every_scenario_with_a_description() {
         assert!(names.contains(&want), "{want} missing from {names:?}");
     }
     assert!(list.iter().all(|s| !s.description.is_empty()));
+    let variants = |name: &str| -> Vec<String> {
+        list.iter()
+            .find(|s| s.name == name)
+            .map(|s| s.variants.iter().map(|v| v.name.clone()).collect())
+            .unwrap_or_default()
+    };
+    assert_eq!(
+        variants("pmem-log"),
+        ["correct", "no-fence", "commit-first"]
+    );
+    let dax = variants("dax-fsync");
+    assert!(
+        dax.len() == 13 && dax[..2] == ["correct", "correct-v410"],
+        "{dax:?}"
+    );
+    assert_eq!(variants("metadata_not_committed"), dax);
+    assert!(variants("hello").is_empty());
+    assert!(
+        list.iter()
+            .flat_map(|s| &s.variants)
+            .all(|v| !v.description.is_empty())
+    );
 }
 
 #[test]

@@ -11,6 +11,34 @@ pub struct ScenarioInfo {
     pub name: String,
     /// Its one-line description.
     pub description: String,
+    /// Its variants (none when the guest names none).
+    pub variants: Vec<VariantInfo>,
+}
+
+/// A variant of a scenario, as the guest reported it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct VariantInfo {
+    /// Its name.
+    pub name: String,
+    /// Its one-line description.
+    pub description: String,
+}
+
+impl VariantInfo {
+    /// The variants of a list-mode report: one line each, the name, a
+    /// tab, the description (a line without a tab is a name alone).
+    pub fn parse(text: &str) -> Vec<VariantInfo> {
+        text.lines()
+            .filter(|l| !l.is_empty())
+            .map(|l| {
+                let (name, description) = l.split_once('\t').unwrap_or((l, ""));
+                VariantInfo {
+                    name: name.into(),
+                    description: description.into(),
+                }
+            })
+            .collect()
+    }
 }
 
 /// What verify mode concluded about a crash image.
@@ -114,6 +142,24 @@ mod tests {
             reason: "y".into(),
         };
         assert!(of_run(Err(config)).is_err(), "not the guest's failure");
+    }
+
+    #[test]
+    fn variants_are_lines_of_a_name_a_tab_and_a_description() {
+        let parsed = VariantInfo::parse("correct\tas merged\nno-fence\tno sfence\n\nbare\n");
+        let pairs: Vec<(&str, &str)> = parsed
+            .iter()
+            .map(|v| (v.name.as_str(), v.description.as_str()))
+            .collect();
+        assert_eq!(
+            pairs,
+            [
+                ("correct", "as merged"),
+                ("no-fence", "no sfence"),
+                ("bare", "")
+            ]
+        );
+        assert!(VariantInfo::parse("").is_empty());
     }
 
     #[test]

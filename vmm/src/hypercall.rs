@@ -8,7 +8,7 @@
 
 use crate::devices::Devices;
 use crate::error::VmmError;
-use crate::guest_report::{Finding, ScenarioInfo, Verdict};
+use crate::guest_report::{Finding, ScenarioInfo, VariantInfo, Verdict};
 use crate::nvdimm::Flow;
 use crate::vm::Vm;
 use pmemvm_abi::{Mailbox, MarkArgs, Mode, Plain, PromiseArgs, hc, layout};
@@ -105,7 +105,12 @@ impl Devices<'_> {
             hc::SCENARIO if self.mode == Mode::List => {
                 let name = text(vm, a[0], a[1])?;
                 let description = text(vm, a[2], a[3])?;
-                self.scenarios.push(ScenarioInfo { name, description });
+                let variants = VariantInfo::parse(&text(vm, a[4], a[5])?);
+                self.scenarios.push(ScenarioInfo {
+                    name,
+                    description,
+                    variants,
+                });
                 Ok(())
             }
             hc::SCENARIO => Err(hc::BAD_STATE),

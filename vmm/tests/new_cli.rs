@@ -56,12 +56,16 @@ fn a_new_project_builds_outside_the_workspace_and_its_variants_crash_test_as_doc
     }
     build(&project);
     let guest = project.join("target/release/my-log");
-    let listed = pmemvm(&["scenarios", "--guest", utf8(&guest)]);
-    assert!(
-        text(&listed.stdout).starts_with("log  "),
-        "{}",
-        text(&listed.stdout)
-    );
+    let listed = pmemvm(&["scenarios", "--guest", utf8(&guest), "--json"]);
+    let json: serde_json::Value = serde_json::from_slice(&listed.stdout).expect("JSON");
+    let variants: Vec<&str> = json[0]["variants"]
+        .as_array()
+        .expect("a list of variants")
+        .iter()
+        .filter_map(|v| v["name"].as_str())
+        .collect();
+    assert_eq!(json[0]["name"], "log");
+    assert_eq!(variants, ["correct", "no-fence", "commit-first"]);
     for (variant, status, check, cause) in [
         ("correct", 0, "", ""),
         (

@@ -201,7 +201,10 @@ plain!(Mailbox, 64, { nr: 0, args: 8, ret: 56 });
 pub mod hc {
     /// Console output: `args = [gpa, len]`.
     pub const CONSOLE_WRITE: u64 = 1;
-    /// In list mode, one scenario: `args = [name_gpa, name_len, desc_gpa, desc_len]`.
+    /// In list mode, one scenario: `args = [name_gpa, name_len, desc_gpa,
+    /// desc_len, variants_gpa, variants_len]`. The variants are UTF-8
+    /// text, one line per variant: its name, a tab, its one-line
+    /// description (`variants_len` 0: the guest names none).
     pub const SCENARIO: u64 = 2;
     /// The untraced setup phase is over: the NVDIMM content becomes the
     /// initial media and recording starts. No arguments.

@@ -19,8 +19,8 @@ use pmemvm_sdk::{BootInfo, println};
 fn main(info: &'static BootInfo) -> u32 {
     match Mode::from_raw(info.mode) {
         Some(Mode::List) => {
-            for (name, description) in scenarios::list() {
-                pmemvm_sdk::report_scenario(name, description);
+            for (name, description, variants) in scenarios::list() {
+                pmemvm_sdk::report_scenario(name, description, &variants.list());
             }
             0
         }

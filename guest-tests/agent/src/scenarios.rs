@@ -8,7 +8,30 @@ mod pmem_log;
 mod pmem_smoke;
 mod variants;
 
+use crate::dax::variant;
+use alloc::vec::Vec;
 use pmemvm_sdk::BootInfo;
+
+/// A scenario's variants, as list mode reports them.
+pub enum Variants {
+    /// None to choose from (the variant is ignored).
+    None,
+    /// These: name, one-line description.
+    Fixed(&'static [(&'static str, &'static str)]),
+    /// The DAX file system's: `correct`, `correct-v410` and every bug.
+    Dax,
+}
+
+impl Variants {
+    /// Name and description of each.
+    pub fn list(&self) -> Vec<(&'static str, &'static str)> {
+        match self {
+            Variants::None => Vec::new(),
+            Variants::Fixed(v) => v.to_vec(),
+            Variants::Dax => variant::ALL.iter().map(|(n, _, d)| (*n, *d)).collect(),
+        }
+    }
+}
 
 /// A named workload.
 pub struct Scenario {
@@ -16,6 +39,8 @@ pub struct Scenario {
     pub name: &'static str,
     /// One line for `pmemvm scenarios`.
     pub description: &'static str,
+    /// Its variants.
+    pub variants: Variants,
     /// Runs it; returns the exit status.
     pub run: fn(&'static BootInfo) -> u32,
 }
@@ -25,91 +50,133 @@ pub const ALL: &[Scenario] = &[
     Scenario {
         name: "hello",
         description: "prints a line and exits 0",
+        variants: Variants::None,
         run: basic::hello,
     },
     Scenario {
         name: "pagefault",
         description: "maps 1000 pages lazily through the page-fault upcall and checks them",
+        variants: Variants::None,
         run: basic::pagefault,
     },
     Scenario {
         name: "tasks",
         description: "two tasks suspended inside their fault handlers while the other faults",
+        variants: Variants::None,
         run: basic::tasks,
     },
     Scenario {
         name: "dax-fsync",
-        description: "mini DAX: every fault, writeback, write(2), truncate, punch and sync path (variants: correct, correct-v410 and every bug variant; see the scenarios named after them)",
+        description: "mini DAX: every fault, writeback, write(2), truncate, punch and sync path",
+        variants: Variants::Dax,
         run: dax_fsync::run,
     },
     Scenario {
         name: "generic-080",
-        description: "mini DAX: read fault then store; mtime must change and the store must survive fsync (variants: correct, correct-v410 and every bug variant; see the scenarios named after them)",
+        description: "mini DAX: read fault then store; mtime must change and the store must survive fsync",
+        variants: Variants::Dax,
         run: generic_080::run,
     },
     Scenario {
         name: "fsx",
-        description: "mini DAX: seeded random pwrite/mmap/msync/truncate/punch/fsync/sync mix over three files (variants: correct, correct-v410 and every bug variant; see the scenarios named after them)",
+        description: "mini DAX: seeded random pwrite/mmap/msync/truncate/punch/fsync/sync mix over three files",
+        variants: Variants::Dax,
         run: fsx::run,
     },
     Scenario {
         name: "pmem-smoke",
-        description: "every kind of persistent-memory event once, at known offsets (variants: correct; no-fence: no sfence before the promise; memfns: copies and fills through the runtime's memcpy, memmove and memset instead)",
+        description: "every kind of persistent-memory event once, at known offsets",
+        variants: Variants::Fixed(&[
+            ("correct", "every event, the promise after its fence"),
+            ("no-fence", "no sfence before the promise"),
+            (
+                "memfns",
+                "copies and fills through the runtime's memcpy, memmove and memset instead",
+            ),
+        ]),
         run: pmem_smoke::run,
     },
     Scenario {
         name: "pmem-log",
-        description: "a persistent append-only log: 8 appends of a record and its commit (the tail) on the NVDIMM (variants: correct; no-fence: no sfence between the record's flushes and the tail store; commit-first: the tail persisted before the record)",
+        description: "a persistent append-only log: 8 appends of a record and its commit (the tail) on the NVDIMM",
+        variants: Variants::Fixed(&[
+            (
+                "correct",
+                "the record persisted (flush, fence) before the tail",
+            ),
+            (
+                "no-fence",
+                "no sfence between the record's flushes and the tail store",
+            ),
+            ("commit-first", "the tail persisted before the record"),
+        ]),
         run: pmem_log::run,
     },
     Scenario {
         name: "bench-pagefault",
         description: "benchmark: faults in SEED pages (at most 1000) through the upcall",
+        variants: Variants::None,
         run: basic::bench_pagefault,
     },
     Scenario {
         name: "bench-syscall",
         description: "benchmark: makes SEED system calls (invlpg through ud2)",
+        variants: Variants::None,
         run: basic::bench_syscall,
     },
     Scenario {
         name: "idle",
         description: "benchmark: records nothing; in verify mode passes at once (the floor)",
+        variants: Variants::None,
         run: basic::idle,
     },
     Scenario {
         name: "bench-pmem",
-        description: "benchmark: writes 1 MiB with 8-byte stores (variants traced, setup, ram, none)",
+        description: "benchmark: writes 1 MiB with 8-byte stores",
+        variants: Variants::Fixed(&[
+            ("traced", "to the NVDIMM while recording"),
+            ("setup", "to the NVDIMM in the untraced setup phase"),
+            ("ram", "to RAM"),
+            ("none", "no stores (the floor)"),
+        ]),
         run: basic::bench_pmem,
     },
     Scenario {
         name: "panic",
         description: "broken on purpose: panics",
+        variants: Variants::None,
         run: basic::panic,
     },
     Scenario {
         name: "exception",
         description: "broken on purpose: divides by zero (unhandled #DE)",
+        variants: Variants::None,
         run: basic::exception,
     },
     Scenario {
         name: "nested-fault",
         description: "broken on purpose: faults inside its own page-fault handler",
+        variants: Variants::None,
         run: basic::nested_fault,
     },
     Scenario {
         name: "spin",
         description: "broken on purpose: spins forever without exits (for --timeout)",
+        variants: Variants::None,
         run: basic::spin,
     },
 ];
 
-/// Every scenario's name and description: [`ALL`], then one per bug
-/// variant, named after it.
-pub fn list() -> impl Iterator<Item = (&'static str, &'static str)> {
+/// Every scenario's name, description and variants: [`ALL`], then one
+/// per bug variant, named after it.
+pub fn list() -> impl Iterator<Item = (&'static str, &'static str, &'static Variants)> {
     ALL.iter()
-        .map(|s| (s.name, s.description))
-        .chain(variants::ALL.iter().map(|(n, d, _)| (*n, *d)))
+        .map(|s| (s.name, s.description, &s.variants))
+        .chain(
+            variants::ALL
+                .iter()
+                .map(|(n, d, _)| (*n, *d, &Variants::Dax)),
+        )
 }
 
 /// How to run the scenario called `name`.

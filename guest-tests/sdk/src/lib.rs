@@ -110,8 +110,16 @@ pub(crate) extern "C" fn start(info: *const BootInfo) -> ! {
     termination::exit(status)
 }
 
-/// Reports one scenario to the VMM in list mode.
-pub fn report_scenario(name: &str, description: &str) {
+/// Reports one scenario to the VMM in list mode, with its variants (name,
+/// one-line description).
+pub fn report_scenario(name: &str, description: &str, variants: &[(&str, &str)]) {
+    let mut text = alloc::string::String::new();
+    for (variant, about) in variants {
+        text.push_str(variant);
+        text.push('\t');
+        text.push_str(about);
+        text.push('\n');
+    }
     io::hypercall(
         hc::SCENARIO,
         &[
@@ -119,6 +127,8 @@ pub fn report_scenario(name: &str, description: &str) {
             name.len() as u64,
             description.as_ptr() as u64,
             description.len() as u64,
+            text.as_ptr() as u64,
+            text.len() as u64,
         ],
     );
 }

@@ -89,24 +89,6 @@ pub struct Scenario {
     pub recover: fn(&Context) -> Result<String, Finding>,
 }
 
-impl Scenario {
-    /// `description` followed by the variants, as `pmemvm scenarios` shows it.
-    fn listing(&self) -> String {
-        let mut text = String::from(self.description);
-        text.push_str(" (variants: ");
-        for (i, v) in self.variants.iter().enumerate() {
-            if i > 0 {
-                text.push_str("; ");
-            }
-            text.push_str(v.name);
-            text.push_str(": ");
-            text.push_str(v.description);
-        }
-        text.push(')');
-        text
-    }
-}
-
 /// The main function of a guest made of `scenarios` (what
 /// [`scenarios!`](crate::scenarios) defines): exit status 0 when the
 /// phase ran, 2 for an unknown scenario or variant.
@@ -114,7 +96,9 @@ pub fn main(scenarios: &[&Scenario], info: &'static BootInfo) -> u32 {
     let mode = Mode::from_raw(info.mode);
     if mode == Some(Mode::List) {
         for s in scenarios {
-            crate::report_scenario(s.name, &s.listing());
+            let variants: alloc::vec::Vec<(&str, &str)> =
+                s.variants.iter().map(|v| (v.name, v.description)).collect();
+            crate::report_scenario(s.name, s.description, &variants);
         }
         return 0;
     }

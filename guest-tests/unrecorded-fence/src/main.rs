@@ -79,7 +79,8 @@ fn main(info: &'static BootInfo) -> u32 {
         Some(Mode::List) => {
             pmemvm_sdk::report_scenario(
                 SCENARIO,
-                "stores, flushes and fences a word through the API, plus one unrecorded sfence (variant: correct)",
+                "stores, flushes and fences a word through the API, plus one unrecorded sfence",
+                &[("correct", "the only variant")],
             );
             0
         }

@@ -7,7 +7,8 @@ use super::GuestArgs;
 pub struct ScenariosArgs {
     #[command(flatten)]
     guest: GuestArgs,
-    /// Print JSON instead of text.
+    /// Print JSON instead of text: each scenario's name, description and
+    /// variants (names with descriptions).
     #[arg(long)]
     json: bool,
 }
@@ -21,7 +22,16 @@ pub fn run(a: &ScenariosArgs) -> anyhow::Result<i32> {
     } else {
         let width = list.iter().map(|s| s.name.len()).max().unwrap_or(0);
         for s in &list {
-            println!("{:width$}  {}", s.name, s.description);
+            let names: Vec<&str> = s.variants.iter().map(|v| v.name.as_str()).collect();
+            match names.as_slice() {
+                [] => println!("{:width$}  {}", s.name, s.description),
+                _ => println!(
+                    "{:width$}  {} (variants: {})",
+                    s.name,
+                    s.description,
+                    names.join(", ")
+                ),
+            }
         }
     }
     Ok(0)
