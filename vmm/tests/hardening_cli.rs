@@ -496,3 +496,24 @@ fn run_trace_is_written_through_a_symlink() {
     let stats = pmemvm(&["trace", "stats", l]);
     assert_eq!(stats.status.code(), Some(0), "{}", text(&stats.stderr));
 }
+
+#[test]
+fn command_line_errors_are_one_line_naming_the_argument() {
+    for (args, says) in [
+        (
+            &["run", "--timeout", "abc"][..],
+            "'abc' for '--timeout <SECS>'",
+        ),
+        (&["crashtest", "--bogus"][..], "'--bogus'"),
+        (&["verify"][..], "--trace <FILE> --at <POINT>"),
+        (&["frobnicate"][..], "'frobnicate'"),
+    ] {
+        let out = pmemvm(args);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(
+            stderr.starts_with("pmemvm: ") && stderr.contains(says) && stderr.lines().count() == 1,
+            "{args:?}: {stderr}"
+        );
+    }
+}

@@ -239,12 +239,39 @@ const EXIT_CANNOT_RUN: i32 = 2;
 /// Exit status when the guest failed (exception, timeout, unexpected exit).
 const EXIT_GUEST_FAILURE: i32 = 3;
 
+/// A command-line error of clap's in one line: its message and the
+/// arguments it lists, without the usage and the pointer to `--help`.
+fn one_line(rendered: &str) -> String {
+    let words: Vec<&str> = rendered
+        .lines()
+        .map(str::trim)
+        .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more information"))
+        .filter(|l| !l.is_empty() && !l.starts_with("tip:"))
+        .collect();
+    let text = words.join(" ");
+    let text = text.strip_prefix("error: ").unwrap_or(&text);
+    format!("{text} (see --help)")
+}
+
 /// Runs the command line; returns the process exit status.
 pub fn main() -> i32 {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn"))
         .format_timestamp(None)
         .init();
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        // Help, version, and the help shown for a missing subcommand.
+        Err(e)
+            if !e.use_stderr()
+                || e.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand =>
+        {
+            e.exit()
+        }
+        Err(e) => {
+            eprintln!("pmemvm: {}", one_line(&e.render().to_string()));
+            return EXIT_CANNOT_RUN;
+        }
+    };
     let result = match cli.command {
         Command::Crashtest(a) => crashtest_cmd::run(&a),
         Command::Run(a) => run_cmd::run(&a),
