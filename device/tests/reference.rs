@@ -328,6 +328,17 @@ fn check(
             assert_eq!(r.spec_image(units).as_ref(), Some(img), "{ctx} {spec}");
         }
 
+        // The latest content of each line: every write of the run present.
+        let all = r.image(&vec![true; r.prog.writes.len()]);
+        for l in 0..4 {
+            let latest = m.latest_line(l * LINE);
+            assert_eq!(
+                latest.as_ref(),
+                all.lines.get(&(l * LINE)),
+                "{ctx} line {l}"
+            );
+        }
+
         // Named images and the crash tester's helpers stay inside the set.
         let mut named = vec![ImageSpec::Minimal, ImageSpec::Maximal];
         named.extend((0..4).map(ImageSpec::Random));

@@ -11,6 +11,12 @@ use pmemvm::session::{self, RunConfig, RunOutcome};
 /// `unrecorded_sfence`); its scenario `unrecorded-fence` is otherwise correct.
 pub const UNRECORDED_FENCE_ELF: &str = concat!(env!("OUT_DIR"), "/pmemvm-unrecorded-fence.elf");
 
+/// A test guest whose recovery checks nothing: its scenario `promise-check`
+/// stores and flushes four lines, fences (variant `correct`) or not
+/// (`no-fence`), and promises them; only pmemvm's own check of the
+/// promises can fail its crash images.
+pub const PROMISE_CHECK_ELF: &str = concat!(env!("OUT_DIR"), "/pmemvm-promise-check.elf");
+
 pub use pmemvm::testing::kvm_or_skip;
 
 /// Skips the calling test (returning early) when KVM is unavailable and skipping is allowed.

@@ -48,8 +48,8 @@ pub struct Verdict {
     pub passed: bool,
     /// The stable name of the check that failed (e.g. `promised-data`), by
     /// which failures are grouped; empty when the guest named none (and
-    /// when it passed). [`Verdict::GUEST_CRASHED`] and
-    /// [`Verdict::NO_VERDICT`] are the VMM's own.
+    /// when it passed). [`Verdict::GUEST_CRASHED`], [`Verdict::NO_VERDICT`]
+    /// and [`Verdict::PROMISE`] are the VMM's own.
     pub check: String,
     /// The guest's message (what was lost, where).
     pub message: String,
@@ -60,6 +60,9 @@ impl Verdict {
     pub const GUEST_CRASHED: &'static str = "guest-crashed";
     /// The check of a guest that exited without a verdict.
     pub const NO_VERDICT: &'static str = "no-verdict";
+    /// The check of an image that broke a promise, by pmemvm's own check
+    /// (`promise_check`), which needs no code in the guest.
+    pub const PROMISE: &'static str = "promise";
 
     /// The verdict of a verify-mode run that ended with `run` (the guest's
     /// verdict, if it gave one): a run without one fails with the message

@@ -12,8 +12,10 @@
 //!    unrecorded flushes and fences, RIPs as `function (file:line)`);
 //!    [`guest_report`] (what a guest reports: scenarios, verdicts,
 //!    findings); [`verify_input`] (what verify mode is given, encoded);
-//!    [`run_kind`] (what a run is for); [`replay`] (trace events applied to
-//!    the persistency model); [`inspect`] (`pmemvm trace` on trace files).
+//!    [`promise_check`] (the promises pmemvm checks on every crash image
+//!    by itself); [`run_kind`] (what a run is for); [`replay`] (trace
+//!    events applied to the persistency model); [`inspect`] (`pmemvm
+//!    trace` on trace files).
 //! 2. **KVM plumbing**: [`boot`] (long-mode start-up state); [`vm`] (the VM,
 //!    its RAM and vCPU, their snapshots); [`watchdog`] (the time limit).
 //! 3. **Guest devices**: [`nvdimm`] (the emulated NVDIMM's front end and the
@@ -44,6 +46,7 @@ pub mod guest_report;
 pub mod hypercall;
 pub mod inspect;
 pub mod nvdimm;
+pub mod promise_check;
 pub mod replay;
 pub mod run_kind;
 pub mod session;

@@ -3,6 +3,7 @@
 //! trace file.
 
 use crate::error::VmmError;
+use crate::promise_check::PromiseChecker;
 use crate::verify_input::VerifyInput;
 use pmemvm_device::model::{FenceKind, FlushKind, Model, ModelConfig};
 use pmemvm_traces::{CrashPoint, Event, EventKind, Header, PointResolver, TraceReader};
@@ -51,6 +52,8 @@ pub struct Replayed {
     pub seq: u64,
     /// What verify mode needs: the last operation started and the promises made.
     pub verify: VerifyInput,
+    /// The promises made before the point, byte by byte, for pmemvm's own check.
+    pub promises: PromiseChecker,
 }
 
 /// Replays the trace at `path` up to `point`, reading it as a stream.
@@ -60,6 +63,7 @@ pub fn replay_to(path: &Path, point: &CrashPoint) -> Result<Replayed, VmmError> 
     let mut model = Model::new(model_config(&header));
     let mut resolver = PointResolver::new(point.clone());
     let mut verify = VerifyInput::default();
+    let mut promises = PromiseChecker::default();
     if resolver.reached().is_none() {
         while let Some(ev) = reader.next_event()? {
             if matches!(ev.kind, EventKind::PowerFail(_)) {
@@ -70,6 +74,7 @@ pub fn replay_to(path: &Path, point: &CrashPoint) -> Result<Replayed, VmmError> 
                 reason: e.to_string(),
             })?;
             verify.note(&ev);
+            promises.observe(&ev, &model);
             if resolver.observe(&ev) {
                 break;
             }
@@ -82,5 +87,6 @@ pub fn replay_to(path: &Path, point: &CrashPoint) -> Result<Replayed, VmmError> 
         model,
         seq,
         verify,
+        promises,
     })
 }

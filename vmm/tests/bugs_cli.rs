@@ -4,7 +4,7 @@
 //! fixed design.
 
 mod common;
-use common::{kvm, pmemvm, shell_words as words, text};
+use common::{kvm, pmemvm, run_printed, shell_words as words, text};
 
 use std::path::PathBuf;
 
@@ -30,24 +30,6 @@ fn dir(name: &str) -> PathBuf {
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).expect("dir");
     d
-}
-
-/// Runs a command line the report printed (`pmemvm ...`), with `--json`,
-/// and with the value of option `set.0` replaced by `set.1` if given.
-fn run_printed(cmd: &str, set: Option<(&str, &str)>) -> (Option<i32>, serde_json::Value) {
-    let mut args = words(cmd);
-    assert_eq!(args.remove(0), "pmemvm", "{cmd}");
-    if let Some((option, value)) = set {
-        let at = args.iter().position(|a| a == option).expect("the option");
-        args[at + 1] = value.into();
-    }
-    args.push("--json".into());
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let out = pmemvm(&args);
-    let report = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!("{cmd}: not JSON ({e}): {}", text(&out.stderr));
-    });
-    (out.status.code(), report)
 }
 
 #[test]

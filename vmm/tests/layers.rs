@@ -18,6 +18,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "guest_code",
             "guest_report",
             "verify_input",
+            "promise_check",
             "run_kind",
             "replay",
             "inspect",

@@ -1,9 +1,10 @@
-//! A user's guest (`--guest ELF`) on the command line: the default scenario
-//! and the guest named in the trace.
+//! A user's guest (`--guest ELF`) on the command line: the default scenario,
+//! the guest named in the trace, and the promises pmemvm checks by itself.
 
 mod common;
-use common::{kvm, pmemvm, text};
+use common::{kvm, pmemvm, run_printed, text};
 
+use guest_tests::PROMISE_CHECK_ELF as PROMISE;
 use guest_tests::UNRECORDED_FENCE_ELF as FENCE;
 use sha2::{Digest, Sha256};
 use std::path::PathBuf;
@@ -150,5 +151,74 @@ fn verify_without_guest_boots_the_recorded_guest_file_while_it_is_unchanged() {
         text(&out.stderr),
         format!("{recorded} is missing: pass --guest\n")
     );
+    std::fs::remove_dir_all(&d).ok();
+}
+
+/// A guest whose recovery checks nothing (it always reports a pass) and
+/// that promises four lines it flushed: without the fence, pmemvm's own
+/// check of the promise fails the images that lost one, as one bug with
+/// its re-test; with the fence, and under eADR, nothing fails.
+#[test]
+fn a_promise_made_without_its_fence_is_one_bug_found_by_pmemvm_alone() {
+    if !kvm() {
+        return;
+    }
+    let d = dir("promise");
+    let crashtest = |variant: &str, extra: &[&str]| {
+        let out = utf8(&d.join(variant)).to_string();
+        let mut args = vec!["crashtest", "--guest", PROMISE, "--variant", variant];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&["--out", &out, "--json"]);
+        let run = pmemvm(&args);
+        let report: serde_json::Value = serde_json::from_slice(&run.stdout)
+            .unwrap_or_else(|e| panic!("{variant}: not JSON ({e}): {}", text(&run.stderr)));
+        (run.status.code(), report)
+    };
+    let (code, report) = crashtest("no-fence", &[]);
+    assert_eq!(code, Some(1), "{:#}", report["failures"]);
+    let bugs = report["failures"].as_array().expect("failures");
+    assert_eq!(bugs.len(), 1, "{:#}", report["failures"]);
+    let b = &bugs[0];
+    assert_eq!(b["check"], "promise");
+    let message = b["message"].as_str().expect("message");
+    assert!(
+        message.starts_with("promise seq ")
+            && message.contains("(device range 0x1000+0x100) broken at device offset 0x10")
+            && message.contains(", promised 0x"),
+        "{message}"
+    );
+    let lost = &b["cause"]["lost"][0];
+    assert!(
+        lost["flushed_by"].as_u64().is_some(),
+        "flushed, not fenced: {lost:#}"
+    );
+    // The image's reproduction fails the same check, the guest passing it.
+    let reproduce = b["first"]["reproduce"].as_str().expect("reproduce");
+    let args = common::shell_words(reproduce);
+    let args: Vec<&str> = args.iter().skip(1).map(String::as_str).collect();
+    let verify = pmemvm(&args);
+    let stdout = text(&verify.stdout);
+    assert_eq!(
+        verify.status.code(),
+        Some(1),
+        "{stdout}{}",
+        text(&verify.stderr)
+    );
+    assert!(
+        stdout.starts_with("FAIL: ") && stdout.contains("\n  check: promise\n  promise seq "),
+        "{stdout}"
+    );
+    // The re-test fails while the fence is missing and passes with it.
+    let retest = b["retest"].as_str().expect("re-test");
+    assert_eq!(run_printed(retest, None).0, Some(1), "{retest}");
+    let (code, fixed) = run_printed(retest, Some(("--variant", "correct")));
+    assert_eq!(code, Some(0), "{retest}: {:#}", fixed["failures"]);
+
+    let (code, report) = crashtest("correct", &[]);
+    assert_eq!(code, Some(0), "{:#}", report["failures"]);
+    assert!(report["counts"]["images_verified"].as_u64() >= Some(2));
+    // Under eADR the promise, a port I/O, drains the caches.
+    let (code, report) = crashtest("no-fence", &["--persistence", "cpu"]);
+    assert_eq!(code, Some(0), "{:#}", report["failures"]);
     std::fs::remove_dir_all(&d).ok();
 }

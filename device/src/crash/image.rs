@@ -41,6 +41,16 @@ impl Image {
         Sha256::digest(&bytes).into()
     }
 
+    /// Device offsets of the lines whose content differs from `other`'s,
+    /// ascending (a line `other` lacks differs).
+    pub fn differing_lines(&self, other: &Image) -> Vec<u64> {
+        self.lines
+            .iter()
+            .filter(|(off, content)| other.lines.get(off) != Some(content))
+            .map(|(off, _)| *off)
+            .collect()
+    }
+
     /// [`Image::hash`] as lowercase hex.
     pub fn hash_hex(&self) -> String {
         self.hash().iter().map(|b| format!("{b:02x}")).collect()

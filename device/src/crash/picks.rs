@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use super::{Image, ImageSpec, UnitChoice};
-use crate::model::{LINE_SIZE, Model, Persistence, Unit, UnitRef, Write};
+use crate::model::{LINE_SIZE, Line, Model, Persistence, Unit, UnitRef, Write};
 
 /// What one unit takes in an image.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Default)]
@@ -128,25 +128,29 @@ impl Model {
         for (&li, line) in &self.lines {
             let mut content = line.base.bytes;
             for (ui, unit) in line.units.iter().enumerate() {
-                let Some(pick) = picks.get(&(li, ui)) else {
-                    continue;
-                };
-                writes.clear();
-                writes.extend(unit.hist.iter().take_while(|w| w.seq <= pick.upto));
-                writes.extend(
-                    unit.nt
-                        .iter()
-                        .filter(|n| pick.nt.contains(&n.write.seq))
-                        .map(|n| &n.write),
-                );
-                writes.sort_unstable_by_key(|w| w.seq);
-                for w in &writes {
-                    line.base.overlay(&mut content, w);
+                if let Some(pick) = picks.get(&(li, ui)) {
+                    let nt = |seq| pick.nt.contains(&seq);
+                    overlay_unit(line, unit, pick.upto, nt, &mut writes, &mut content);
                 }
             }
             lines.insert(li * LINE_SIZE, content);
         }
         Image { lines }
+    }
+
+    /// The latest content of the line holding `line_offset`, as the guest
+    /// reads it: every write of the run so far (per byte the one with the
+    /// highest sequence number, as in the maximal image), or `None` when
+    /// the line was not touched (its content is the initial media).
+    pub fn latest_line(&self, line_offset: u64) -> Option<[u8; 64]> {
+        let line = self.lines.get(&(line_offset / LINE_SIZE))?;
+        let mut content = line.base.bytes;
+        let mut writes = Vec::new();
+        for unit in &line.units {
+            let upto = unit.latest_seq();
+            overlay_unit(line, unit, upto, |_| true, &mut writes, &mut content);
+        }
+        Some(content)
     }
 
     /// Checks an explicit spec against the rules at this point.
@@ -244,5 +248,25 @@ impl Model {
             }
         }
         Ok(())
+    }
+}
+
+/// Lays over `content` (which starts as `line`'s base) the writes of `unit`
+/// an image holds: its cached writes up to sequence number `upto` and the
+/// NT writes `nt` keeps, in sequence order (rule 8). `writes` is scratch.
+fn overlay_unit<'a>(
+    line: &Line,
+    unit: &'a Unit,
+    upto: u64,
+    nt: impl Fn(u64) -> bool,
+    writes: &mut Vec<&'a Write>,
+    content: &mut [u8; 64],
+) {
+    writes.clear();
+    writes.extend(unit.hist.iter().take_while(|w| w.seq <= upto));
+    writes.extend(unit.nt.iter().filter(|n| nt(n.write.seq)).map(|n| &n.write));
+    writes.sort_unstable_by_key(|w| w.seq);
+    for w in writes.iter() {
+        line.base.overlay(content, w);
     }
 }

@@ -107,7 +107,16 @@ pub fn mark(label: &str, f: MarkFields) {
 }
 
 /// Declares `len` bytes of `file` at `offset` durable (stored at device
-/// range `range`) by the sync operation `op`.
+/// range `range`, `(device offset, length)`) by the sync operation `op`.
+///
+/// The promise is about the range's *current* bytes: from now on, after
+/// any power failure, each of them holds its value now or the value of a
+/// later store to it. pmemvm checks that by itself on every crash image of
+/// every crash point after the promise (the check `promise`), with no code
+/// in the guest's recovery; so promise a range only once its stores are
+/// flushed and fenced ([`pmem_persist`]). Verify mode also hands the
+/// promises to the guest ([`crate::report::verify_info`]), whose recovery
+/// may check what they mean for its files.
 pub fn promise(file: u64, offset: u64, len: u64, op: u64, range: (u64, u64)) {
     let args = PromiseArgs {
         file,

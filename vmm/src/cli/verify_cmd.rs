@@ -1,6 +1,7 @@
 //! `pmemvm verify`.
 
 use super::CheckedGuestArgs;
+use pmemvm::guest_report::Verdict;
 use pmemvm::verify::{self, VerifyOptions, verify_trace};
 use std::path::PathBuf;
 
@@ -81,6 +82,13 @@ pub fn run(a: &VerifyArgs) -> anyhow::Result<i32> {
     }
     if !r.verdict.message.is_empty() {
         println!("  {}", r.verdict.message);
+    }
+    // The guest's failure came first; the broken promise is news too.
+    if let Some(breach) = r
+        .broken_promise
+        .filter(|_| r.verdict.check != Verdict::PROMISE)
+    {
+        println!("  also: check {}: {breach}", Verdict::PROMISE);
     }
     Ok(if r.verdict.passed { 0 } else { 1 })
 }

@@ -3,9 +3,11 @@
 //! 1. Record one run of the guest (trace, marks, promises).
 //! 2. Walk the trace with the persistency model; at each chosen crash point
 //!    build crash images (`--states`), deduplicated by (content, promises
-//!    made before the point).
+//!    made before the point), and check each against the promises made
+//!    before the point ([`promise_check`](crate::promise_check)).
 //! 3. Verify each image on a pool of reusable VMs ([`Verifier`](crate::verify::Verifier)): the guest
-//!    recovers and checks its promises.
+//!    recovers and checks its promises. The guest's failure is the image's
+//!    verdict; when it passes, a promise pmemvm found broken fails it.
 //! 4. Group the failed images into bugs by cause and report each once, with
 //!    the commands that reproduce it and re-test a fix.
 
@@ -21,6 +23,7 @@ mod walk;
 use crate::error::VmmError;
 use crate::guest_code::Symbols;
 use crate::guest_report::{Finding, Verdict};
+use crate::promise_check::{self, Breach};
 use crate::run_kind::{RecordingStream, RunKind};
 use crate::session::{self, RunConfig};
 use crate::verify::Timings;
@@ -74,6 +77,8 @@ struct Job {
     /// The writes in flight it lost, and the first later one it kept.
     loss: cause::Loss,
     kept: usize,
+    /// The promise it breaks, by pmemvm's own check, if any.
+    breach: Option<Breach>,
 }
 
 /// A verified image.
@@ -287,9 +292,10 @@ fn tally(
     let mut failed: Vec<(Job, Verdict)> = Vec::new();
     outcomes.sort_by_key(|o| o.job.id);
     for o in outcomes {
-        let verdict = o
+        let guest = o
             .verdict
             .map_err(|e| VmmError::Protocol(format!("verification failed to run: {e}")))?;
+        let verdict = promise_check::judge(guest, o.job.breach.as_ref());
         verified += 1;
         let point = per_point.entry(o.job.seq).or_default();
         point.seq = o.job.seq;

@@ -220,6 +220,7 @@ mod tests {
             lost: Vec::new(),
             loss: Default::default(),
             kept: 0,
+            breach: None,
         }
     }
 

@@ -13,6 +13,7 @@ use super::report::Counts;
 use super::states::{self, States};
 use super::{CrashTestOptions, Job};
 use crate::error::VmmError;
+use crate::promise_check::PromiseChecker;
 use crate::replay;
 use crate::verify::VerifyOptions;
 use crate::verify_input::VerifyInput;
@@ -153,6 +154,7 @@ pub fn walk(
         windows: MarkWindows::default(),
         rips: WriteRips::default(),
         input: VerifyInput::default(),
+        promises: PromiseChecker::default(),
         walk: Walk::default(),
         dedup: Dedup::default(),
         last_point: None,
@@ -181,6 +183,7 @@ struct Walker<'a> {
     windows: MarkWindows,
     rips: WriteRips,
     input: VerifyInput,
+    promises: PromiseChecker,
     walk: Walk,
     dedup: Dedup,
     /// The last point visited.
@@ -196,17 +199,10 @@ impl Walker<'_> {
         w.reasons.insert(seq, reason);
         w.counts.points += 1;
         self.last_point = Some(seq);
-        let jobs = point_jobs(
-            self.opts,
-            &self.model,
-            seq,
-            &self.input,
-            &self.rips,
-            &mut self.dedup,
-            &mut w.counts,
-        )?;
+        let jobs = self.point_jobs(seq)?;
         self.bar.inc_length(jobs.len() as u64);
-        self.bar.set_message(format!("points: {}", w.counts.points));
+        self.bar
+            .set_message(format!("points: {}", self.walk.counts.points));
         for job in jobs {
             if !self.queue.push(job) {
                 break;
@@ -235,6 +231,7 @@ impl Walker<'_> {
         }
         replay::apply(&mut self.model, ev)?;
         self.input.note(ev);
+        self.promises.observe(ev, &self.model);
         self.describer.observe(ev);
         self.rips.observe(ev, &self.model);
         if let Some((mark, closed)) = self.windows.observe(ev) {
@@ -260,75 +257,69 @@ struct Dedup {
     next_id: u64,
 }
 
-/// The deduplicated images of one point, as jobs.
-fn point_jobs(
-    opts: &CrashTestOptions,
-    model: &Model,
-    seq: u64,
-    input: &VerifyInput,
-    rips: &WriteRips,
-    dedup: &mut Dedup,
-    counts: &mut Counts,
-) -> Result<Vec<Job>, VmmError> {
-    // Ask for one image more than the limit, to know when it cuts.
-    let limit = opts.max_images_per_point;
-    let mut images = Vec::new();
-    // Nothing in flight: every state is the one image.
-    let only = model.count_images() == 1;
-    for s in opts.states.iter().take(if only { 1 } else { usize::MAX }) {
-        let room = (limit + 1).saturating_sub(images.len());
-        if room == 0 {
-            break;
+impl Walker<'_> {
+    /// The deduplicated images of the point just after `seq`, as jobs,
+    /// each with the promise it breaks, if any.
+    fn point_jobs(&mut self, seq: u64) -> Result<Vec<Job>, VmmError> {
+        let (opts, model, counts) = (self.opts, &self.model, &mut self.walk.counts);
+        // Ask for one image more than the limit, to know when it cuts.
+        let limit = opts.max_images_per_point;
+        let mut images = Vec::new();
+        // Nothing in flight: every state is the one image.
+        let only = model.count_images() == 1;
+        for s in opts.states.iter().take(if only { 1 } else { usize::MAX }) {
+            let room = (limit + 1).saturating_sub(images.len());
+            if room == 0 {
+                break;
+            }
+            images.extend(states::images(model, *s, room, opts.run.seed ^ seq)?);
         }
-        images.extend(states::images(model, *s, room, opts.run.seed ^ seq)?);
-    }
-    let beyond_exhaustive = opts
-        .states
-        .iter()
-        .any(|s| matches!(s, States::Exhaustive(n) if model.count_images() > *n as u128));
-    if images.len() > limit || beyond_exhaustive {
-        images.truncate(limit);
-        counts.points_truncated += 1;
-    }
-    counts.images_generated += images.len() as u64;
-    // With one image, it is the maximal one and loses nothing.
-    let maximal = if only {
-        None
-    } else {
-        Some(model.image(&model.resolve(&ImageSpec::Maximal))?)
-    };
-    let mut input = input.clone();
-    input.note_written(model);
-    let input = Arc::new(input);
-    let mut jobs = Vec::new();
-    for (spec, image) in images {
-        if !dedup.seen.insert((image.hash(), input.promises.len())) {
-            continue;
+        let beyond_exhaustive = opts
+            .states
+            .iter()
+            .any(|s| matches!(s, States::Exhaustive(n) if model.count_images() > *n as u128));
+        if images.len() > limit || beyond_exhaustive {
+            images.truncate(limit);
+            counts.points_truncated += 1;
         }
-        counts.images_unique += 1;
-        let lost: Vec<u64> = maximal.as_ref().map_or_else(Vec::new, |maximal| {
-            image
-                .lines
-                .iter()
-                .filter(|(off, content)| maximal.lines.get(off) != Some(content))
-                .map(|(off, _)| *off)
-                .collect()
-        });
-        let kept = image.lines.len() - lost.len();
-        let loss = rips.loss(model, &spec);
-        dedup.next_id += 1;
-        jobs.push(Job {
-            id: dedup.next_id,
-            seq,
-            spec,
-            image,
-            input: input.clone(),
-            lost,
-            loss,
-            kept,
-        });
+        counts.images_generated += images.len() as u64;
+        // With one image, it is the maximal one and loses nothing.
+        let maximal = if only {
+            None
+        } else {
+            Some(model.image(&model.resolve(&ImageSpec::Maximal))?)
+        };
+        let mut input = self.input.clone();
+        input.note_written(model);
+        let input = Arc::new(input);
+        let mut jobs = Vec::new();
+        for (spec, image) in images {
+            if !self.dedup.seen.insert((image.hash(), input.promises.len())) {
+                continue;
+            }
+            counts.images_unique += 1;
+            // The lines that differ from the latest content.
+            let lost = maximal
+                .as_ref()
+                .map_or_else(Vec::new, |maximal| image.differing_lines(maximal));
+            let kept = image.lines.len() - lost.len();
+            let loss = self.rips.loss(model, &spec);
+            let breach = self.promises.check(&image, &lost);
+            self.dedup.next_id += 1;
+            jobs.push(Job {
+                id: self.dedup.next_id,
+                seq,
+                spec,
+                image,
+                input: input.clone(),
+                lost,
+                loss,
+                kept,
+                breach,
+            });
+        }
+        Ok(jobs)
     }
-    Ok(jobs)
 }
 
 #[cfg(test)]

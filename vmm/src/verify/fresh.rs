@@ -1,5 +1,6 @@
 //! One crash image verified in a VM of its own: boot the guest on it with
-//! the promises made before the crash point, and collect its verdict.
+//! the promises made before the crash point, and collect its verdict,
+//! judged with pmemvm's own check of those promises.
 //!
 //! A crash image is the initial media (what the guest's untraced setup left)
 //! with the lines the model chose. The trace holds the touched lines but
@@ -11,6 +12,7 @@ use crate::error::VmmError;
 use crate::guest::GuestSource;
 use crate::guest_report::Verdict;
 use crate::nvdimm::NvdimmOptions;
+use crate::promise_check::{self, Breach};
 use crate::replay::{self, Replayed};
 use crate::run_kind::RunKind;
 use crate::session::{self, RunConfig};
@@ -92,8 +94,12 @@ fn recorded_name(header: &Header) -> String {
 /// The verdict on one image, with the names that reproduce it.
 #[derive(Debug, Clone)]
 pub struct ImageVerdict {
-    /// Pass or fail, with the guest's message.
+    /// Pass or fail: the guest's failure, else the broken promise, else
+    /// the pass ([`promise_check::judge`]).
     pub verdict: Verdict,
+    /// The first promise the image breaks, by pmemvm's own check, whatever
+    /// the guest said.
+    pub broken_promise: Option<Breach>,
     /// The explicit name of the image.
     pub image: String,
     /// The seq just after which the crash point lies.
@@ -194,15 +200,19 @@ pub fn verify_trace(
         model,
         seq,
         verify,
+        promises,
     } = replay::replay_to(trace, point)?;
     let spec = model.resolve(image);
     let lines = model.image(&spec)?;
+    let maximal = model.image(&ImageSpec::Maximal)?;
+    let broken_promise = promises.check(&lines, &lines.differing_lines(&maximal));
     let base = initial_media(&header, opts)?;
     let mut media = base.as_slice().to_vec();
     lines.apply(&mut media);
-    let verdict = verify_media(&header, opts, &media, verify)?;
+    let guest = verify_media(&header, opts, &media, verify)?;
     Ok(ImageVerdict {
-        verdict,
+        verdict: promise_check::judge(guest, broken_promise.as_ref()),
+        broken_promise,
         image: spec.to_string(),
         seq,
     })

@@ -53,3 +53,21 @@ pub fn shell_words(cmd: &str) -> Vec<String> {
     }
     words
 }
+
+/// Runs a command line the report printed (`pmemvm ...`), with `--json`,
+/// and with the value of option `set.0` replaced by `set.1` if given.
+pub fn run_printed(cmd: &str, set: Option<(&str, &str)>) -> (Option<i32>, serde_json::Value) {
+    let mut args = shell_words(cmd);
+    assert_eq!(args.remove(0), "pmemvm", "{cmd}");
+    if let Some((option, value)) = set {
+        let at = args.iter().position(|a| a == option).expect("the option");
+        args[at + 1] = value.into();
+    }
+    args.push("--json".into());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = pmemvm(&args);
+    let report = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!("{cmd}: not JSON ({e}): {}", text(&out.stderr));
+    });
+    (out.status.code(), report)
+}
