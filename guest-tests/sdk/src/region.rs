@@ -186,8 +186,10 @@ impl Region {
     }
 
     /// Declares `len` bytes at `offset` durable from now on, as operation
-    /// `op` (a promise). The guest's recovery checks its promises in verify
-    /// mode ([`crate::scenario::Context::promises`]).
+    /// `op` (a promise): pmemvm checks on every later crash image that each
+    /// byte holds its value now or a later store's ([`pmem::promise`]);
+    /// verify mode also hands the promises to the guest's recovery
+    /// ([`crate::scenario::Context::promises`]).
     pub fn promise(&self, offset: u64, len: u64, op: u64) {
         self.check(offset, len);
         let device = self.offset + offset;
