@@ -1,4 +1,4 @@
-//! A test guest built on the pmemvm runtime, like a user's, whose recovery
+//! A test guest built on the pmemvm SDK, like a user's, whose recovery
 //! checks nothing: only pmemvm's own check of the promises can fail its
 //! crash images. Its one scenario, `promise-check`, stores a pattern over
 //! [`LEN`] bytes of the NVDIMM, writes each line back, fences (variant
@@ -9,89 +9,66 @@
 #![no_std]
 #![no_main]
 
-use pmemvm_abi::Mode;
-use pmemvm_sdk::pmem::{self, MarkFields};
-use pmemvm_sdk::{BootInfo, println, report};
+extern crate alloc;
 
-/// The scenario's name.
-const SCENARIO: &str = "promise-check";
+use alloc::string::String;
+use pmemvm_sdk::pmem::{self, MarkFields};
+use pmemvm_sdk::println;
+use pmemvm_sdk::report::Finding;
+use pmemvm_sdk::scenario::{Context, Scenario, Variant};
+
 /// Device offset of the promised range.
 const OFFSET: u64 = 0x1000;
 /// Its length: four lines.
-const LEN: usize = 4 * pmem::LINE as usize;
+const LEN: u64 = 4 * pmem::LINE;
 
-fn run(info: &'static BootInfo) -> u32 {
-    let dev = match pmem::init() {
-        Ok(d) => d,
-        Err(e) => {
-            println!("{SCENARIO}: no NVDIMM: {e:?}");
-            return 1;
-        }
-    };
-    let fence = match info.variant() {
-        "correct" => true,
-        "no-fence" => false,
-        other => {
-            println!("{SCENARIO}: unknown variant `{other}` (correct, no-fence)");
-            return 2;
-        }
-    };
-    if info.mode == Mode::Verify as u32 {
-        // Recovery checks nothing: pmemvm checks the promise by itself.
-        report::pass("");
-        return 0;
-    }
-    pmem::setup_done();
+/// The scenario.
+static PROMISE_CHECK: Scenario = Scenario {
+    name: "promise-check",
+    description: "stores and flushes four lines, fences or not, promises them",
+    variants: &[
+        Variant {
+            name: "correct",
+            description: "the fence before the promise",
+        },
+        Variant {
+            name: "no-fence",
+            description: "no fence before the promise",
+        },
+    ],
+    setup: |_| {},
+    run,
+    recover,
+};
+
+pmemvm_sdk::scenarios!(PROMISE_CHECK);
+
+/// Stores, flushes, fences (or not) and promises the range.
+fn run(ctx: &Context) {
     pmem::mark(
         "write",
         MarkFields {
             op: Some(1),
-            range: Some((OFFSET, LEN as u64)),
+            range: Some((OFFSET, LEN)),
             ..MarkFields::default()
         },
     );
-    let dst = (dev.base + OFFSET) as *mut u8;
-    let mut pattern = [0u8; LEN];
-    for (i, b) in pattern.iter_mut().enumerate() {
-        *b = 0xa0 ^ i as u8;
-    }
-    // SAFETY: `LEN` bytes at `OFFSET` lie inside the mapped NVDIMM.
-    unsafe { pmem::copy_cached(dst, &pattern) };
-    pmem::pmem_flush(dst, LEN);
+    let range = ctx.region.sub(OFFSET, LEN);
+    let pattern: [u8; LEN as usize] = core::array::from_fn(|i| 0xa0 ^ i as u8);
+    range.write_bytes(0, &pattern);
+    range.flush(0, LEN);
+    let fence = ctx.variant == "correct";
     if fence {
-        pmem::pmem_drain();
+        range.drain();
     }
-    pmem::promise(1, 0, LEN as u64, 1, (OFFSET, LEN as u64));
+    range.promise(0, LEN, 1);
     println!(
-        "{SCENARIO}: stored and flushed {LEN} bytes at {OFFSET:#x}, {}, promised them",
+        "promise-check: stored and flushed {LEN} bytes at {OFFSET:#x}, {}, promised them",
         if fence { "fenced" } else { "no fence" }
     );
-    0
 }
 
-fn main(info: &'static BootInfo) -> u32 {
-    match Mode::from_raw(info.mode) {
-        Some(Mode::List) => {
-            pmemvm_sdk::report_scenario(
-                SCENARIO,
-                "stores and flushes four lines, fences or not, promises them",
-                &[
-                    ("correct", "the fence before the promise"),
-                    ("no-fence", "no fence before the promise"),
-                ],
-            );
-            0
-        }
-        Some(Mode::Run | Mode::Verify) if info.scenario() == SCENARIO => run(info),
-        _ => {
-            println!(
-                "unknown scenario `{}` or mode {}",
-                info.scenario(),
-                info.mode
-            );
-            2
-        }
-    }
+/// Checks nothing: pmemvm checks the promise by itself.
+fn recover(_: &Context) -> Result<String, Finding> {
+    Ok(String::new())
 }
-
-pmemvm_sdk::entry!(main);
