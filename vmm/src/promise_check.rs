@@ -1,7 +1,7 @@
 //! The promises pmemvm checks by itself, on every crash image, with no code
 //! in the guest's recovery.
 //!
-//! A promise (`pmemvm_rt::pmem::promise`, a `promise` trace event) declares
+//! A promise (`pmemvm_sdk::pmem::promise`, a `promise` trace event) declares
 //! the *current* bytes of its device ranges durable from then on. A crash
 //! image at a point keeps every promise made before the point when each
 //! promised byte holds the value it had at the promise, or the value of a
