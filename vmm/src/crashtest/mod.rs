@@ -335,7 +335,7 @@ fn tally(
     let failures = bugs::group(&keys)
         .into_iter()
         .map(|members| {
-            let (job, verdict) = &failed[members[0]];
+            let (job, verdict) = &failed[bugs::lead(&members, &keys)];
             let rep = members
                 .iter()
                 .copied()
