@@ -61,7 +61,6 @@ pub fn run(a: &RunArgs) -> anyhow::Result<i32> {
         seed: a.workload.seed,
         mem: guest.mem,
         timeout_secs: guest.timeout,
-        ..RunConfig::default()
     };
     let mut stdout = std::io::stdout();
     let outcome = session::run(&config, &mut stdout)?;
