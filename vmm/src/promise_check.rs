@@ -225,7 +225,9 @@ impl PromiseChecker {
     }
 
     /// A promise of `ranges`: the touched lines' bytes there are promised
-    /// as they are now (the others cannot break it).
+    /// as they are now (the others cannot break it). A range is scanned
+    /// line by line, or through the touched lines when it has more lines
+    /// than they are.
     fn promise(&mut self, seq: u64, ranges: &[DeviceRange], model: &Model) {
         self.made.push(Made {
             seq,
@@ -237,8 +239,18 @@ impl PromiseChecker {
         let size = model.config().size;
         for r in ranges {
             let (start, end) = (r.offset.min(size), r.offset.saturating_add(r.len).min(size));
-            let mut line = start & !(LINE_SIZE - 1);
-            while line < end {
+            let first = start & !(LINE_SIZE - 1);
+            let lines: Box<dyn Iterator<Item = u64>> =
+                if (end.saturating_sub(first) / LINE_SIZE) as usize > model.touched_count() {
+                    Box::new(
+                        model
+                            .touched_lines()
+                            .filter(move |l| (first..end).contains(l)),
+                    )
+                } else {
+                    Box::new((first..end).step_by(LINE_SIZE as usize))
+                };
+            for line in lines {
                 if let Some(content) = model.latest_line(line) {
                     let bytes = (start.max(line) - line) as usize
                         ..(end.min(line + LINE_SIZE) - line) as usize;
@@ -247,7 +259,6 @@ impl PromiseChecker {
                         .or_default()
                         .promise(index, bytes, &content);
                 }
-                line += LINE_SIZE;
             }
         }
     }

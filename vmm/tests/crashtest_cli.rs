@@ -122,6 +122,12 @@ fn a_missing_fence_fails_with_exit_1_and_the_reproduction_reproduces() {
         assert!(stdout.contains(msg), "{cmd}");
         assert_eq!(f["check"], "promised-data", "{f}");
         assert!(stdout.contains("check: promised-data"), "{stdout}");
+        // The guest's failure names the image; pmemvm's own check of the
+        // promise, which it breaks too, is printed after it.
+        assert!(
+            stdout.contains("\n  also: check promise: promise seq "),
+            "{stdout}"
+        );
     }
     std::fs::remove_dir_all(&d).ok();
 }

@@ -185,6 +185,22 @@ fn a_range_untouched_at_its_promise_holds_its_initial_media() {
     // Never written: nothing can break; written later, unflushed: either.
     let (found, images) = adr(vec![promise(0x40, 0x40), store(0x40, 0xab, 8)]);
     assert_eq!((found, images), (vec![], 2));
+    // A range of more lines than the run touched: its touched ones count.
+    let (found, images) = adr(vec![store(0x80, 0xab, 8), promise(0, 0x1000)]);
+    assert_eq!(images, 2);
+    let [b] = found.as_slice() else {
+        panic!("{found:#?}")
+    };
+    assert_eq!(
+        (b.byte, b.range),
+        (
+            0x80,
+            DeviceRange {
+                offset: 0,
+                len: 0x1000
+            }
+        )
+    );
 }
 
 #[test]

@@ -113,6 +113,11 @@ impl Model {
             .map(|line| line_state(li, line, self.unit_size()))
     }
 
+    /// Number of touched lines.
+    pub fn touched_count(&self) -> usize {
+        self.lines.len()
+    }
+
     /// Device offsets of the touched lines, ascending.
     pub fn touched_lines(&self) -> impl Iterator<Item = u64> + use<> {
         self.sorted_line_indices()

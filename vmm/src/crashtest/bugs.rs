@@ -9,6 +9,12 @@
 //! another image are the same bug: the smallest set of lost locations that
 //! fails the check explains the larger ones, which lost more along the way.
 //!
+//! pmemvm's own check of the promises ([`Verdict::PROMISE`]) fails images
+//! the guest passed; such an image whose lost locations include those of a
+//! bug of the guest's own check is that bug (the same lost stores broke the
+//! promise where the guest's recovery did not look, say in a block the file
+//! no longer uses), and the bug keeps the guest's check and message.
+//!
 //! An image that lost nothing fails its check with every write in flight
 //! present: the program wrote its data in an order no crash can survive
 //! (a commit made durable before the data it commits, say). Such images
@@ -18,6 +24,7 @@
 
 use super::cause::{Loss, Missing};
 use super::report::{Cause, CauseWrite};
+use crate::guest_report::Verdict;
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 /// The cause of one failed image, as grouping sees it.
@@ -47,14 +54,20 @@ pub fn group(keys: &[Key]) -> Vec<Vec<usize>> {
             }
         }
     }
-    // Smallest sets first: each joins the first bug whose set it contains.
+    // Smallest sets first: each joins the first bug whose set it contains;
+    // the guest's checks before pmemvm's, which may join a bug of any check.
     let mut order: Vec<usize> = (0..distinct.len()).collect();
-    order.sort_by_key(|&d| (distinct[d].0.lost.len(), distinct[d].1[0]));
+    order.sort_by_key(|&d| {
+        let key = distinct[d].0;
+        (pmemvm_check(key), key.lost.len(), distinct[d].1[0])
+    });
     let mut bugs: Vec<(&Key, Vec<usize>)> = Vec::new();
     for d in order {
         let (key, images) = &distinct[d];
         let joined = bugs.iter_mut().find(|(rep, _)| {
-            rep.check == key.check && !rep.lost.is_empty() && rep.lost.is_subset(&key.lost)
+            (rep.check == key.check || pmemvm_check(key))
+                && !rep.lost.is_empty()
+                && rep.lost.is_subset(&key.lost)
         });
         match joined {
             Some((_, members)) => members.extend(images),
@@ -93,6 +106,21 @@ pub fn group(keys: &[Key]) -> Vec<Vec<usize>> {
     }
     out.sort_by_key(|members| members[0]);
     out
+}
+
+/// True for an image failed by pmemvm's own check of the promises.
+fn pmemvm_check(key: &Key) -> bool {
+    key.check == Verdict::PROMISE
+}
+
+/// The image that names a bug (`members`, as [`group`] returns them): its
+/// first image of the guest's own check when it has one, else its first.
+pub fn lead(members: &[usize], keys: &[Key]) -> usize {
+    members
+        .iter()
+        .copied()
+        .find(|&i| !pmemvm_check(&keys[i]))
+        .unwrap_or(members[0])
 }
 
 /// A program location: the symbolized RIP when `locate` knows it, else the RIP.
@@ -235,5 +263,22 @@ mod tests {
         ];
         // r1 in "other" stays apart from its images in "append".
         assert_eq!(group(&keys), vec![vec![0, 1, 3], vec![2], vec![4], vec![5]]);
+    }
+
+    #[test]
+    fn a_broken_promise_joins_the_guest_s_bug_that_explains_it() {
+        let keys = [
+            key("promise", &["r1", "t"]),
+            key("a", &["r1"]),
+            key("promise", &["r2"]),
+            key("b", &["r1", "r2"]),
+            key("promise", &["r1"]),
+        ];
+        // The promise images losing r1 are bug `a`'s, named by its image;
+        // r2 alone explains no guest's bug; `b` joins no promise bug.
+        let bugs = group(&keys);
+        assert_eq!(bugs, vec![vec![0, 1, 4], vec![2], vec![3]]);
+        assert_eq!(lead(&bugs[0], &keys), 1);
+        assert_eq!(lead(&bugs[1], &keys), 2);
     }
 }

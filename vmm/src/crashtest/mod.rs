@@ -4,7 +4,7 @@
 //! 2. Walk the trace with the persistency model; at each chosen crash point
 //!    build crash images (`--states`), deduplicated by (content, promises
 //!    made before the point), and check each against the promises made
-//!    before the point ([`promise_check`](crate::promise_check)).
+//!    before the point ([`promise_check`](mod@crate::promise_check)).
 //! 3. Verify each image on a pool of reusable VMs ([`Verifier`](crate::verify::Verifier)): the guest
 //!    recovers and checks its promises. The guest's failure is the image's
 //!    verdict; when it passes, a promise pmemvm found broken fails it.
@@ -335,7 +335,7 @@ fn tally(
     let failures = bugs::group(&keys)
         .into_iter()
         .map(|members| {
-            let (job, verdict) = &failed[members[0]];
+            let (job, verdict) = &failed[bugs::lead(&members, &keys)];
             let rep = members
                 .iter()
                 .copied()

@@ -248,7 +248,10 @@ impl Walker<'_> {
     }
 }
 
-/// The images queued so far, to queue each (content, promises) once.
+/// The images queued so far, to queue each (content, promises) once. The
+/// first one queued is the one pmemvm's promise check judges most
+/// strictly: at a later point with the same promises, the promised bytes
+/// have only held more values since.
 #[derive(Default)]
 struct Dedup {
     /// Content hash and number of promises of every image queued.
