@@ -103,3 +103,57 @@ fn reuse_matches_fresh(name: &str, variant: &str, window: bool) {
     assert!(fresh_checked >= cases.len());
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn a_restore_puts_back_the_vcpu_state_a_guest_in_ring_0_could_change() {
+    require_kvm!();
+    let dir = std::env::temp_dir().join(format!("pmemvm-reuse-state-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let trace = dir.join("t.json");
+    let config = RunConfig {
+        variant: "no-fence".into(),
+        kind: RunKind::Record {
+            trace: Some(trace.clone()),
+            power_cut: None,
+        },
+        ..scenario("pmem-smoke")
+    };
+    assert_eq!(run_scenario(&config).0.expect("records").status, 0);
+    let opts = VerifyOptions {
+        guest: GuestSource::Bundled,
+        mem: 64 << 20,
+        timeout_secs: 20,
+        backing: None,
+    };
+    let end = replay_to(&trace, &CrashPoint::End).expect("replays");
+    let base = initial_media(&end.header, &opts).expect("initial media");
+    let mut reused = Verifier::new(&run_config(&end.header, &opts), base, 8).expect("verifier");
+    let spec = end
+        .model
+        .resolve(&"maximal".parse::<ImageSpec>().expect("image"));
+    let lines = end.model.image(&spec).expect("image");
+    let want = reused.verify(&lines, &end.verify).expect("first run");
+    // What a guest in ring 0 could leave behind: a hardware breakpoint,
+    // another XCR0, MSRs of system calls and of the GS base.
+    let vcpu = reused.vm().vcpu();
+    let mut debug = vcpu.get_debug_regs().expect("debug registers");
+    debug.db[0] = 0x10_0000;
+    debug.dr7 = 0x401;
+    vcpu.set_debug_regs(&debug).expect("set debug registers");
+    if let Ok(mut xcrs) = vcpu.get_xcrs() {
+        xcrs.xcrs[0].value = 0x3;
+        vcpu.set_xcrs(&xcrs).expect("set XCR0");
+    }
+    let msrs = [0xc000_0081u32, 0xc000_0102, 0x175].map(|index| kvm_bindings::kvm_msr_entry {
+        index,
+        data: 0x1234_5000,
+        ..Default::default()
+    });
+    let msrs = kvm_bindings::Msrs::from_entries(&msrs).expect("MSR list");
+    assert_eq!(vcpu.set_msrs(&msrs).expect("set MSRs"), 3);
+    let wrong = reused.check_restore(&lines).expect("restores");
+    assert!(wrong.is_empty(), "not restored: {wrong:?}");
+    let got = reused.verify(&lines, &end.verify).expect("second run");
+    assert_eq!(got, want);
+    std::fs::remove_dir_all(&dir).ok();
+}

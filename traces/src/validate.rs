@@ -9,6 +9,7 @@ use crate::error::{Result, TraceError};
 use crate::event::{DeviceRange, Event, EventKind, Flush, Write};
 use crate::header::Header;
 use crate::hex::format_addr;
+use pmemvm_abi::hc;
 use pmemvm_abi::persistence::{Atomicity, LINE_SIZE};
 
 /// Validation state over one trace.
@@ -64,6 +65,13 @@ impl Validator {
                 self.check_flush(f)?
             }
             EventKind::Mark(m) => {
+                if m.label.len() as u64 > hc::MAX_LABEL_LEN {
+                    return Err(TraceError::range(format!(
+                        "a mark label of {} bytes (at most {})",
+                        m.label.len(),
+                        hc::MAX_LABEL_LEN
+                    )));
+                }
                 if let Some(r) = &m.range {
                     self.check_range(r, "mark `range`")?;
                 }

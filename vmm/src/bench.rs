@@ -43,10 +43,11 @@ fn timed(config: &RunConfig) -> Result<(Duration, RunOutcome), VmmError> {
     let outcome = session::run(config, &mut std::io::sink())?;
     let took = start.elapsed();
     if outcome.status != 0 {
-        return Err(VmmError::Protocol(format!(
-            "benchmark scenario {scenario} exited with status {}",
-            outcome.status
-        )));
+        return Err(VmmError::GuestStatus {
+            status: outcome.status,
+            mode: "benchmark",
+            console: format!("scenario {scenario}"),
+        });
     }
     Ok((took, outcome))
 }
@@ -192,7 +193,7 @@ pub fn verify_floor(jobs: usize, runs_per_job: u64) -> Result<f64, VmmError> {
             .collect();
         handles.into_iter().try_for_each(|h| {
             h.join()
-                .unwrap_or_else(|_| Err(VmmError::Protocol("floor worker panicked".into())))
+                .unwrap_or_else(|_| Err(VmmError::panicked("floor worker")))
         })
     })?;
     for v in &verifiers {

@@ -1,7 +1,7 @@
 //! What the guest's exits act on during one run: the console, the list of
 //! scenarios (list mode) and the NVDIMM.
 
-use crate::guest_report::{Finding, ScenarioInfo, Verdict};
+use crate::guest_report::{Findings, ScenarioInfo, Verdict};
 use crate::nvdimm::Nvdimm;
 use pmemvm_abi::Mode;
 use std::io::Write;
@@ -19,7 +19,7 @@ pub struct Devices<'a> {
     /// Verify mode's verdict, once the guest gave it.
     pub verdict: Option<Verdict>,
     /// Checks the guest failed in record mode.
-    pub findings: Vec<Finding>,
+    pub findings: Findings,
 }
 
 impl<'a> Devices<'a> {
@@ -31,7 +31,7 @@ impl<'a> Devices<'a> {
             scenarios: Vec::new(),
             nvdimm,
             verdict: None,
-            findings: Vec::new(),
+            findings: Findings::default(),
         }
     }
 }

@@ -16,8 +16,8 @@ pub enum VmmError {
     /// `/dev/kvm` could not be opened.
     #[error("/dev/kvm: {0} (KVM must be available and accessible to this user)")]
     KvmUnavailable(kvm_ioctls::Error),
-    /// A KVM ioctl failed.
-    #[error("KVM {op} failed: {error}")]
+    /// A KVM ioctl failed (internal: KVM refused what the VMM asked).
+    #[error("internal error: KVM {op} failed: {error}")]
     Kvm {
         /// The operation.
         op: &'static str,
@@ -32,9 +32,16 @@ pub enum VmmError {
         /// What is wrong.
         reason: String,
     },
-    /// Guest memory could not be set up or accessed.
-    #[error("guest memory: {0}")]
+    /// Guest memory could not be set up or accessed by the VMM.
+    #[error("internal error: guest memory: {0}")]
     Memory(String),
+    /// The VMM broke one of its own rules (a worker thread panicked, a
+    /// step came out of order): never the guest's or the user's fault.
+    #[error("internal error: {0}")]
+    Internal(String),
+    /// The user stopped the run (Ctrl-C).
+    #[error("INTERRUPTED (Ctrl-C) {0}")]
+    Interrupted(&'static str),
     /// The guest raised an exception it could not handle.
     #[error(
         "guest exception {description} (vector {vector}), error code {error_code:#x}, CR2 {cr2:#x}\n{dump}"
@@ -67,9 +74,24 @@ pub enum VmmError {
         /// Where the vCPU was.
         dump: Box<CpuDump>,
     },
-    /// A crash test cannot be done (the recording itself failed).
-    #[error("{0}")]
-    CannotTest(String),
+    /// The recording of a crash test failed, so nothing can be tested;
+    /// whose fault it is, is the cause's.
+    #[error("the guest failed in record mode, so nothing can be tested: {0}")]
+    Recording(Box<VmmError>),
+    /// The guest exited with a non-zero status where it must not (in
+    /// record, list or capture mode without a finding).
+    #[error(
+        "the guest exited with status {status} in {mode} mode{}",
+        console_tail(console)
+    )]
+    GuestStatus {
+        /// Its exit status.
+        status: u32,
+        /// The mode it ran in.
+        mode: &'static str,
+        /// The end of its console output (may be empty).
+        console: String,
+    },
     /// The guest broke the hypercall protocol.
     #[error("guest protocol error: {0}")]
     Protocol(String),
@@ -103,17 +125,61 @@ pub enum VmmError {
     Device(#[from] pmemvm_device::DeviceError),
 }
 
+/// Who an error is the fault of: it decides the exit status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// The user's input or this machine: a bad option, file or trace, no
+    /// KVM (exit 2).
+    Input,
+    /// The guest: an exception, a timeout, a broken protocol, a non-zero
+    /// status (exit 3; in a verify run, the image's failure).
+    Guest,
+    /// pmemvm itself (exit 2, the message says "internal error").
+    Internal,
+    /// The user stopped the run (exit 130).
+    Interrupted,
+}
+
+/// ": " and the last line of `console`, cut to 200 characters, or nothing.
+fn console_tail(console: &str) -> String {
+    match console.trim().lines().last() {
+        Some(line) => format!(": {}", pmemvm_abi::shown::Shown(line)),
+        None => " (it printed nothing)".into(),
+    }
+}
+
 impl VmmError {
-    /// True when the guest itself failed (as opposed to bad input or a
-    /// host problem that kept the run from starting).
-    pub fn is_guest_failure(&self) -> bool {
-        matches!(
-            self,
+    /// Whose fault the error is.
+    pub fn fault(&self) -> Fault {
+        match self {
             VmmError::GuestException { .. }
-                | VmmError::Timeout { .. }
-                | VmmError::UnexpectedExit { .. }
-                | VmmError::Protocol(_)
-        )
+            | VmmError::Timeout { .. }
+            | VmmError::UnexpectedExit { .. }
+            | VmmError::Protocol(_)
+            | VmmError::GuestStatus { .. } => Fault::Guest,
+            VmmError::Kvm { .. } | VmmError::Memory(_) | VmmError::Internal(_) => Fault::Internal,
+            VmmError::Interrupted(_) => Fault::Interrupted,
+            VmmError::Recording(cause) => cause.fault(),
+            VmmError::Elf { .. }
+            | VmmError::KvmUnavailable(_)
+            | VmmError::Config { .. }
+            | VmmError::Console(_)
+            | VmmError::RecordedGuestUnavailable { .. }
+            | VmmError::TraceFile(_)
+            | VmmError::BadTrace { .. }
+            | VmmError::Device(_) => Fault::Input,
+        }
+    }
+
+    /// True when the guest itself failed (as opposed to bad input, a host
+    /// problem or pmemvm's own).
+    pub fn is_guest_failure(&self) -> bool {
+        self.fault() == Fault::Guest
+    }
+
+    /// An internal error for a thread of `what` that panicked.
+    pub fn panicked(what: &str) -> VmmError {
+        VmmError::Internal(format!("the {what} thread panicked"))
     }
 
     /// A KVM ioctl error.

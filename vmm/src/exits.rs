@@ -65,12 +65,7 @@ pub fn run(
         let next = match result {
             Ok(exit) => classify(exit, devices)?,
             Err(e) if e.errno() == libc::EINTR || e.errno() == libc::EAGAIN => {
-                if watchdog.fired() {
-                    return Err(VmmError::Timeout {
-                        secs: timeout_secs,
-                        dump: Box::new(vm.dump()),
-                    });
-                }
+                stopped(vm, watchdog, timeout_secs)?;
                 Next::Continue
             }
             Err(e) if e.errno() == libc::ENOSYS => {
@@ -113,13 +108,23 @@ pub fn run(
             Flow::PowerFail => return Ok(RunEnd::PowerFail),
             Flow::Snapshot => return Ok(RunEnd::Snapshot),
         }
-        if watchdog.fired() {
-            return Err(VmmError::Timeout {
-                secs: timeout_secs,
-                dump: Box::new(vm.dump()),
-            });
-        }
+        stopped(vm, watchdog, timeout_secs)?;
     }
+}
+
+/// The error that ends a run the watchdog stopped: Ctrl-C, or the time
+/// limit.
+fn stopped(vm: &mut Vm, watchdog: &Watchdog, timeout_secs: u64) -> Result<(), VmmError> {
+    if watchdog.interrupted() {
+        return Err(VmmError::Interrupted("while the guest ran"));
+    }
+    if watchdog.fired() {
+        return Err(VmmError::Timeout {
+            secs: timeout_secs,
+            dump: Box::new(vm.dump()),
+        });
+    }
+    Ok(())
 }
 
 /// Decides what an exit means; copies out what it needs from the exit data.

@@ -103,6 +103,49 @@ impl std::fmt::Display for Finding {
     }
 }
 
+/// The checks a guest failed in record mode, bounded: the first
+/// [`Findings::PER_CHECK`] of each check and at most [`Findings::MAX`] in
+/// all are kept, the others only counted, so a guest that floods findings
+/// costs bounded memory.
+#[derive(Debug, Default, Clone)]
+pub struct Findings {
+    /// The findings kept, in the order the guest reported them.
+    pub kept: Vec<Finding>,
+    /// How many more the guest reported.
+    pub not_kept: u64,
+}
+
+impl Findings {
+    /// Findings kept per check.
+    pub const PER_CHECK: usize = 16;
+    /// Findings kept in all.
+    pub const MAX: usize = 256;
+
+    /// Adds `finding`, or counts it when its check (or the whole) is full.
+    pub fn push(&mut self, finding: Finding) {
+        let same = self
+            .kept
+            .iter()
+            .filter(|f| f.check == finding.check)
+            .count();
+        if same < Self::PER_CHECK && self.kept.len() < Self::MAX {
+            self.kept.push(finding);
+        } else {
+            self.not_kept += 1;
+        }
+    }
+
+    /// True when the guest failed no check.
+    pub fn is_empty(&self) -> bool {
+        self.kept.is_empty()
+    }
+
+    /// How many the guest reported.
+    pub fn count(&self) -> u64 {
+        self.kept.len() as u64 + self.not_kept
+    }
+}
+
 /// A check and its message as people read them: `check: message`, or the
 /// message alone for an unnamed check.
 pub struct Named<'a>(pub &'a str, pub &'a str);
@@ -145,6 +188,13 @@ mod tests {
             reason: "y".into(),
         };
         assert!(of_run(Err(config)).is_err(), "not the guest's failure");
+        for internal in [
+            VmmError::Internal("x".into()),
+            VmmError::panicked("worker"),
+            VmmError::Interrupted("now"),
+        ] {
+            assert!(of_run(Err(internal)).is_err(), "never a verdict");
+        }
     }
 
     #[test]
@@ -163,6 +213,28 @@ mod tests {
             ]
         );
         assert!(VariantInfo::parse("").is_empty());
+    }
+
+    #[test]
+    fn findings_keep_the_first_of_each_check_and_count_the_rest() {
+        let mut f = Findings::default();
+        for i in 0..1000 {
+            f.push(Finding {
+                check: format!("check-{}", i % 2),
+                message: i.to_string(),
+            });
+        }
+        assert_eq!(f.kept.len(), 2 * Findings::PER_CHECK);
+        assert_eq!(f.count(), 1000);
+        assert_eq!(f.kept[0].message, "0");
+        for i in 0..1000 {
+            f.push(Finding {
+                check: format!("c{i}"),
+                message: String::new(),
+            });
+        }
+        assert_eq!(f.kept.len(), Findings::MAX);
+        assert_eq!(f.count(), 2000);
     }
 
     #[test]

@@ -27,8 +27,28 @@ fn buffer(vm: &Vm, gpa: u64, len: u64) -> Result<Vec<u8>, u64> {
     vm.read(gpa, len).ok_or(hc::BAD_BUFFER)
 }
 
+/// A text the guest hands over, kept to its first `max` bytes (the whole
+/// buffer must still lie in guest RAM and within [`hc::MAX_BUFFER`]).
+fn text_up_to(vm: &Vm, gpa: u64, len: u64, max: u64) -> Result<String, u64> {
+    let in_ram = gpa.checked_add(len).is_some_and(|end| end <= vm.ram_size());
+    if len > hc::MAX_BUFFER || !in_ram {
+        return Err(hc::BAD_BUFFER);
+    }
+    let kept = len.min(max);
+    let mut text = String::from_utf8_lossy(&buffer(vm, gpa, kept)?).into_owned();
+    if kept < len {
+        text.push_str(&format!("... ({} more bytes not kept)", len - kept));
+    }
+    Ok(text)
+}
+
+/// Most bytes of a scenario's variant list (`name\tdescription` lines)
+/// the VMM keeps.
+const MAX_VARIANTS_TEXT: u64 = 64 << 10;
+
+/// A message, name or label: [`text_up_to`] [`hc::MAX_MESSAGE_LEN`] bytes.
 fn text(vm: &Vm, gpa: u64, len: u64) -> Result<String, u64> {
-    buffer(vm, gpa, len).map(|b| String::from_utf8_lossy(&b).into_owned())
+    text_up_to(vm, gpa, len, hc::MAX_MESSAGE_LEN)
 }
 
 /// A check name: valid UTF-8 of at most [`hc::MAX_CHECK_LEN`] bytes (empty
@@ -75,16 +95,25 @@ impl Devices<'_> {
                 let Ok(args) = read_args::<MarkArgs>(vm, a[0]) else {
                     return Ok(Err(hc::BAD_BUFFER));
                 };
+                if !(1..=hc::MAX_LABEL_LEN).contains(&args.label_len) {
+                    return Ok(Err(hc::BAD_BUFFER));
+                }
                 match text(vm, args.label_gpa, args.label_len) {
-                    Ok(label) if !label.is_empty() => Ok(self.nvdimm.mark(label, &args)?),
-                    _ => Err(hc::BAD_BUFFER),
+                    Ok(label) => Ok(self.nvdimm.mark(label, &args)?),
+                    Err(code) => Err(code),
                 }
             }
             hc::PROMISE => match read_args::<PromiseArgs>(vm, a[0]) {
                 Ok(promise) => Ok(self.nvdimm.promise(&promise)?),
                 Err(code) => Err(code),
             },
-            hc::SETUP_DONE => Ok(self.nvdimm.setup_done(vm)?),
+            hc::SETUP_DONE if self.mode == Mode::Run => Ok(self.nvdimm.setup_done(vm)?),
+            hc::SETUP_DONE => {
+                return Err(VmmError::Protocol(format!(
+                    "setup-done hypercall in {} mode (only a run records)",
+                    self.mode.name()
+                )));
+            }
             hc::SNAPSHOT if self.mode == Mode::Verify => Ok(Flow::Snapshot),
             _ => {
                 let io = self.nvdimm.io(pmemvm_abi::PORT_HYPERCALL, false)?;
@@ -102,10 +131,15 @@ impl Devices<'_> {
                 self.console.write_all(&bytes).map_err(|_| hc::BAD_STATE)?;
                 self.console.flush().map_err(|_| hc::BAD_STATE)
             }
+            hc::SCENARIO
+                if self.mode == Mode::List && self.scenarios.len() >= hc::MAX_SCENARIOS =>
+            {
+                Err(hc::BAD_STATE)
+            }
             hc::SCENARIO if self.mode == Mode::List => {
                 let name = text(vm, a[0], a[1])?;
                 let description = text(vm, a[2], a[3])?;
-                let variants = VariantInfo::parse(&text(vm, a[4], a[5])?);
+                let variants = VariantInfo::parse(&text_up_to(vm, a[4], a[5], MAX_VARIANTS_TEXT)?);
                 self.scenarios.push(ScenarioInfo {
                     name,
                     description,

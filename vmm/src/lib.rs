@@ -6,7 +6,9 @@
 //! this), so data flows one way: exit -> device front end -> trace events ->
 //! crash points -> images -> verify -> report.
 //!
-//! 1. **Without KVM**: `error` ([`VmmError`]); [`cpu_dump`] (registers in messages);
+//! 1. **Without KVM**: [`cpu_dump`] (registers in messages); [`interrupt`]
+//!    (Ctrl-C); `error` ([`VmmError`], [`Fault`]); [`console_tail`] (the
+//!    bounded console of the runs the VMM reads);
 //!    [`elf`] (reading guest ELFs); [`guest`] (which guest ELF: the bundled
 //!    agent or a file); [`guest_code`] (what a guest's machine code tells:
 //!    unrecorded flushes and fences, RIPs as `function (file:line)`);
@@ -34,6 +36,7 @@
 
 pub mod bench;
 pub mod boot;
+pub mod console_tail;
 pub mod cpu_dump;
 pub mod crashtest;
 pub mod devices;
@@ -45,6 +48,7 @@ pub mod guest_code;
 pub mod guest_report;
 pub mod hypercall;
 pub mod inspect;
+pub mod interrupt;
 pub mod nvdimm;
 pub mod promise_check;
 pub mod replay;
@@ -56,4 +60,4 @@ pub mod verify_input;
 pub mod vm;
 pub mod watchdog;
 
-pub use error::VmmError;
+pub use error::{Fault, VmmError};

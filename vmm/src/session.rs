@@ -1,11 +1,12 @@
 //! One run of a guest: load it, boot it in a mode, run it to its exit.
 
+use crate::console_tail::ConsoleTail;
 use crate::devices::Devices;
 use crate::elf::GuestElf;
 use crate::error::VmmError;
 use crate::exits::{self, ExitStats, RunEnd};
 use crate::guest::GuestSource;
-use crate::guest_report::{Finding, ScenarioInfo, Verdict};
+use crate::guest_report::{Findings, ScenarioInfo, Verdict};
 use crate::nvdimm::{MediaOutcome, Nvdimm, NvdimmOptions, RunNames};
 use crate::run_kind::RunKind;
 use crate::verify_input::VerifyInput;
@@ -78,7 +79,7 @@ pub struct RunOutcome {
     /// Verify mode's verdict, if the guest gave one.
     pub verdict: Option<Verdict>,
     /// Checks the guest failed in record mode.
-    pub findings: Vec<Finding>,
+    pub findings: Findings,
 }
 
 /// Checks a scenario or variant name (`what`): it must fit the boot info.
@@ -219,12 +220,8 @@ pub fn run(config: &RunConfig, console: &mut dyn Write) -> Result<RunOutcome, Vm
     let begin = Instant::now();
     let Started { mut vm, nvdimm, .. } = start(config, false)?;
     let mut devices = Devices::new(console, config.kind.mode(), nvdimm);
-    let watchdog = Watchdog::start(Duration::from_secs(config.timeout_secs)).map_err(|e| {
-        VmmError::Config {
-            what: "watchdog".into(),
-            reason: e.to_string(),
-        }
-    })?;
+    let watchdog = Watchdog::start(Duration::from_secs(config.timeout_secs))
+        .map_err(|e| VmmError::Internal(format!("watchdog: {e}")))?;
     let mut stats = ExitStats::default();
     let mut first_exit = None;
     let end = loop {
@@ -279,13 +276,14 @@ pub fn list_scenarios(
         timeout_secs,
         ..RunConfig::default()
     };
-    let mut sink = std::io::sink();
-    let outcome = run(&config, &mut sink)?;
+    let mut console = ConsoleTail::default();
+    let outcome = run(&config, &mut console)?;
     if outcome.status != 0 {
-        return Err(VmmError::Protocol(format!(
-            "the guest exited with status {} in list mode",
-            outcome.status
-        )));
+        return Err(VmmError::GuestStatus {
+            status: outcome.status,
+            mode: "list",
+            console: console.text(),
+        });
     }
     Ok(outcome.scenarios)
 }

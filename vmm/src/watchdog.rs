@@ -3,10 +3,13 @@
 //! A helper thread waits for the deadline; when it passes, it marks the run
 //! as timed out and keeps sending a signal to the vCPU thread (every few
 //! milliseconds, so a signal that lands outside `KVM_RUN` is not lost) until
-//! the run is re-armed or ends. The signal has a no-op handler installed
+//! the run is re-armed or ends. It also looks at [`interrupt::requested`]
+//! every [`POLL`] and kicks the same way when the user pressed Ctrl-C.
+//! The signal has a no-op handler installed
 //! without `SA_RESTART`, so `KVM_RUN` returns `EINTR`. One watchdog serves
 //! many runs (a reused verify VM re-arms it for each image).
 
+use crate::interrupt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, Once};
 use std::thread::JoinHandle;
@@ -15,6 +18,9 @@ use vmm_sys_util::signal::{SIGRTMIN, register_signal_handler};
 
 /// How often the vCPU thread is kicked once the deadline has passed.
 const KICK_INTERVAL: Duration = Duration::from_millis(5);
+
+/// How often a run looks for Ctrl-C.
+pub const POLL: Duration = Duration::from_millis(100);
 
 extern "C" fn on_kick(_: libc::c_int, _: *mut libc::siginfo_t, _: *mut libc::c_void) {}
 
@@ -40,6 +46,7 @@ struct Shared {
     state: Mutex<State>,
     wake: Condvar,
     fired: AtomicBool,
+    interrupted: AtomicBool,
 }
 
 impl Shared {
@@ -65,6 +72,7 @@ impl Watchdog {
             }),
             wake: Condvar::new(),
             fired: AtomicBool::new(false),
+            interrupted: AtomicBool::new(false),
         });
         let s = shared.clone();
         let thread = std::thread::Builder::new()
@@ -101,6 +109,11 @@ impl Watchdog {
     pub fn fired(&self) -> bool {
         self.shared.fired.load(Ordering::SeqCst)
     }
+
+    /// True once the user pressed Ctrl-C during an armed run.
+    pub fn interrupted(&self) -> bool {
+        self.shared.interrupted.load(Ordering::SeqCst)
+    }
 }
 
 fn watch(s: &Shared) {
@@ -113,14 +126,19 @@ fn watch(s: &Shared) {
             None => None,
             Some((deadline, target)) => {
                 let now = Instant::now();
-                if now >= deadline {
+                let stop = interrupt::requested();
+                if stop {
+                    s.interrupted.store(true, Ordering::SeqCst);
+                } else if now >= deadline {
                     s.fired.store(true, Ordering::SeqCst);
+                }
+                if stop || now >= deadline {
                     // SAFETY: `target` is the vCPU thread of the armed run;
                     // it disarms (or drops) the watchdog before it exits.
                     unsafe { libc::pthread_kill(target, SIGRTMIN()) };
                     Some(KICK_INTERVAL)
                 } else {
-                    Some(deadline - now)
+                    Some((deadline - now).min(POLL))
                 }
             }
         };

@@ -12,7 +12,9 @@ const LAYERS: &[(&str, &[&str])] = &[
         "without KVM",
         &[
             "cpu_dump",
+            "interrupt",
             "error",
+            "console_tail",
             "elf",
             "guest",
             "guest_code",

@@ -28,6 +28,7 @@
 pub mod acpi;
 pub mod codec;
 pub mod persistence;
+pub mod shown;
 
 pub use codec::Plain;
 use codec::plain;
@@ -117,6 +118,15 @@ pub enum Mode {
 }
 
 impl Mode {
+    /// The mode's name in messages: `run`, `list` or `verify`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Run => "run",
+            Mode::List => "list",
+            Mode::Verify => "verify",
+        }
+    }
+
     /// The mode for a raw value, if it names one.
     pub fn from_raw(raw: u32) -> Option<Mode> {
         match raw {
@@ -241,7 +251,18 @@ pub mod hc {
     pub const MAX_BUFFER: u64 = 1 << 20;
     /// Longest check name of [`VERDICT`] and [`FINDING`], in bytes.
     pub const MAX_CHECK_LEN: u64 = 128;
+    /// Longest label of [`MARK`], in bytes: the hypercall refuses a longer
+    /// one ([`BAD_BUFFER`]), and so do the trace writer and reader.
+    pub const MAX_LABEL_LEN: u64 = 256;
+    /// Longest message of [`VERDICT`] and [`FINDING`] (and name and
+    /// description of [`SCENARIO`]) the VMM keeps, in bytes: the rest is
+    /// cut.
+    pub const MAX_MESSAGE_LEN: u64 = 4096;
+    /// Most scenarios a guest may report in list mode.
+    pub const MAX_SCENARIOS: usize = 1024;
     const _: () = assert!(MAX_CHECK_LEN <= MAX_BUFFER);
+    const _: () = assert!(MAX_LABEL_LEN <= MAX_BUFFER);
+    const _: () = assert!(MAX_MESSAGE_LEN <= MAX_BUFFER);
 }
 
 /// Exception reports on [`PORT_FAULT`].

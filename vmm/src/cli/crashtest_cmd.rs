@@ -53,12 +53,6 @@ pub struct CrashTestArgs {
 /// `--jobs` accepts at most this many worker VMs per core.
 const MAX_JOBS_PER_CORE: usize = 4;
 
-static INTERRUPTED: AtomicBool = AtomicBool::new(false);
-
-extern "C" fn on_interrupt(_: libc::c_int) {
-    INTERRUPTED.store(true, Ordering::SeqCst);
-}
-
 /// Runs the crash test; exit 0 no failure, 1 failures found.
 pub fn run(a: &CrashTestArgs) -> anyhow::Result<i32> {
     for (option, path) in [("--report", &a.report), ("--html", &a.html)] {
@@ -85,21 +79,15 @@ pub fn run(a: &CrashTestArgs) -> anyhow::Result<i32> {
     );
     let scenario = a.workload.scenario(&guest)?;
     let interrupted = Arc::new(AtomicBool::new(false));
-    // SAFETY: installs an async-signal-safe handler that only stores to an atomic.
-    unsafe {
-        libc::signal(
-            libc::SIGINT,
-            on_interrupt as *const () as libc::sighandler_t,
-        )
-    };
+    // Copies Ctrl-C into the test's own flag until the test ends.
     let watcher = {
         let flag = interrupted.clone();
         std::thread::spawn(move || {
             while !flag.load(Ordering::SeqCst) {
-                if INTERRUPTED.load(Ordering::SeqCst) {
+                if pmemvm::interrupt::requested() {
                     flag.store(true, Ordering::SeqCst);
                 }
-                std::thread::sleep(std::time::Duration::from_millis(50));
+                std::thread::sleep(pmemvm::watchdog::POLL);
             }
         })
     };
@@ -123,9 +111,15 @@ pub fn run(a: &CrashTestArgs) -> anyhow::Result<i32> {
         interrupted: interrupted.clone(),
     };
     let result = crashtest::run(&opts);
+    let stopped = pmemvm::interrupt::requested();
     interrupted.store(true, Ordering::SeqCst);
     let _ = watcher.join();
-    let report = result?;
+    let report = result.map_err(|e| match e.fault() {
+        pmemvm::Fault::Interrupted => pmemvm::VmmError::Interrupted(
+            "during the recording: nothing was verified, no report written",
+        ),
+        _ => e,
+    })?;
     if let Some(path) = &a.report {
         super::write_output(
             "--report",
@@ -142,5 +136,17 @@ pub fn run(a: &CrashTestArgs) -> anyhow::Result<i32> {
     } else {
         print!("{}", report.to_text());
     }
-    Ok(if report.passed() { 0 } else { 1 })
+    if stopped || !report.complete {
+        eprintln!(
+            "pmemvm: INTERRUPTED: {} image(s) verified, {} bug(s) found before the stop; the report is marked incomplete",
+            report.counts.images_verified,
+            report.failures.len()
+        );
+        return Ok(super::EXIT_INTERRUPTED);
+    }
+    Ok(if report.passed() {
+        0
+    } else {
+        super::EXIT_FINDINGS
+    })
 }

@@ -10,6 +10,7 @@ mod trace_cmd;
 mod verify_cmd;
 
 use clap::{Parser, Subcommand};
+use pmemvm::Fault;
 use pmemvm_device::DeviceError;
 use std::path::{Path, PathBuf};
 
@@ -234,10 +235,25 @@ fn write_output(option: &str, path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     pmemvm_traces::files::write_output(path, bytes).map_err(|e| anyhow::anyhow!("{option}: {e}"))
 }
 
-/// Exit status when the tool could not run (bad input, no KVM).
+/// Exit status when the user's code lost data or failed a check.
+const EXIT_FINDINGS: i32 = 1;
+/// Exit status when pmemvm could not run (bad input, no KVM, an internal
+/// error).
 const EXIT_CANNOT_RUN: i32 = 2;
-/// Exit status when the guest failed (exception, timeout, unexpected exit).
+/// Exit status when the guest failed (exception, timeout, protocol
+/// violation, non-zero status).
 const EXIT_GUEST_FAILURE: i32 = 3;
+/// Exit status when the user stopped pmemvm (Ctrl-C).
+const EXIT_INTERRUPTED: i32 = 130;
+
+/// The exit status of a command that failed with `e`: whose fault it is.
+fn exit_status(e: &anyhow::Error) -> i32 {
+    match e.downcast_ref::<pmemvm::VmmError>().map(|v| v.fault()) {
+        Some(Fault::Guest) => EXIT_GUEST_FAILURE,
+        Some(Fault::Interrupted) => EXIT_INTERRUPTED,
+        Some(Fault::Input | Fault::Internal) | None => EXIT_CANNOT_RUN,
+    }
+}
 
 /// A command-line error of clap's in one line: its message and the
 /// arguments it lists, without the usage and the pointer to `--help`.
@@ -272,6 +288,9 @@ pub fn main() -> i32 {
             return EXIT_CANNOT_RUN;
         }
     };
+    if cli.command.boots_guests() {
+        pmemvm::interrupt::install();
+    }
     let result = match cli.command {
         Command::Crashtest(a) => crashtest_cmd::run(&a),
         Command::Run(a) => run_cmd::run(&a),
@@ -286,10 +305,15 @@ pub fn main() -> i32 {
         Ok(status) => status,
         Err(e) => {
             eprintln!("pmemvm: {e:#}");
-            match e.downcast_ref::<pmemvm::VmmError>() {
-                Some(v) if v.is_guest_failure() => EXIT_GUEST_FAILURE,
-                _ => EXIT_CANNOT_RUN,
-            }
+            exit_status(&e)
         }
+    }
+}
+
+impl Command {
+    /// Commands that boot guests stop them on Ctrl-C and exit 130; the
+    /// others keep the default action of SIGINT.
+    fn boots_guests(&self) -> bool {
+        !matches!(self, Command::Trace(_) | Command::Lint(_) | Command::New(_))
     }
 }

@@ -26,7 +26,8 @@ pub struct RunArgs {
     on_power_fail: String,
 }
 
-/// Runs the guest; exits with its status.
+/// Runs the guest. Exit 0 when it exits 0, 1 when it failed a check
+/// (a finding), 3 when it exits with another status (printed).
 pub fn run(a: &RunArgs) -> anyhow::Result<i32> {
     if let Some(trace) = &a.trace {
         pmemvm_traces::Format::from_path(trace).map_err(|e| anyhow::anyhow!("--trace: {e}"))?;
@@ -69,5 +70,22 @@ pub fn run(a: &RunArgs) -> anyhow::Result<i32> {
         outcome.stats.exits,
         outcome.stats.hypercalls
     );
-    Ok(i32::try_from(outcome.status).unwrap_or(i32::MAX))
+    for f in &outcome.findings.kept {
+        eprintln!("pmemvm: FINDING: {f}");
+    }
+    Ok(match (outcome.status, outcome.findings.is_empty()) {
+        (0, true) => 0,
+        (_, false) => {
+            eprintln!(
+                "pmemvm: the guest failed {} check(s) and exited with status {}",
+                outcome.findings.count(),
+                outcome.status
+            );
+            super::EXIT_FINDINGS
+        }
+        (status, true) => {
+            eprintln!("pmemvm: the guest exited with status {status}");
+            super::EXIT_GUEST_FAILURE
+        }
+    })
 }

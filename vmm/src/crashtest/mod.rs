@@ -20,9 +20,10 @@ pub mod report;
 pub mod states;
 mod walk;
 
-use crate::error::VmmError;
+use crate::console_tail::ConsoleTail;
+use crate::error::{Fault, VmmError};
 use crate::guest_code::Symbols;
-use crate::guest_report::{Finding, Verdict};
+use crate::guest_report::{Findings, Verdict};
 use crate::promise_check::{self, Breach};
 use crate::run_kind::{RecordingStream, RunKind};
 use crate::session::{self, RunConfig};
@@ -84,7 +85,7 @@ struct Job {
 /// A verified image.
 struct Outcome {
     job: Job,
-    verdict: Result<Verdict, String>,
+    verdict: Result<Verdict, VmmError>,
 }
 
 /// Images the walk may queue before the workers start (it waits beyond).
@@ -123,7 +124,8 @@ pub fn run(opts: &CrashTestOptions) -> Result<Report, VmmError> {
         trace: trace.display().to_string(),
         complete: !opts.interrupted.load(Ordering::SeqCst),
         events: done.recorded.count,
-        record_findings: done.recorded.findings,
+        record_findings: done.recorded.findings.kept,
+        record_findings_not_kept: done.recorded.findings.not_kept,
         counts: Counts {
             images_verified: verified,
             point_reasons: done
@@ -235,7 +237,7 @@ fn record_walk_verify(
         // The workers may start: the recording is over.
         gate.open();
         let walk = match (walker, queue, &recorded) {
-            (Some(w), _, _) => w.join().unwrap_or_else(|_| Err(panicked("walk"))),
+            (Some(w), _, _) => w.join().unwrap_or_else(|_| Err(VmmError::panicked("walk"))),
             (None, Some(queue), Ok(r)) => file_walk(opts, vopts, trace, r, setup, &queue, bar),
             (None, _, Err(_)) | (None, None, _) => Ok(Walk::default()),
         };
@@ -253,7 +255,7 @@ fn record_walk_verify(
     let walk = walk?;
     let header = setup
         .into_inner()
-        .ok_or_else(|| VmmError::Protocol("the walk never saw the recording's setup".into()))?
+        .ok_or_else(|| VmmError::Internal("the walk never saw the recording's setup".into()))?
         .header;
     Ok(Done {
         recorded,
@@ -292,9 +294,12 @@ fn tally(
     let mut failed: Vec<(Job, Verdict)> = Vec::new();
     outcomes.sort_by_key(|o| o.job.id);
     for o in outcomes {
-        let guest = o
-            .verdict
-            .map_err(|e| VmmError::Protocol(format!("verification failed to run: {e}")))?;
+        let guest = match o.verdict {
+            Ok(v) => v,
+            // A run Ctrl-C stopped verified nothing.
+            Err(e) if e.fault() == Fault::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
         let verdict = promise_check::judge(guest, o.job.breach.as_ref());
         verified += 1;
         let point = per_point.entry(o.job.seq).or_default();
@@ -429,7 +434,7 @@ struct Recorded {
     /// Events recorded.
     count: u64,
     /// Checks the guest failed while recording.
-    findings: Vec<Finding>,
+    findings: Findings,
     /// The media at the end of the setup phase: the base of every image.
     setup_media: Arc<SharedMedia>,
 }
@@ -449,27 +454,20 @@ fn record(
         trace: trace.to_path_buf(),
         stream,
     };
-    let mut console = Vec::new();
-    let outcome = session::run(&config, &mut console).map_err(|e| {
-        if e.is_guest_failure() {
-            VmmError::CannotTest(format!(
-                "the guest failed in record mode, so nothing can be tested: {e}"
-            ))
-        } else {
-            e
-        }
+    let mut console = ConsoleTail::default();
+    let outcome = session::run(&config, &mut console).map_err(|e| match e.fault() {
+        Fault::Guest => VmmError::Recording(Box::new(e)),
+        _ => e,
     })?;
     if outcome.status != 0 && outcome.findings.is_empty() {
-        return Err(VmmError::CannotTest(format!(
-            "the guest exited with status {} in record mode: {}",
-            outcome.status,
-            String::from_utf8_lossy(&console).trim()
-        )));
+        return Err(VmmError::GuestStatus {
+            status: outcome.status,
+            mode: "record",
+            console: console.text(),
+        });
     }
     let (Some(_), Some(setup_media)) = (&outcome.media.trace, outcome.media.setup_media) else {
-        return Err(VmmError::CannotTest(
-            "the guest never ended its setup phase, so nothing was recorded".into(),
-        ));
+        return Err(never_set_up());
     };
     Ok(Recorded {
         count: outcome.media.events,
@@ -501,8 +499,12 @@ fn file_walk(
     walk::walk(opts, vopts, source, setup, queue, bar)
 }
 
-fn panicked(what: &str) -> VmmError {
-    VmmError::Protocol(format!("the {what} thread panicked"))
+/// The error of a recording in which the guest never ended its setup
+/// phase.
+fn never_set_up() -> VmmError {
+    VmmError::Protocol(
+        "the guest never ended its setup phase in record mode, so nothing was recorded".into(),
+    )
 }
 
 fn progress_bar(show: bool) -> ProgressBar {

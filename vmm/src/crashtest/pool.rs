@@ -171,7 +171,7 @@ pub fn worker(
                 Some(v) => v,
                 None => {
                     let s = setup.get().ok_or_else(|| {
-                        VmmError::Protocol("a job came before the recording's setup".into())
+                        VmmError::Internal("a job came before the recording's setup".into())
                     })?;
                     let room = needed.max(MIN_PROMISES).next_power_of_two();
                     verifier.insert(Verifier::new(&s.config, s.base.clone(), room)?)
@@ -184,7 +184,7 @@ pub fn worker(
             if let Some(v) = verifier.take() {
                 spent += v.timings();
             }
-            e.to_string()
+            e
         });
         if out.send(Outcome { job, verdict }).is_err() {
             break;

@@ -158,8 +158,10 @@ pub struct Report {
     pub complete: bool,
     /// Events recorded.
     pub events: u64,
-    /// Checks the guest failed in record mode.
+    /// Checks the guest failed in record mode (the first of each check).
     pub record_findings: Vec<Finding>,
+    /// Findings of record mode beyond those kept.
+    pub record_findings_not_kept: u64,
     /// Counters.
     pub counts: Counts,
     /// Wall-clock seconds of the whole test (recording included).
@@ -234,6 +236,13 @@ impl Report {
         );
         for f in &self.record_findings {
             let _ = writeln!(s, "RECORD-MODE FINDING: {f}");
+        }
+        if self.record_findings_not_kept > 0 {
+            let _ = writeln!(
+                s,
+                "RECORD-MODE FINDINGS: {} more not kept",
+                self.record_findings_not_kept
+            );
         }
         if self.failures.is_empty() {
             if self.complete {

@@ -140,9 +140,7 @@ pub fn walk(
 ) -> Result<Walk, VmmError> {
     let begin = std::time::Instant::now();
     let Some((s, resolved, events)) = source.open(vopts) else {
-        return Err(VmmError::CannotTest(
-            "the guest never ended its setup phase, so nothing was recorded".into(),
-        ));
+        return Err(super::never_set_up());
     };
     let mut walker = Walker {
         opts,

@@ -391,10 +391,9 @@ impl Nvdimm {
             return Ok(Flow::Continue);
         }
         let opt = |v: u64| (v != NONE).then_some(v);
-        let range = opt(a.range_offset).map(|offset| DeviceRange {
-            offset,
-            len: a.range_len,
-        });
+        let range = opt(a.range_offset)
+            .map(|offset| self.guest_range(offset, a.range_len, "mark range"))
+            .transpose()?;
         let mut mark = Mark::new(label);
         mark.file = opt(a.file);
         mark.page = opt(a.page);
@@ -413,11 +412,22 @@ impl Nvdimm {
             offset: a.offset,
             len: a.len,
             op: a.op,
-            ranges: vec![DeviceRange {
-                offset: a.range_offset,
-                len: a.range_len,
-            }],
+            ranges: vec![self.guest_range(a.range_offset, a.range_len, "promise range")?],
         }))
+    }
+
+    /// A non-empty range of the device the guest named.
+    fn guest_range(&self, offset: u64, len: u64, what: &str) -> Result<DeviceRange, VmmError> {
+        let inside = offset
+            .checked_add(len)
+            .is_some_and(|end| len > 0 && end <= self.size());
+        if !inside {
+            return Err(VmmError::Protocol(format!(
+                "{what} {offset:#x}+{len} is empty or outside the NVDIMM of {} bytes",
+                self.size()
+            )));
+        }
+        Ok(DeviceRange { offset, len })
     }
 
     /// The run ended with an exit status or a power failure: every write

@@ -8,6 +8,7 @@
 //! running the guest's setup phase again (it is deterministic) and checked
 //! against that hash.
 
+use crate::console_tail::ConsoleTail;
 use crate::error::VmmError;
 use crate::guest::GuestSource;
 use crate::guest_report::Verdict;
@@ -177,13 +178,13 @@ pub fn verify_media(
         },
         ..run_config(header, opts)
     };
-    let mut console = Vec::new();
+    let mut console = ConsoleTail::default();
     let run = session::run(&config, &mut console);
     let status = run.as_ref().map_or(0, |o| o.status);
     Verdict::of_run(run.map(|o| o.verdict), || {
         format!(
             "the guest exited with status {status} without a verdict: {}",
-            String::from_utf8_lossy(&console).trim()
+            console.text().trim()
         )
     })
 }

@@ -24,6 +24,7 @@
 
 use super::hot_window;
 
+use crate::console_tail::ConsoleTail;
 use crate::devices::Devices;
 use crate::error::VmmError;
 use crate::exits::{self, ExitStats, RunEnd};
@@ -182,6 +183,12 @@ impl Verifier {
         Ok(())
     }
 
+    /// The VM itself (tests change its vCPU's state, as a guest in ring 0
+    /// could, to check that the next image's run starts from the snapshot).
+    pub fn vm(&mut self) -> &mut Vm {
+        &mut self.vm
+    }
+
     /// The RAM restored whole after every run (guest-physical bytes), once
     /// chosen.
     pub fn unlogged_window(&self) -> Option<std::ops::Range<u64>> {
@@ -214,7 +221,7 @@ impl Verifier {
     pub fn verify(&mut self, image: &Image, input: &VerifyInput) -> Result<Verdict, VmmError> {
         let bytes = input.to_bytes();
         if bytes.len() > self.verify_capacity {
-            return Err(VmmError::Protocol(format!(
+            return Err(VmmError::Internal(format!(
                 "{} promises, but the verifier was made for fewer",
                 input.promises.len()
             )));
@@ -235,7 +242,7 @@ impl Verifier {
         self.apply(image)?;
         self.timings.media += t.elapsed();
         let t = Instant::now();
-        let mut console = Vec::new();
+        let mut console = ConsoleTail::default();
         let outcome = loop {
             match self.run_guest_with(&mut console) {
                 Ok(RunEnd::Snapshot) => continue,
@@ -248,7 +255,7 @@ impl Verifier {
         Verdict::of_run(run, || {
             format!(
                 "the guest exited without a verdict: {}",
-                String::from_utf8_lossy(&console).trim()
+                console.text().trim()
             )
         })
     }
@@ -261,7 +268,7 @@ impl Verifier {
         let nvdimm = self
             .nvdimm
             .take()
-            .ok_or_else(|| VmmError::Protocol("verifier used after a failure".into()))?;
+            .ok_or_else(|| VmmError::Internal("verifier used after a failure".into()))?;
         let mut devices = Devices::new(console, Mode::Verify, nvdimm);
         let limit = Duration::from_secs(self.timeout_secs);
         let watchdog = match self.watchdog.take() {
@@ -269,10 +276,9 @@ impl Verifier {
                 w.rearm(limit);
                 w
             }
-            None => Watchdog::start(limit).map_err(|e| VmmError::Config {
-                what: "watchdog".into(),
-                reason: e.to_string(),
-            })?,
+            None => {
+                Watchdog::start(limit).map_err(|e| VmmError::Internal(format!("watchdog: {e}")))?
+            }
         };
         let end = exits::run(
             &mut self.vm,
@@ -296,7 +302,7 @@ impl Verifier {
     fn nvdimm(&mut self) -> Result<&mut Nvdimm, VmmError> {
         self.nvdimm
             .as_mut()
-            .ok_or_else(|| VmmError::Protocol("verifier used after a failure".into()))
+            .ok_or_else(|| VmmError::Internal("verifier used after a failure".into()))
     }
 
     fn take_snapshot(&mut self) -> Result<Snapshot, VmmError> {
@@ -317,7 +323,8 @@ impl Verifier {
 
     /// A self-check for tests: prepares the VM for `image` as before a
     /// run (snapshot state restored, image applied) and lists what differs
-    /// from a fresh VM's state: RAM pages unlike the snapshot, NVDIMM lines
+    /// from a fresh VM's state: RAM pages unlike the snapshot, vCPU state
+    /// (XCRs, debug registers, MSRs) unlike the snapshot's, NVDIMM lines
     /// unlike the base media with the image's lines.
     pub fn check_restore(&mut self, image: &Image) -> Result<Vec<String>, VmmError> {
         self.restore()?;
@@ -325,11 +332,17 @@ impl Verifier {
         let snap = self
             .snapshot
             .as_ref()
-            .ok_or_else(|| VmmError::Protocol("no snapshot to compare with".into()))?;
+            .ok_or_else(|| VmmError::Internal("no snapshot to compare with".into()))?;
         let mut wrong: Vec<String> = (0..self.vm.ram_size() / PAGE)
             .filter(|&p| !self.vm.holds(p * PAGE, snap.ram.page(p)))
             .map(|p| format!("RAM page {:#x}", p * PAGE))
             .collect();
+        let vcpu = self.vm.save_vcpu()?;
+        let snap = self
+            .snapshot
+            .as_ref()
+            .ok_or_else(|| VmmError::Internal("no snapshot to compare with".into()))?;
+        wrong.extend(vcpu.differences(&snap.vcpu));
         let mut want = self.base.as_slice().to_vec();
         image.apply(&mut want);
         let media = self.nvdimm()?.media_mut();
@@ -373,7 +386,7 @@ impl Verifier {
         let snap = self
             .snapshot
             .as_ref()
-            .ok_or_else(|| VmmError::Protocol("no snapshot to restore".into()))?;
+            .ok_or_else(|| VmmError::Internal("no snapshot to restore".into()))?;
         let data: Vec<u64> = written
             .iter()
             .copied()
@@ -418,7 +431,7 @@ impl Verifier {
         let snap = self
             .snapshot
             .as_ref()
-            .ok_or_else(|| VmmError::Protocol("no snapshot to restore".into()))?;
+            .ok_or_else(|| VmmError::Internal("no snapshot to restore".into()))?;
         let mut pages = written.to_vec();
         // Pages the VMM itself writes (KVM does not log those).
         let verify_end = self.verify_at + self.verify_capacity as u64;
@@ -496,7 +509,7 @@ impl Verifier {
             old.next_if(|(line, _)| *line == off);
             let at = off as usize;
             let dst = media.get_mut(at..at + 64).ok_or_else(|| {
-                VmmError::Protocol(format!("image line {off:#x} outside the NVDIMM"))
+                VmmError::Internal(format!("image line {off:#x} outside the NVDIMM"))
             })?;
             dst.copy_from_slice(content);
         }

@@ -37,7 +37,9 @@ const KVM_TSS_ADDRESS: usize = 0xfffb_d000;
 
 /// A VM: KVM handles, guest RAM and the vCPU.
 pub struct Vm {
-    _kvm: Kvm,
+    kvm: Kvm,
+    /// The MSRs saved with the vCPU's state, once found.
+    saved_msrs: Option<Vec<u32>>,
     fd: VmFd,
     vcpu: VcpuFd,
     ram: Ram,
@@ -99,7 +101,8 @@ impl Vm {
             vcpu.set_sync_valid_reg(kvm_ioctls::SyncReg::Register);
         }
         let mut vm = Vm {
-            _kvm: kvm,
+            kvm,
+            saved_msrs: None,
             fd,
             vcpu,
             ram,
