@@ -1,4 +1,4 @@
-//! Builds the test guests (`unrecorded-fence/`, `promise-check/`) into `OUT_DIR`, where
+//! Builds the test guests (`unrecorded-fence/`, `promise-check/`, `hostile/`) into `OUT_DIR`, where
 //! `src/lib.rs` finds them (see `pmemvm-guest-build`).
 
 use std::path::PathBuf;
@@ -9,6 +9,7 @@ fn main() {
     for (package, dir) in [
         ("pmemvm-unrecorded-fence", "guest-tests/unrecorded-fence"),
         ("pmemvm-promise-check", "guest-tests/promise-check"),
+        ("pmemvm-hostile", "guest-tests/hostile"),
     ] {
         pmemvm_guest_build::build_guest(
             root,

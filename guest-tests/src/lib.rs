@@ -17,6 +17,11 @@ pub const UNRECORDED_FENCE_ELF: &str = concat!(env!("OUT_DIR"), "/pmemvm-unrecor
 /// promises can fail its crash images.
 pub const PROMISE_CHECK_ELF: &str = concat!(env!("OUT_DIR"), "/pmemvm-promise-check.elf");
 
+/// A test guest that misbehaves on purpose (`guest-tests/hostile`): garbage
+/// in the event ring, absurd hypercall arguments, floods, arbitrary exit
+/// statuses, protocol violations in verify mode.
+pub const HOSTILE_ELF: &str = concat!(env!("OUT_DIR"), "/pmemvm-hostile.elf");
+
 pub use pmemvm::testing::kvm_or_skip;
 
 /// Skips the calling test (returning early) when KVM is unavailable and skipping is allowed.

@@ -20,6 +20,8 @@ pub struct Devices<'a> {
     pub verdict: Option<Verdict>,
     /// Checks the guest failed in record mode.
     pub findings: Findings,
+    /// Hypercalls of this run answered with an error code.
+    pub failed_hypercalls: u64,
 }
 
 impl<'a> Devices<'a> {
@@ -32,6 +34,7 @@ impl<'a> Devices<'a> {
             nvdimm,
             verdict: None,
             findings: Findings::default(),
+            failed_hypercalls: 0,
         }
     }
 }

@@ -68,6 +68,11 @@ fn read_args<T: Plain>(vm: &Vm, gpa: u64) -> Result<T, u64> {
     vm.read_obj(gpa).ok_or(hc::BAD_BUFFER)
 }
 
+/// Failed hypercalls of a run that are logged as warnings (the others at
+/// debug level): a guest that fails hypercalls in a loop must not flood
+/// stderr.
+const FAILURES_SHOWN: u64 = 8;
+
 /// What a hypercall did: its result code, or a flow change of the run.
 type Outcome = Result<Flow, u64>;
 
@@ -80,7 +85,16 @@ impl Devices<'_> {
         let (ret, flow) = match self.dispatch(vm, &mb)? {
             Ok(flow) => (hc::OK, flow),
             Err(code) => {
-                log::warn!("hypercall {} failed with code {code}", mb.nr);
+                self.failed_hypercalls += 1;
+                match self.failed_hypercalls {
+                    1..=FAILURES_SHOWN => {
+                        log::warn!("hypercall {} failed with code {code}", mb.nr)
+                    }
+                    n if n == FAILURES_SHOWN + 1 => {
+                        log::warn!("more hypercalls failed; further failures are not shown")
+                    }
+                    _ => log::debug!("hypercall {} failed with code {code}", mb.nr),
+                }
                 (code, Flow::Continue)
             }
         };
@@ -164,7 +178,10 @@ impl Devices<'_> {
                     message: text(vm, a[0], a[1])?,
                     check: check_name(vm, a[2], a[3])?,
                 };
-                log::warn!("guest finding: {finding}");
+                log::debug!(
+                    "guest finding: {}",
+                    pmemvm_abi::shown::Shown(&finding.to_string())
+                );
                 self.findings.push(finding);
                 Ok(())
             }
