@@ -247,3 +247,88 @@ fn list_mode_keeps_at_most_the_documented_number_of_scenarios() {
         &run.stdout[..200]
     );
 }
+
+/// Starts `pmemvm` with `args`, sends SIGINT after `after`, and returns
+/// its exit code, stderr and how long it took to end after the signal.
+fn interrupt(
+    args: &[&str],
+    after: std::time::Duration,
+) -> (Option<i32>, String, std::time::Duration) {
+    let child = Command::new(env!("CARGO_BIN_EXE_pmemvm"))
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("pmemvm starts");
+    std::thread::sleep(after);
+    let signalled = std::time::Instant::now();
+    // SAFETY: signals our own child.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
+    let out = child.wait_with_output().expect("pmemvm ends");
+    (out.status.code(), text(&out.stderr), signalled.elapsed())
+}
+
+#[test]
+fn ctrl_c_stops_a_recording_within_a_second_and_exits_130() {
+    if !kvm() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("dir");
+    let out = dir.path().join("ct");
+    let out = out.to_str().expect("utf-8");
+    let spin = ["--guest", HOSTILE, "--scenario", "spin", "--timeout", "60"];
+    let run: Vec<&str> = ["run"].iter().chain(&spin).copied().collect();
+    let crashtest: Vec<&str> = ["crashtest"]
+        .iter()
+        .chain(&spin)
+        .chain(&["--out", out])
+        .copied()
+        .collect();
+    for args in [run, crashtest] {
+        let (code, stderr, took) = interrupt(&args, std::time::Duration::from_secs(2));
+        assert_eq!(code, Some(130), "{args:?}: {stderr}");
+        assert!(stderr.contains("INTERRUPTED"), "{args:?}: {stderr}");
+        assert!(
+            took < std::time::Duration::from_millis(1500),
+            "{args:?}: {took:?}"
+        );
+    }
+}
+
+#[test]
+fn ctrl_c_during_verification_writes_a_report_marked_incomplete() {
+    if !kvm() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("dir");
+    let report = dir.path().join("report.json");
+    let out = dir.path().join("ct");
+    let args = [
+        "crashtest",
+        "--guest",
+        HOSTILE,
+        "--scenario",
+        "verify",
+        "--variant",
+        "spin",
+        "--timeout",
+        "30",
+        "--jobs",
+        "1",
+        "--out",
+        out.to_str().expect("utf-8"),
+        "--report",
+        report.to_str().expect("utf-8"),
+    ];
+    let (code, stderr, took) = interrupt(&args, std::time::Duration::from_secs(4));
+    assert_eq!(code, Some(130), "{stderr}");
+    assert!(
+        stderr.contains("INTERRUPTED: 0 image(s) verified"),
+        "{stderr}"
+    );
+    assert!(took < std::time::Duration::from_millis(1500), "{took:?}");
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&report).expect("the report is written"))
+            .expect("JSON");
+    assert_eq!(report["complete"], false);
+}

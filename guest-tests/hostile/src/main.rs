@@ -87,6 +87,18 @@ static EXIT: Scenario = Scenario {
     recover: |_| Ok(String::new()),
 };
 
+/// Spins without an exit while recording.
+static SPIN: Scenario = Scenario {
+    name: "spin",
+    description: "spins without exits while recording",
+    variants: &[variant("correct")],
+    setup: |_| {},
+    run: |_| loop {
+        core::hint::spin_loop();
+    },
+    recover: |_| Ok(String::new()),
+};
+
 /// Persists and promises a line, then misbehaves in verify mode.
 static VERIFY: Scenario = Scenario {
     name: "verify",
@@ -112,7 +124,7 @@ const LIST_FLOOD: usize = 5000;
 pmemvm_sdk::entry!(main);
 
 fn main(info: &'static BootInfo) -> u32 {
-    let status = scenario::main(&[&RING, &HYPERCALLS, &FLOODS, &EXIT, &VERIFY], info);
+    let status = scenario::main(&[&RING, &HYPERCALLS, &FLOODS, &EXIT, &SPIN, &VERIFY], info);
     if Mode::from_raw(info.mode) == Some(Mode::List) {
         for _ in 0..LIST_FLOOD {
             pmemvm_sdk::report_scenario("flood", "one of many", &[]);
