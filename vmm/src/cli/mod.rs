@@ -16,7 +16,16 @@ use std::path::{Path, PathBuf};
 
 /// pmemvm: find every way your persistent-memory code can lose data on power failure.
 #[derive(Debug, Parser)]
-#[command(name = "pmemvm", version, about, long_about = None)]
+#[command(
+    name = "pmemvm",
+    version,
+    about,
+    long_about = None,
+    after_help = "Exit status: 0 success; 1 findings (data lost or a check failed in the \
+                  guest's code); 2 pmemvm could not run (bad input, no KVM, internal \
+                  error); 3 the guest failed (exception, timeout, protocol violation, \
+                  non-zero status); 130 interrupted."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
