@@ -10,30 +10,36 @@ use crate::devices::Devices;
 use crate::error::VmmError;
 use crate::guest_report::{Finding, ScenarioInfo, VariantInfo, Verdict};
 use crate::nvdimm::Flow;
-use crate::vm::Vm;
+use crate::vm::{GuestRead, Vm};
 use pmemvm_abi::{Mailbox, MarkArgs, Mode, Plain, PromiseArgs, hc, layout};
 use std::mem::offset_of;
 
-fn read_mailbox(vm: &Vm) -> Result<Mailbox, VmmError> {
-    vm.read_obj(layout::MAILBOX)
+// The decoders below read guest memory only (`GuestRead`: the VM's RAM, or
+// bytes in the fuzzing harness, `vmm/fuzz`, which feeds them arbitrary
+// memory the way `dispatch` does).
+
+/// The mailbox the guest filled.
+pub fn read_mailbox<M: GuestRead + ?Sized>(vm: &M) -> Result<Mailbox, VmmError> {
+    vm.read_plain(layout::MAILBOX)
         .ok_or_else(|| VmmError::Protocol("mailbox outside guest RAM".into()))
 }
 
 /// A guest buffer, or the error code to answer with.
-fn buffer(vm: &Vm, gpa: u64, len: u64) -> Result<Vec<u8>, u64> {
+pub fn buffer<M: GuestRead + ?Sized>(vm: &M, gpa: u64, len: u64) -> Result<Vec<u8>, u64> {
     if len > hc::MAX_BUFFER {
         return Err(hc::BAD_BUFFER);
     }
-    vm.read(gpa, len).ok_or(hc::BAD_BUFFER)
+    vm.read_bytes(gpa, len).ok_or(hc::BAD_BUFFER)
 }
 
-fn text(vm: &Vm, gpa: u64, len: u64) -> Result<String, u64> {
+/// A guest buffer as text (invalid UTF-8 replaced), or the error code.
+pub fn text<M: GuestRead + ?Sized>(vm: &M, gpa: u64, len: u64) -> Result<String, u64> {
     buffer(vm, gpa, len).map(|b| String::from_utf8_lossy(&b).into_owned())
 }
 
 /// A check name: valid UTF-8 of at most [`hc::MAX_CHECK_LEN`] bytes (empty
 /// when `len` is 0: unnamed).
-fn check_name(vm: &Vm, gpa: u64, len: u64) -> Result<String, u64> {
+pub fn check_name<M: GuestRead + ?Sized>(vm: &M, gpa: u64, len: u64) -> Result<String, u64> {
     match len {
         0 => Ok(String::new()),
         1..=hc::MAX_CHECK_LEN => {
@@ -44,8 +50,8 @@ fn check_name(vm: &Vm, gpa: u64, len: u64) -> Result<String, u64> {
 }
 
 /// Reads a structure of the guest contract the guest handed over by address.
-fn read_args<T: Plain>(vm: &Vm, gpa: u64) -> Result<T, u64> {
-    vm.read_obj(gpa).ok_or(hc::BAD_BUFFER)
+pub fn read_args<T: Plain>(vm: &(impl GuestRead + ?Sized), gpa: u64) -> Result<T, u64> {
+    vm.read_plain(gpa).ok_or(hc::BAD_BUFFER)
 }
 
 /// What a hypercall did: its result code, or a flow change of the run.
