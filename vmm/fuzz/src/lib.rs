@@ -183,7 +183,13 @@ pub fn setup_crash_files(input: &Path, reason: &Path, timeout: Duration) -> std:
     INPUT_FD.store(i.as_raw_fd(), Ordering::SeqCst);
     REASON_FD.store(r.as_raw_fd(), Ordering::SeqCst);
     std::mem::forget((i, r));
-    for sig in [libc::SIGABRT, libc::SIGSEGV, libc::SIGBUS, libc::SIGILL, libc::SIGFPE] {
+    for sig in [
+        libc::SIGABRT,
+        libc::SIGSEGV,
+        libc::SIGBUS,
+        libc::SIGILL,
+        libc::SIGFPE,
+    ] {
         // SAFETY: installs a handler that only makes async-signal-safe
         // calls; `sigaction` is zeroed then filled as the C API expects.
         unsafe {
@@ -258,7 +264,10 @@ pub fn seeds_and_regressions(target: &Target) -> Vec<(String, Vec<u8>)> {
         let mut files: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
         files.sort();
         for f in files {
-            if f.is_file() && f.file_name().is_some_and(|n| !n.to_string_lossy().starts_with('.')) {
+            if f.is_file()
+                && f.file_name()
+                    .is_some_and(|n| !n.to_string_lossy().starts_with('.'))
+            {
                 let bytes = std::fs::read(&f).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
                 all.push((f.display().to_string(), bytes));
             }
@@ -326,7 +335,10 @@ pub fn fuzz(target: &Target, opts: &Options, progress: &mut dyn FnMut(u64)) -> R
     let mut report = Report::default();
     let mut rng = Rng::new(opts.seed ^ 0x5eed_f00d);
     let mut seen: HashSet<u64> = HashSet::new();
-    let seeds: Vec<Vec<u8>> = seeds_and_regressions(target).into_iter().map(|(_, s)| s).collect();
+    let seeds: Vec<Vec<u8>> = seeds_and_regressions(target)
+        .into_iter()
+        .map(|(_, s)| s)
+        .collect();
     let mut pool: Vec<Vec<u8>> = seeds.clone();
     let mut reported: HashSet<String> = HashSet::new();
     let mut record = |report: &mut Report, input: &[u8], outcome: &Outcome| -> bool {
@@ -336,7 +348,11 @@ pub fn fuzz(target: &Target, opts: &Options, progress: &mut dyn FnMut(u64)) -> R
                 let path = save_failure(&opts.out, target.name, input)
                     .unwrap_or_else(|e| panic!("saving a failing input: {e}"));
                 if reported.insert(msg.clone()) {
-                    eprintln!("FAILURE {}: {msg}; input saved as {}", target.name, path.display());
+                    eprintln!(
+                        "FAILURE {}: {msg}; input saved as {}",
+                        target.name,
+                        path.display()
+                    );
                 }
                 report.failures.push(Failure {
                     reason: msg.clone(),

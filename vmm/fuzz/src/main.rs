@@ -61,7 +61,10 @@ fn parse_args() -> Result<Args, String> {
             "--execs" => a.execs = number(value()?)?,
             "--seed" => a.seed = number(value()?)?,
             "--timeout-ms" => a.timeout = Duration::from_millis(number(value()?)?.max(1)),
-            "--mem-mib" => a.mem_cap = usize::try_from(number(value()?)?.saturating_mul(1 << 20)).unwrap_or(usize::MAX),
+            "--mem-mib" => {
+                a.mem_cap =
+                    usize::try_from(number(value()?)?.saturating_mul(1 << 20)).unwrap_or(usize::MAX)
+            }
             "--out" => a.out = PathBuf::from(value()?),
             "--list" => a.list = true,
             "--worker" => a.worker = true,
@@ -74,7 +77,11 @@ fn parse_args() -> Result<Args, String> {
     }
     if a.target != "all" && targets::target(&a.target).is_none() {
         let names: Vec<&str> = TARGETS.iter().map(|t| t.name).collect();
-        return Err(format!("unknown target `{}`: one of all, {}", a.target, names.join(", ")));
+        return Err(format!(
+            "unknown target `{}`: one of all, {}",
+            a.target,
+            names.join(", ")
+        ));
     }
     Ok(a)
 }
@@ -124,14 +131,25 @@ fn run_target(a: &Args, t: &Target) -> Totals {
     let mut totals = Totals::default();
     let start = Instant::now();
     let tmp = std::env::temp_dir();
-    let crash_input = tmp.join(format!("pmemvm-fuzz-{}-{}.input", std::process::id(), t.name));
-    let crash_reason = tmp.join(format!("pmemvm-fuzz-{}-{}.reason", std::process::id(), t.name));
+    let crash_input = tmp.join(format!(
+        "pmemvm-fuzz-{}-{}.input",
+        std::process::id(),
+        t.name
+    ));
+    let crash_reason = tmp.join(format!(
+        "pmemvm-fuzz-{}-{}.reason",
+        std::process::id(),
+        t.name
+    ));
     let exe = std::env::current_exe().expect("the harness's own path");
     while totals.execs < a.execs {
         let mut cmd = Command::new(&exe);
         cmd.args(["--worker", "--target", t.name])
             .args(["--execs", &(a.execs - totals.execs).to_string()])
-            .args(["--seed", &(a.seed.wrapping_add(u64::from(totals.restarts) * 7919)).to_string()])
+            .args([
+                "--seed",
+                &(a.seed.wrapping_add(u64::from(totals.restarts) * 7919)).to_string(),
+            ])
             .args(["--timeout-ms", &a.timeout.as_millis().to_string()])
             .args(["--mem-mib", &(a.mem_cap >> 20).to_string()])
             .arg("--out")
@@ -153,11 +171,18 @@ fn run_target(a: &Args, t: &Target) -> Totals {
             let Ok(line) = line else { break };
             let mut words = line.split_whitespace();
             match words.next() {
-                Some("progress") => done_here = words.next().and_then(|n| n.parse().ok()).unwrap_or(done_here),
+                Some("progress") => {
+                    done_here = words
+                        .next()
+                        .and_then(|n| n.parse().ok())
+                        .unwrap_or(done_here)
+                }
                 Some("failure") => {
                     let rest = line["failure ".len()..].to_string();
                     let (path, reason) = rest.split_once('\t').unwrap_or((&rest, "panic"));
-                    totals.failures.push((reason.to_string(), PathBuf::from(path)));
+                    totals
+                        .failures
+                        .push((reason.to_string(), PathBuf::from(path)));
                 }
                 Some("done") => {
                     let v: Vec<u64> = words.filter_map(|w| w.parse().ok()).collect();
@@ -184,17 +209,28 @@ fn run_target(a: &Args, t: &Target) -> Totals {
         let input = read_crash_file(&crash_input);
         let mut reason = String::from_utf8_lossy(&read_crash_file(&crash_reason)).into_owned();
         if reason.is_empty() {
-            reason = match (status.code(), std::os::unix::process::ExitStatusExt::signal(&status)) {
+            reason = match (
+                status.code(),
+                std::os::unix::process::ExitStatusExt::signal(&status),
+            ) {
                 (Some(HANG_EXIT), _) => "hang".into(),
                 (_, Some(sig)) => format!("killed by signal {sig}"),
                 (code, _) => format!("the worker exited with {code:?}"),
             };
         }
         let path = save_failure(&a.out, t.name, &input).expect("saving a failing input");
-        eprintln!("FAILURE {}: {reason}; input ({} bytes) saved as {}", t.name, input.len(), path.display());
+        eprintln!(
+            "FAILURE {}: {reason}; input ({} bytes) saved as {}",
+            t.name,
+            input.len(),
+            path.display()
+        );
         totals.failures.push((reason, path));
         if totals.restarts >= 50 {
-            eprintln!("pmemvm-fuzz: {}: 50 workers died; giving up on this target", t.name);
+            eprintln!(
+                "pmemvm-fuzz: {}: 50 workers died; giving up on this target",
+                t.name
+            );
             break;
         }
     }
@@ -275,7 +311,15 @@ fn main() -> ExitCode {
     println!(
         "total: {total} executions in {:.1} s; {}",
         all.elapsed().as_secs_f64(),
-        if failed { "FAILURES (inputs saved; each is now a regression test)" } else { "no failure" }
+        if failed {
+            "FAILURES (inputs saved; each is now a regression test)"
+        } else {
+            "no failure"
+        }
     );
-    if failed { ExitCode::from(1) } else { ExitCode::SUCCESS }
+    if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
 }

@@ -16,7 +16,7 @@ impl Rng {
     }
 
     /// The next 64 random bits.
-    pub fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         let mut x = self.0;
         x ^= x >> 12;
         x ^= x << 25;
@@ -30,7 +30,7 @@ impl Rng {
         if n == 0 {
             0
         } else {
-            (self.next() % n as u64) as usize
+            (self.next_u64() % n as u64) as usize
         }
     }
 
@@ -138,17 +138,19 @@ impl Mutator {
             }
             1 if len > 0 => {
                 let i = rng.below(len);
-                d[i] = rng.next() as u8;
+                d[i] = rng.next_u64() as u8;
             }
             2 if len > 0 => {
                 let i = rng.below(len);
-                d[i] = *rng.pick(&[0u8, 0x7f, 0x80, 0xff, b'"', b'\\', b'\n', b',', b':', b'{', b'}', b'0', b'9']);
+                d[i] = *rng.pick(&[
+                    0u8, 0x7f, 0x80, 0xff, b'"', b'\\', b'\n', b',', b':', b'{', b'}', b'0', b'9',
+                ]);
             }
             3 => {
                 let i = rng.below(len + 1);
                 let n = 1 + rng.below(4);
                 for _ in 0..n {
-                    d.insert(i, rng.next() as u8);
+                    d.insert(i, rng.next_u64() as u8);
                 }
             }
             4 if len > 0 => {
@@ -185,7 +187,9 @@ impl Mutator {
                     i &= !(width - 1);
                 }
                 let v = if rng.one_in(4) {
-                    rng.pick(INTERESTING).wrapping_add(rng.below(3) as u64).wrapping_sub(1)
+                    rng.pick(INTERESTING)
+                        .wrapping_add(rng.below(3) as u64)
+                        .wrapping_sub(1)
                 } else {
                     *rng.pick(INTERESTING)
                 };
@@ -242,7 +246,7 @@ impl Mutator {
                 if len > 0 && rng.one_in(2) {
                     d.truncate(rng.below(len));
                 } else {
-                    d.push(rng.next() as u8);
+                    d.push(rng.next_u64() as u8);
                 }
             }
         }

@@ -258,9 +258,15 @@ fn every_kind(size: u64) -> (Header, Vec<Event>) {
     );
     let kinds = vec![
         EventKind::Store(
-            Write::new(BASE + 0x40, 0x40, vec![0xde, 0xad, 0xbe, 0xef], 0x10_1234).with_init([0; 64]),
+            Write::new(BASE + 0x40, 0x40, vec![0xde, 0xad, 0xbe, 0xef], 0x10_1234)
+                .with_init([0; 64]),
         ),
-        EventKind::NtStore(Write::new(BASE + 0x48, 0x48, vec![1, 2, 3, 4, 5, 6, 7, 8], 0x10_1240)),
+        EventKind::NtStore(Write::new(
+            BASE + 0x48,
+            0x48,
+            vec![1, 2, 3, 4, 5, 6, 7, 8],
+            0x10_1240,
+        )),
         EventKind::Rmw(Write::new(BASE + 0x80, 0x80, vec![9; 8], 0x10_1250).with_init([0x5a; 64])),
         EventKind::Clwb(Flush::new(BASE + 0x44, 0x44)),
         EventKind::Mark(Mark {
@@ -268,13 +274,18 @@ fn every_kind(size: u64) -> (Header, Vec<Event>) {
             file: Some(3),
             page: Some(7),
             op: Some(12),
-            range: Some(DeviceRange { offset: 0x40, len: 64 }),
+            range: Some(DeviceRange {
+                offset: 0x40,
+                len: 64,
+            }),
         }),
         EventKind::Store(Write::new(BASE + 0xc0, 0xc0, vec![7; 64], 0x10_1260).with_init([1; 64])),
         EventKind::ClflushOpt(Flush::new(BASE + 0x80, 0x80)),
         EventKind::Clflush(Flush::new(BASE + 0x7f, 0x7f)),
         EventKind::Sfence,
-        EventKind::Store(Write::new(BASE + 0x100, 0x100, vec![3; 16], 0x10_1270).with_init([2; 64])),
+        EventKind::Store(
+            Write::new(BASE + 0x100, 0x100, vec![3; 16], 0x10_1270).with_init([2; 64]),
+        ),
         EventKind::Mfence,
         EventKind::Io(Io { port: 0xe9 }),
         EventKind::Mark(Mark::new("phase#2")),
@@ -283,7 +294,10 @@ fn every_kind(size: u64) -> (Header, Vec<Event>) {
             offset: 0x7000,
             len: 64,
             op: 12,
-            ranges: vec![DeviceRange { offset: 0x40, len: 64 }],
+            ranges: vec![DeviceRange {
+                offset: 0x40,
+                len: 64,
+            }],
         }),
         EventKind::Store(Write::new(BASE + 0x140, 0x140, vec![4; 8], 0x10_1280).with_init([0; 64])),
         EventKind::Mark(Mark::new("crash")),
@@ -334,7 +348,10 @@ fn trace(data: &[u8]) -> u64 {
             Ok(None) => break,
             Err(e) => {
                 let _ = reader.last_location().to_string();
-                return sig(2 + format + 4 * (events.len().min(8) as u64), &e.to_string());
+                return sig(
+                    2 + format + 4 * (events.len().min(8) as u64),
+                    &e.to_string(),
+                );
             }
         }
     }
@@ -344,7 +361,10 @@ fn trace(data: &[u8]) -> u64 {
             .unwrap_or_else(|e| panic!("the writer refuses a header the reader accepted: {e}"));
         for ev in &events {
             enc.write(ev).unwrap_or_else(|e| {
-                panic!("the writer refuses event seq {} the reader accepted: {e}", ev.seq)
+                panic!(
+                    "the writer refuses event seq {} the reader accepted: {e}",
+                    ev.seq
+                )
             });
         }
         let bytes = enc.finish().expect("the round trip's trace");
@@ -355,7 +375,10 @@ fn trace(data: &[u8]) -> u64 {
             .by_ref()
             .collect::<Result<_, _>>()
             .unwrap_or_else(|e| panic!("the reader refuses the events it wrote ({layout:?}): {e}"));
-        assert_eq!(again, events, "the events changed in a round trip ({layout:?})");
+        assert_eq!(
+            again, events,
+            "the events changed in a round trip ({layout:?})"
+        );
     }
     sig(100 + format, &format!("{}", events.len().min(20)))
 }
@@ -415,10 +438,13 @@ fn point(data: &[u8]) -> u64 {
     match s.parse::<CrashPoint>() {
         Ok(p) => {
             let printed = p.to_string();
-            let back: CrashPoint = printed
-                .parse()
-                .unwrap_or_else(|e| panic!("point {s:?} prints as {printed:?}, which does not parse: {e}"));
-            assert_eq!(back, p, "point {s:?} prints as {printed:?}, which parses to another point");
+            let back: CrashPoint = printed.parse().unwrap_or_else(|e| {
+                panic!("point {s:?} prints as {printed:?}, which does not parse: {e}")
+            });
+            assert_eq!(
+                back, p,
+                "point {s:?} prints as {printed:?}, which parses to another point"
+            );
             for (_, events) in fixture_events() {
                 h ^= match PointResolver::resolve(p.clone(), events.iter().cloned().map(Ok)) {
                     Ok(seq) => sig(3, &seq.min(3).to_string()),
@@ -431,14 +457,22 @@ fn point(data: &[u8]) -> u64 {
     match s.parse::<PointSet>() {
         Ok(set) => {
             let printed = set.to_string();
-            let back: PointSet = printed
-                .parse()
-                .unwrap_or_else(|e| panic!("point set {s:?} prints as {printed:?}, which does not parse: {e}"));
-            assert_eq!(back, set, "point set {s:?} prints as {printed:?}, which parses to another set");
+            let back: PointSet = printed.parse().unwrap_or_else(|e| {
+                panic!("point set {s:?} prints as {printed:?}, which does not parse: {e}")
+            });
+            assert_eq!(
+                back, set,
+                "point set {s:?} prints as {printed:?}, which parses to another set"
+            );
             for (persistence, events) in fixture_events() {
                 for seed in [0, 7] {
                     h = h.rotate_left(5)
-                        ^ match selection::select(&set, *persistence, events.iter().cloned().map(Ok), seed) {
+                        ^ match selection::select(
+                            &set,
+                            *persistence,
+                            events.iter().cloned().map(Ok),
+                            seed,
+                        ) {
                             Ok(points) => {
                                 assert!(
                                     points.windows(2).all(|w| w[0].0 < w[1].0),
@@ -506,12 +540,18 @@ fn fixture_models() -> &'static [Model] {
         }
         models.push(m);
         let (header, events) = every_kind(64 << 20);
-        for (persistence, atomicity) in [(Persistence::Adr, Atomicity::Line), (Persistence::Eadr, Atomicity::Line)] {
+        for (persistence, atomicity) in [
+            (Persistence::Adr, Atomicity::Line),
+            (Persistence::Eadr, Atomicity::Line),
+        ] {
             let mut h = header.clone();
             h.persistence = persistence;
             h.atomicity = atomicity;
             let mut m = Model::new(replay::model_config(&h));
-            for ev in events.iter().filter(|e| !e.kind.is_fence() || persistence == Persistence::Eadr) {
+            for ev in events
+                .iter()
+                .filter(|e| !e.kind.is_fence() || persistence == Persistence::Eadr)
+            {
                 replay::apply(&mut m, ev).expect("replays");
             }
             models.push(m);
@@ -530,10 +570,13 @@ fn image(data: &[u8]) -> u64 {
     match s.parse::<ImageSpec>() {
         Ok(spec) => {
             let printed = spec.to_string();
-            let back: ImageSpec = printed
-                .parse()
-                .unwrap_or_else(|e| panic!("image {s:?} prints as {printed:?}, which does not parse: {e}"));
-            assert_eq!(back, spec, "image {s:?} prints as {printed:?}, which parses to another");
+            let back: ImageSpec = printed.parse().unwrap_or_else(|e| {
+                panic!("image {s:?} prints as {printed:?}, which does not parse: {e}")
+            });
+            assert_eq!(
+                back, spec,
+                "image {s:?} prints as {printed:?}, which parses to another"
+            );
             for m in fixture_models() {
                 h = h.rotate_left(7)
                     ^ match m.image(&spec) {
@@ -543,7 +586,10 @@ fn image(data: &[u8]) -> u64 {
                                 let again = m.image(&resolved).unwrap_or_else(|e| {
                                     panic!("image {s:?} resolves to {resolved}, which the model refuses: {e}")
                                 });
-                                assert_eq!(again, img, "image {s:?} and its resolution {resolved} differ");
+                                assert_eq!(
+                                    again, img,
+                                    "image {s:?} and its resolution {resolved} differ"
+                                );
                             }
                             let _ = m.in_flight(&spec);
                             sig(3, &img.lines.len().min(4).to_string())
@@ -566,7 +612,11 @@ fn image(data: &[u8]) -> u64 {
                     h = h.rotate_left(3)
                         ^ match states::images(m, st, 64, 1) {
                             Ok(images) => {
-                                assert!(images.len() <= 64.max(2), "states {st}: {} images over the limit 64", images.len());
+                                assert!(
+                                    images.len() <= 64,
+                                    "states {st}: {} images over the limit 64",
+                                    images.len()
+                                );
                                 sig(5, &images.len().min(4).to_string())
                             }
                             Err(e) => sig(6, &e.to_string()),
@@ -624,12 +674,18 @@ fn nvdimm(data: &[u8]) -> u64 {
     let mut h = match s.parse::<NvdimmConfig>() {
         Ok(c) => {
             let printed = c.to_string();
-            let back: NvdimmConfig = printed
-                .parse()
-                .unwrap_or_else(|e| panic!("--nvdimm {s:?} prints as {printed:?}, which does not parse: {e}"));
-            assert_eq!(back, c, "--nvdimm {s:?} prints as {printed:?}, which parses to another");
+            let back: NvdimmConfig = printed.parse().unwrap_or_else(|e| {
+                panic!("--nvdimm {s:?} prints as {printed:?}, which does not parse: {e}")
+            });
+            assert_eq!(
+                back, c,
+                "--nvdimm {s:?} prints as {printed:?}, which parses to another"
+            );
             let g = c.guest_size();
-            assert!(g >= 2 << 20 && g <= c.size && g % (2 << 20) == 0, "--nvdimm {s:?}: guest size {g}");
+            assert!(
+                g >= 2 << 20 && g <= c.size && g % (2 << 20) == 0,
+                "--nvdimm {s:?}: guest size {g}"
+            );
             let _ = format_size(c.size);
             sig(3, &c.share.to_string())
         }
@@ -690,33 +746,43 @@ pub fn minimal_elf() -> Vec<u8> {
     put(&mut b, 58, &64u16.to_le_bytes());
     put(&mut b, 60, &4u16.to_le_bytes());
     put(&mut b, 62, &3u16.to_le_bytes());
-    let phdr = |b: &mut [u8], i: usize, flags: u32, off: usize, paddr: u64, filesz: usize, memsz: u64| {
-        let p = 0x40 + 56 * i;
-        put(b, p, &1u32.to_le_bytes());
-        put(b, p + 4, &flags.to_le_bytes());
-        put(b, p + 8, &(off as u64).to_le_bytes());
-        put(b, p + 16, &paddr.to_le_bytes());
-        put(b, p + 24, &paddr.to_le_bytes());
-        put(b, p + 32, &(filesz as u64).to_le_bytes());
-        put(b, p + 40, &memsz.to_le_bytes());
-        put(b, p + 48, &0x1000u64.to_le_bytes());
-    };
+    let phdr =
+        |b: &mut [u8], i: usize, flags: u32, off: usize, paddr: u64, filesz: usize, memsz: u64| {
+            let p = 0x40 + 56 * i;
+            put(b, p, &1u32.to_le_bytes());
+            put(b, p + 4, &flags.to_le_bytes());
+            put(b, p + 8, &(off as u64).to_le_bytes());
+            put(b, p + 16, &paddr.to_le_bytes());
+            put(b, p + 24, &paddr.to_le_bytes());
+            put(b, p + 32, &(filesz as u64).to_le_bytes());
+            put(b, p + 40, &memsz.to_le_bytes());
+            put(b, p + 48, &0x1000u64.to_le_bytes());
+        };
     phdr(&mut b, 0, 5, code_off, 0x10_0000, code_len, code_len as u64);
     phdr(&mut b, 1, 6, hdr_off, 0x10_1000, GuestHeader::SIZE, 0x2000);
     put(&mut b, code_off, &[0xf4; 16]);
     put(&mut b, hdr_off, header.as_bytes());
     put(&mut b, str_off, &strtab);
-    let shdr = |b: &mut [u8], i: usize, name: u32, kind: u32, addr: u64, off: usize, size: usize| {
-        let s = sh_off + 64 * i;
-        put(b, s, &name.to_le_bytes());
-        put(b, s + 4, &kind.to_le_bytes());
-        put(b, s + 16, &addr.to_le_bytes());
-        put(b, s + 24, &(off as u64).to_le_bytes());
-        put(b, s + 32, &(size as u64).to_le_bytes());
-    };
+    let shdr =
+        |b: &mut [u8], i: usize, name: u32, kind: u32, addr: u64, off: usize, size: usize| {
+            let s = sh_off + 64 * i;
+            put(b, s, &name.to_le_bytes());
+            put(b, s + 4, &kind.to_le_bytes());
+            put(b, s + 16, &addr.to_le_bytes());
+            put(b, s + 24, &(off as u64).to_le_bytes());
+            put(b, s + 32, &(size as u64).to_le_bytes());
+        };
     shdr(&mut b, 1, 1, 1, 0x10_0000, code_off, code_len);
     shdr(&mut b, 2, 7, 1, 0x10_1000, hdr_off, GuestHeader::SIZE);
-    shdr(&mut b, 3, 8 + HEADER_SECTION.len() as u32, 3, 0, str_off, strtab.len());
+    shdr(
+        &mut b,
+        3,
+        8 + HEADER_SECTION.len() as u32,
+        3,
+        0,
+        str_off,
+        strtab.len(),
+    );
     b
 }
 
@@ -737,9 +803,15 @@ fn elf_seeds() -> Vec<Vec<u8>> {
 fn elf_target(data: &[u8]) -> u64 {
     let h = match GuestElf::parse("fuzz.elf", data) {
         Ok(g) => {
-            assert!(g.segments.iter().any(|s| s.mem_size > 0), "accepted an ELF without a loadable segment");
+            assert!(
+                g.segments.iter().any(|s| s.mem_size > 0),
+                "accepted an ELF without a loadable segment"
+            );
             for s in &g.segments {
-                assert!(s.data.len() as u64 <= s.mem_size, "segment data beyond its memory size");
+                assert!(
+                    s.data.len() as u64 <= s.mem_size,
+                    "segment data beyond its memory size"
+                );
             }
             let _ = g.extent();
             sig(3, &g.segments.len().min(4).to_string())
@@ -762,15 +834,50 @@ fn ram_with(at: u64, data: &[u8]) -> Vec<u8> {
 fn ring_seeds() -> Vec<Vec<u8>> {
     let mut seeds = Vec::new();
     let entries = [
-        Entry { kind: ring_abi::CLWB, size: 0, addr: 0x1_0000_0040 },
-        Entry { kind: ring_abi::SFENCE, size: 0, addr: 0 },
-        Entry { kind: ring_abi::NTSTORE, size: 8, addr: 0x1_0000_0080 },
-        Entry { kind: ring_abi::RMW, size: 8, addr: 0x1_0000_00c0 },
-        Entry { kind: ring_abi::CLFLUSHOPT, size: 0, addr: 0x1_0000_0100 },
-        Entry { kind: ring_abi::CLFLUSH, size: 0, addr: 0x1_0000_0140 },
-        Entry { kind: ring_abi::MFENCE, size: 0, addr: 0 },
+        Entry {
+            kind: ring_abi::CLWB,
+            size: 0,
+            addr: 0x1_0000_0040,
+        },
+        Entry {
+            kind: ring_abi::SFENCE,
+            size: 0,
+            addr: 0,
+        },
+        Entry {
+            kind: ring_abi::NTSTORE,
+            size: 8,
+            addr: 0x1_0000_0080,
+        },
+        Entry {
+            kind: ring_abi::RMW,
+            size: 8,
+            addr: 0x1_0000_00c0,
+        },
+        Entry {
+            kind: ring_abi::CLFLUSHOPT,
+            size: 0,
+            addr: 0x1_0000_0100,
+        },
+        Entry {
+            kind: ring_abi::CLFLUSH,
+            size: 0,
+            addr: 0x1_0000_0140,
+        },
+        Entry {
+            kind: ring_abi::MFENCE,
+            size: 0,
+            addr: 0,
+        },
     ];
-    for (head, tail) in [(0u64, 0u64), (3, 0), (7, 0), (300, 290), (ring_abi::ENTRIES, 0), (ring_abi::ENTRIES + 5, 5)] {
+    for (head, tail) in [
+        (0u64, 0u64),
+        (3, 0),
+        (7, 0),
+        (300, 290),
+        (ring_abi::ENTRIES, 0),
+        (ring_abi::ENTRIES + 5, 5),
+    ] {
         let mut b = Vec::with_capacity(Ring::SIZE);
         b.extend_from_slice(&head.to_le_bytes());
         b.extend_from_slice(&tail.to_le_bytes());
@@ -789,9 +896,17 @@ fn ring_target(data: &[u8]) -> u64 {
     let ram = ram_with(layout::PMEM_RING, data);
     match ring::decode(&ram[..]) {
         Ok((entries, head)) => {
-            assert!(entries.len() as u64 <= ring_abi::ENTRIES, "{} entries decoded", entries.len());
+            assert!(
+                entries.len() as u64 <= ring_abi::ENTRIES,
+                "{} entries decoded",
+                entries.len()
+            );
             let tail = u64::from_le_bytes(data[8..16].try_into().expect("a tail was read"));
-            assert_eq!(head - tail, entries.len() as u64, "head {head}, tail {tail}");
+            assert_eq!(
+                head - tail,
+                entries.len() as u64,
+                "head {head}, tail {tail}"
+            );
             let mut h = sig(3, &entries.len().min(3).to_string());
             for e in &entries {
                 h = h.rotate_left(1) ^ sig(4, ring::kind_name(e.kind));
@@ -826,14 +941,46 @@ fn hypercall_seeds() -> Vec<Vec<u8>> {
         range_offset: 0x1000,
         range_len: 256,
     };
-    let promise = PromiseArgs { file: 1, offset: 0, len: 4096, op: 7, range_offset: 0x2000, range_len: 4096 };
+    let promise = PromiseArgs {
+        file: 1,
+        offset: 0,
+        len: 4096,
+        op: 7,
+        range_offset: 0x2000,
+        range_len: 4096,
+    };
     let t = TEXT_AT;
     vec![
-        seed(hc::MARK, [ARGS_AT, 0, 0, 0, 0, 0], mark.as_bytes(), b"append"),
-        seed(hc::PROMISE, [ARGS_AT, 0, 0, 0, 0, 0], promise.as_bytes(), b""),
-        seed(hc::CONSOLE_WRITE, [t, 12, 0, 0, 0, 0], &[], b"hello world\n"),
-        seed(hc::SCENARIO, [t, 4, t + 4, 5, t + 9, 27], &[], b"demoabout\ncorrect\tgood one\nno-fence\tbad"),
-        seed(hc::VERDICT, [1, t, 7, t + 7, 9, 0], &[], b"all okpromised-data"),
+        seed(
+            hc::MARK,
+            [ARGS_AT, 0, 0, 0, 0, 0],
+            mark.as_bytes(),
+            b"append",
+        ),
+        seed(
+            hc::PROMISE,
+            [ARGS_AT, 0, 0, 0, 0, 0],
+            promise.as_bytes(),
+            b"",
+        ),
+        seed(
+            hc::CONSOLE_WRITE,
+            [t, 12, 0, 0, 0, 0],
+            &[],
+            b"hello world\n",
+        ),
+        seed(
+            hc::SCENARIO,
+            [t, 4, t + 4, 5, t + 9, 27],
+            &[],
+            b"demoabout\ncorrect\tgood one\nno-fence\tbad",
+        ),
+        seed(
+            hc::VERDICT,
+            [1, t, 7, t + 7, 9, 0],
+            &[],
+            b"all okpromised-data",
+        ),
         seed(hc::VERDICT, [0, t, 0, 0, 0, 0], &[], b""),
         seed(hc::FINDING, [t, 4, t + 4, 5, 0, 0], &[], b"lostmount"),
         seed(hc::SETUP_DONE, [0; 6], &[], b""),
@@ -854,14 +1001,21 @@ fn hypercall_target(data: &[u8]) -> u64 {
     let text = |gpa, len| {
         let r = hypercall::text(mem, gpa, len);
         if let Ok(t) = &r {
-            assert!(len <= hc::MAX_BUFFER && t.len() as u64 <= 3 * len, "text of {len} bytes: {}", t.len());
+            assert!(
+                len <= hc::MAX_BUFFER && t.len() as u64 <= 3 * len,
+                "text of {len} bytes: {}",
+                t.len()
+            );
         }
         r
     };
     let check = |gpa, len| {
         let r = hypercall::check_name(mem, gpa, len);
         if let Ok(c) = &r {
-            assert!(c.len() as u64 == len && len <= hc::MAX_CHECK_LEN, "check name of {len} bytes");
+            assert!(
+                c.len() as u64 == len && len <= hc::MAX_CHECK_LEN,
+                "check name of {len} bytes"
+            );
         }
         r
     };
@@ -880,7 +1034,10 @@ fn hypercall_target(data: &[u8]) -> u64 {
             let _description = text(a[2], a[3])?;
             let list = text(a[4], a[5])?;
             let variants = VariantInfo::parse(&list);
-            assert!(variants.len() <= list.lines().count(), "more variants than lines");
+            assert!(
+                variants.len() <= list.lines().count(),
+                "more variants than lines"
+            );
             Ok(())
         })()),
         hc::VERDICT => code(text(a[1], a[2]).and_then(|_| check(a[3], a[4])).map(|_| ())),

@@ -39,7 +39,15 @@ fn every_target_has_a_replay_test() {
     let names: Vec<&str> = TARGETS.iter().map(|t| t.name).collect();
     assert_eq!(
         names,
-        ["trace", "point", "image", "nvdimm", "elf", "ring", "hypercall"],
+        [
+            "trace",
+            "point",
+            "image",
+            "nvdimm",
+            "elf",
+            "ring",
+            "hypercall"
+        ],
         "add a test below for each new target"
     );
 }
@@ -112,12 +120,20 @@ fn self_test(name: &str, expect: &str) {
     let stdout = String::from_utf8_lossy(&run.stdout);
     let stderr = String::from_utf8_lossy(&run.stderr);
     assert_eq!(run.status.code(), Some(1), "{name}: {stdout}\n{stderr}");
-    assert!(stderr.contains(&format!("FAILURE {name}: {expect}")), "{name}: {stderr}");
-    let saved: Vec<_> = std::fs::read_dir(out.join(name)).expect("failures saved").collect();
+    assert!(
+        stderr.contains(&format!("FAILURE {name}: {expect}")),
+        "{name}: {stderr}"
+    );
+    let saved: Vec<_> = std::fs::read_dir(out.join(name))
+        .expect("failures saved")
+        .collect();
     assert!(!saved.is_empty(), "{name}: no input saved");
     for f in saved {
         let bytes = std::fs::read(f.unwrap().path()).unwrap();
-        assert!(bytes.contains(&0xff), "{name}: the saved input is not the failing one");
+        assert!(
+            bytes.contains(&0xff),
+            "{name}: the saved input is not the failing one"
+        );
     }
     let _ = std::fs::remove_dir_all(&out);
 }
@@ -141,7 +157,10 @@ fn the_harness_reports_a_panic() {
 
 #[test]
 fn the_harness_reports_an_allocation_over_the_cap() {
-    self_test("selftest-oom", "memory: an allocation would go over the cap");
+    self_test(
+        "selftest-oom",
+        "memory: an allocation would go over the cap",
+    );
 }
 
 #[test]
