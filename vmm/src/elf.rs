@@ -8,6 +8,8 @@ const PT_LOAD: u32 = 1;
 const EM_X86_64: u16 = 62;
 const ET_EXEC: u16 = 2;
 const PF_X: u32 = 1;
+/// Size of an ELF64 program header.
+const PHDR_SIZE: u16 = 56;
 
 /// One `PT_LOAD` segment.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,7 +65,17 @@ impl GuestElf {
         let small = |off: usize| r.u16(off).ok_or_else(|| bad("truncated header".into()));
         let (phentsize, phnum) = (small(54)?, small(56)?);
 
+        // Entries narrower than a program header would overlap: with a size
+        // of 0 every entry is the same segment, copied up to 65535 times.
+        if phnum > 0 && phentsize < PHDR_SIZE {
+            return Err(bad(format!(
+                "program header entry size {phentsize}, less than {PHDR_SIZE}"
+            )));
+        }
         let mut segments = Vec::new();
+        // Bytes copied out of the file: at most its size, or overlapping
+        // segments would multiply it.
+        let mut loaded = 0u64;
         for i in 0..u64::from(phnum) {
             let ph = phoff
                 .checked_add(i * u64::from(phentsize))
@@ -83,6 +95,13 @@ impl GuestElf {
             let (offset, paddr, filesz, memsz) = (get(8)?, get(24)?, get(32)?, get(40)?);
             if filesz > memsz {
                 return Err(bad(format!("segment {i}: file size exceeds memory size")));
+            }
+            loaded = loaded.saturating_add(filesz);
+            if loaded > bytes.len() as u64 {
+                return Err(bad(format!(
+                    "segment {i}: the loadable segments overlap in the file (more than its {} bytes)",
+                    bytes.len()
+                )));
             }
             let data = r
                 .slice(offset, filesz)

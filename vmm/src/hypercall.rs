@@ -10,27 +10,41 @@ use crate::devices::Devices;
 use crate::error::VmmError;
 use crate::guest_report::{Finding, ScenarioInfo, VariantInfo, Verdict};
 use crate::nvdimm::Flow;
-use crate::vm::Vm;
+use crate::vm::{GuestRead, Vm};
 use pmemvm_abi::{Mailbox, MarkArgs, Mode, Plain, PromiseArgs, hc, layout};
 use std::mem::offset_of;
 
-fn read_mailbox(vm: &Vm) -> Result<Mailbox, VmmError> {
-    vm.read_obj(layout::MAILBOX)
+// The decoders below read guest memory only (`GuestRead`: the VM's RAM, or
+// bytes in the fuzzing harness, `vmm/fuzz`, which feeds them arbitrary
+// memory the way `dispatch` does).
+
+/// The mailbox the guest filled.
+pub fn read_mailbox<M: GuestRead + ?Sized>(vm: &M) -> Result<Mailbox, VmmError> {
+    vm.read_plain(layout::MAILBOX)
         .ok_or_else(|| VmmError::Protocol("mailbox outside guest RAM".into()))
 }
 
 /// A guest buffer, or the error code to answer with.
-fn buffer(vm: &Vm, gpa: u64, len: u64) -> Result<Vec<u8>, u64> {
+pub fn buffer<M: GuestRead + ?Sized>(vm: &M, gpa: u64, len: u64) -> Result<Vec<u8>, u64> {
     if len > hc::MAX_BUFFER {
         return Err(hc::BAD_BUFFER);
     }
-    vm.read(gpa, len).ok_or(hc::BAD_BUFFER)
+    vm.read_bytes(gpa, len).ok_or(hc::BAD_BUFFER)
 }
 
 /// A text the guest hands over, kept to its first `max` bytes (the whole
 /// buffer must still lie in guest RAM and within [`hc::MAX_BUFFER`]).
-fn text_up_to(vm: &Vm, gpa: u64, len: u64, max: u64) -> Result<String, u64> {
-    let in_ram = gpa.checked_add(len).is_some_and(|end| end <= vm.ram_size());
+pub fn text_up_to<M: GuestRead + ?Sized>(
+    vm: &M,
+    gpa: u64,
+    len: u64,
+    max: u64,
+) -> Result<String, u64> {
+    // RAM is contiguous from 0: the last byte in RAM means all are.
+    let in_ram = len == 0
+        || gpa
+            .checked_add(len - 1)
+            .is_some_and(|last| vm.read_bytes(last, 1).is_some());
     if len > hc::MAX_BUFFER || !in_ram {
         return Err(hc::BAD_BUFFER);
     }
@@ -47,13 +61,13 @@ fn text_up_to(vm: &Vm, gpa: u64, len: u64, max: u64) -> Result<String, u64> {
 const MAX_VARIANTS_TEXT: u64 = 64 << 10;
 
 /// A message, name or label: [`text_up_to`] [`hc::MAX_MESSAGE_LEN`] bytes.
-fn text(vm: &Vm, gpa: u64, len: u64) -> Result<String, u64> {
+pub fn text<M: GuestRead + ?Sized>(vm: &M, gpa: u64, len: u64) -> Result<String, u64> {
     text_up_to(vm, gpa, len, hc::MAX_MESSAGE_LEN)
 }
 
 /// A check name: valid UTF-8 of at most [`hc::MAX_CHECK_LEN`] bytes (empty
 /// when `len` is 0: unnamed).
-fn check_name(vm: &Vm, gpa: u64, len: u64) -> Result<String, u64> {
+pub fn check_name<M: GuestRead + ?Sized>(vm: &M, gpa: u64, len: u64) -> Result<String, u64> {
     match len {
         0 => Ok(String::new()),
         1..=hc::MAX_CHECK_LEN => {
@@ -64,8 +78,8 @@ fn check_name(vm: &Vm, gpa: u64, len: u64) -> Result<String, u64> {
 }
 
 /// Reads a structure of the guest contract the guest handed over by address.
-fn read_args<T: Plain>(vm: &Vm, gpa: u64) -> Result<T, u64> {
-    vm.read_obj(gpa).ok_or(hc::BAD_BUFFER)
+pub fn read_args<T: Plain>(vm: &(impl GuestRead + ?Sized), gpa: u64) -> Result<T, u64> {
+    vm.read_plain(gpa).ok_or(hc::BAD_BUFFER)
 }
 
 /// Failed hypercalls of a run that are logged as warnings (the others at

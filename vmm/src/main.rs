@@ -6,7 +6,8 @@ fn main() {
     // Die quietly when stdout is closed early (`pmemvm ... | head`).
     // SAFETY: restoring the default disposition of SIGPIPE has no preconditions.
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
-    // A panic is pmemvm's own fault: one line, exit 2.
+    // A panic, in any thread, is pmemvm's own fault: one line, exit 2
+    // (before `panic = "abort"` would abort).
     std::panic::set_hook(Box::new(|info| {
         let message = info
             .payload()
@@ -22,6 +23,7 @@ fn main() {
             "pmemvm: internal error: panic{at}: {} (please report it)",
             pmemvm_abi::shown::Shown(message)
         );
+        std::process::exit(2);
     }));
-    std::process::exit(std::panic::catch_unwind(cli::main).unwrap_or(2));
+    std::process::exit(cli::main());
 }

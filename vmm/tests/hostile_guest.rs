@@ -22,6 +22,7 @@ struct Run {
 
 /// Runs `pmemvm` with `args`, its output in files, and measures its peak
 /// memory (`wait4`).
+#[expect(clippy::zombie_processes, reason = "the child is reaped by wait4")]
 fn pmemvm(args: &[&str]) -> Run {
     let dir = tempfile::tempdir().expect("dir");
     let (out, err) = (dir.path().join("out"), dir.path().join("err"));

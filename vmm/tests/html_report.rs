@@ -165,6 +165,7 @@ fn synthetic_report(t: &Timeline) -> Report {
         complete: true,
         events: t.events,
         record_findings: vec![],
+        record_findings_not_kept: 0,
         counts: Counts {
             points: 60,
             images_generated: 200,

@@ -179,12 +179,11 @@ pub fn worker(
             };
             v.verify(&job.image, &job.input)
         })()
-        .map_err(|e| {
+        .inspect_err(|_| {
             // A verifier that failed is not reused.
             if let Some(v) = verifier.take() {
                 spent += v.timings();
             }
-            e
         });
         if out.send(Outcome { job, verdict }).is_err() {
             break;

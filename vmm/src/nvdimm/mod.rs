@@ -8,7 +8,7 @@
 //! from the guest's event ring, drained at every exit before the exit is
 //! handled, so events keep program order.
 
-mod ring;
+pub mod ring;
 mod sinks;
 
 use crate::error::VmmError;

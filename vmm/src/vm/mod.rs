@@ -412,3 +412,31 @@ fn set_bits(words: &[u64]) -> impl Iterator<Item = u64> + '_ {
             .map(move |b| i as u64 * 64 + b)
     })
 }
+
+/// Guest-physical memory as the decoders of what the guest hands over (the
+/// event ring, hypercall arguments) read it: the live VM's RAM, or, for the
+/// fuzzing harness and tests, a byte slice standing for RAM from address 0.
+pub trait GuestRead {
+    /// `len` bytes at `addr`; `None` when any of them lies outside RAM.
+    fn read_bytes(&self, addr: u64, len: u64) -> Option<Vec<u8>>;
+
+    /// A structure of the guest contract at `addr` (through the ABI's
+    /// codec); `None` when any of it lies outside RAM.
+    fn read_plain<T: Plain>(&self, addr: u64) -> Option<T> {
+        T::from_bytes(&self.read_bytes(addr, T::SIZE as u64)?)
+    }
+}
+
+impl GuestRead for Vm {
+    fn read_bytes(&self, addr: u64, len: u64) -> Option<Vec<u8>> {
+        self.read(addr, len)
+    }
+}
+
+impl GuestRead for [u8] {
+    fn read_bytes(&self, addr: u64, len: u64) -> Option<Vec<u8>> {
+        let start = usize::try_from(addr).ok()?;
+        let end = start.checked_add(usize::try_from(len).ok()?)?;
+        self.get(start..end).map(<[u8]>::to_vec)
+    }
+}
