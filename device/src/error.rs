@@ -17,7 +17,7 @@ pub enum DeviceError {
         error: io::Error,
     },
     /// A size string (`64M`, `1G`, ...) that cannot be parsed.
-    #[error("size `{input}`: {reason}")]
+    #[error("size `{}`: {reason}", pmemvm_abi::shown::Shown(input))]
     BadSize {
         /// The string as given.
         input: String,
@@ -25,7 +25,7 @@ pub enum DeviceError {
         reason: String,
     },
     /// A bad, missing, duplicate or inconsistent `--nvdimm` option.
-    #[error("--nvdimm {option}: {reason}")]
+    #[error("--nvdimm {}: {reason}", pmemvm_abi::shown::Shown(option))]
     BadNvdimmOption {
         /// The option concerned (`size`, `label-size`, ...), or the whole string.
         option: String,

@@ -1,6 +1,8 @@
 //! The crate's one error type, [`TraceError`], and [`Location`], the place in
 //! a trace file an error is about.
 
+use pmemvm_abi::shown::Shown;
+
 use std::fmt;
 use std::io;
 use std::path::PathBuf;
@@ -122,7 +124,10 @@ pub enum TraceError {
         reason: String,
     },
     /// An event has a `kind` this version does not know.
-    #[error("{at}: unknown event kind `{kind}` (expected one of: {known})")]
+    #[error(
+        "{at}: unknown event kind `{}` (expected one of: {known})",
+        Shown(kind)
+    )]
     UnknownKind {
         /// Where.
         at: Location,
@@ -144,7 +149,7 @@ pub enum TraceError {
         expected: u64,
     },
     /// A hex field is not lowercase hex of the right shape.
-    #[error("{at}: bad hex in `{field}`: {reason}")]
+    #[error("{at}: bad hex in `{}`: {reason}", Shown(field))]
     BadHex {
         /// Where.
         at: Location,
@@ -181,7 +186,7 @@ pub enum TraceError {
         reason: String,
     },
     /// A crash point that does not follow the grammar of `SCHEMA.md`.
-    #[error("bad crash point `{input}`: {reason}")]
+    #[error("bad crash point `{}`: {reason}", Shown(input))]
     BadPoint {
         /// The text given.
         input: String,
@@ -189,7 +194,7 @@ pub enum TraceError {
         reason: String,
     },
     /// A crash-point set that does not follow the grammar of `SCHEMA.md`.
-    #[error("bad crash-point set `{input}`: {reason}")]
+    #[error("bad crash-point set `{}`: {reason}", Shown(input))]
     BadPointSet {
         /// The text given.
         input: String,

@@ -154,7 +154,8 @@ impl RawEvent {
     fn only(&self, allowed: &[&str]) -> Result<()> {
         if let Some(extra) = self.present().into_iter().find(|f| !allowed.contains(f)) {
             return Err(TraceError::invalid(format!(
-                "field `{extra}` does not belong in a `{}` event",
+                "field `{}` does not belong in a `{}` event",
+                pmemvm_abi::shown::Shown(extra),
                 self.kind
             )));
         }

@@ -86,7 +86,7 @@ pub struct RunOutcome {
 pub fn check_name(what: &str, value: &str) -> Result<(), VmmError> {
     if value.len() >= NAME_LEN || value.contains('\0') {
         return Err(VmmError::Config {
-            what: format!("{what} `{value}`"),
+            what: format!("{what} `{}`", pmemvm_abi::shown::Shown(value)),
             reason: format!("names are at most {} bytes, without NUL", NAME_LEN - 1),
         });
     }

@@ -517,3 +517,48 @@ fn command_line_errors_are_one_line_naming_the_argument() {
         );
     }
 }
+
+#[test]
+fn values_are_shown_escaped_and_cut_and_the_nvdimm_prefix_once() {
+    let long = "x".repeat(3000);
+    for (args, shown, absent) in [
+        (
+            vec!["crashtest", "--points", long.as_str()],
+            "... (2880 more bytes)",
+            "x".repeat(200),
+        ),
+        (
+            vec!["run", "--persistence", "a\u{1b}[31mb"],
+            "a\\u{1b}[31mb",
+            "\u{1b}".to_string(),
+        ),
+        (
+            vec!["run", "--nvdimm", "mem-path=/x,size=zz"],
+            "--nvdimm size: size `zz`",
+            "--nvdimm mem-path".to_string(),
+        ),
+    ] {
+        let (out, _) = pmemvm_within(&args, Duration::from_secs(10));
+        assert_refused(&args, &out, &[shown]);
+        let err = text(&out.stderr);
+        assert!(!err.contains(&absent), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn a_point_beyond_the_end_names_the_trace() {
+    let dir = TempDir::new("beyond");
+    let trace = dir.path("t.jsonl");
+    empty_trace(&trace);
+    let t = trace.to_str().expect("utf-8");
+    for args in [
+        vec!["trace", "lines", t, "--at", "seq:5"],
+        vec!["trace", "why", t, "--line", "0", "--at", "seq:5"],
+        vec!["trace", "states", t, "--at", "seq:5"],
+    ] {
+        refused(
+            &args,
+            &[&format!("{t}: crash point seq:5 lies beyond the end")],
+        );
+    }
+}

@@ -64,7 +64,7 @@ pub fn run(a: &CrashTestArgs) -> anyhow::Result<i32> {
     let points = a
         .points
         .parse()
-        .map_err(|e| anyhow::anyhow!("--points {}: {e}", a.points))?;
+        .map_err(|e| super::bad_value("--points", &a.points, e))?;
     let states = states::parse_list(&a.states)?;
     anyhow::ensure!(
         a.max_images_per_point > 0,

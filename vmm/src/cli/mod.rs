@@ -157,7 +157,8 @@ impl WorkloadArgs {
         };
         anyhow::ensure!(
             names.contains(&scenario.as_str()),
-            "--scenario {scenario}: unknown scenario; the guest has: {}",
+            "--scenario {}: unknown scenario; the guest has: {}",
+            pmemvm_abi::shown::Shown(&scenario),
             names.join(", ")
         );
         Ok(scenario)
@@ -183,10 +184,7 @@ impl NvdimmArgs {
     fn options(&self) -> anyhow::Result<pmemvm::nvdimm::NvdimmOptions> {
         let backing = match self.nvdimm.as_slice() {
             [] => None,
-            [one] => Some(
-                one.parse()
-                    .map_err(|e| anyhow::anyhow!("--nvdimm {one}: {e}"))?,
-            ),
+            [one] => Some(one.parse::<pmemvm_device::backing::NvdimmConfig>()?),
             [_, second, ..] => anyhow::bail!(
                 "--nvdimm {second}: a second NVDIMM is not supported yet (one device per VM)"
             ),
@@ -194,9 +192,9 @@ impl NvdimmArgs {
         Ok(pmemvm::nvdimm::NvdimmOptions {
             backing,
             persistence: DeviceError::parse_name(&self.persistence)
-                .map_err(|e| anyhow::anyhow!("--persistence {}: {e}", self.persistence))?,
+                .map_err(|e| bad_value("--persistence", &self.persistence, e))?,
             atomicity: DeviceError::parse_name(&self.atomicity)
-                .map_err(|e| anyhow::anyhow!("--atomicity {}: {e}", self.atomicity))?,
+                .map_err(|e| bad_value("--atomicity", &self.atomicity, e))?,
             ..Default::default()
         })
     }
@@ -210,7 +208,7 @@ impl GuestArgs {
     /// [`MAX_TIMEOUT_SECS`]: pmemvm::session::MAX_TIMEOUT_SECS
     fn guest(&self) -> anyhow::Result<Guest> {
         let mem = pmemvm_device::backing::parse_size(&self.mem)
-            .map_err(|e| anyhow::anyhow!("--mem {}: {e}", self.mem))?;
+            .map_err(|e| bad_value("--mem", &self.mem, e))?;
         pmemvm::vm::check_ram_size(mem)?;
         let max = pmemvm::session::MAX_TIMEOUT_SECS;
         anyhow::ensure!(
@@ -229,6 +227,12 @@ impl GuestArgs {
             timeout: self.timeout,
         })
     }
+}
+
+/// The error of a bad `value` of `option`: both named, the value shown
+/// escaped and cut ([`Shown`](pmemvm_abi::shown::Shown)).
+fn bad_value(option: &str, value: &str, e: impl std::fmt::Display) -> anyhow::Error {
+    anyhow::anyhow!("{option} {}: {e}", pmemvm_abi::shown::Shown(value))
 }
 
 /// Checks the output file of `option` before the work starts: its directory

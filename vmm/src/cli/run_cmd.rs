@@ -39,14 +39,14 @@ pub fn run(a: &RunArgs) -> anyhow::Result<i32> {
     let image: ImageSpec = a
         .on_power_fail
         .parse()
-        .map_err(|e| anyhow::anyhow!("--on-power-fail {}: {e}", a.on_power_fail))?;
+        .map_err(|e| super::bad_value("--on-power-fail", &a.on_power_fail, e))?;
     let power_cut = a
         .power_fail_at
         .as_deref()
         .map(|p| {
             let at = p
                 .parse()
-                .map_err(|e| anyhow::anyhow!("--power-fail-at {p}: {e}"))?;
+                .map_err(|e| super::bad_value("--power-fail-at", p, e))?;
             anyhow::Ok(PowerCut { at, image })
         })
         .transpose()?;

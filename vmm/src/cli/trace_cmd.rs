@@ -1,6 +1,8 @@
 //! `pmemvm trace ...`: commands on persistence traces.
 
 mod common;
+
+pub use common::name_file;
 mod diff;
 mod export;
 mod lines;

@@ -52,15 +52,18 @@ pub fn run(a: &VerifyArgs) -> anyhow::Result<i32> {
     };
     let point =
         a.at.parse()
-            .map_err(|e| anyhow::anyhow!("--at {}: {e}", a.at))?;
+            .map_err(|e| super::bad_value("--at", &a.at, e))?;
     let image = a
         .image
         .parse()
-        .map_err(|e| anyhow::anyhow!("--image {}: {e}", a.image))?;
+        .map_err(|e| super::bad_value("--image", &a.image, e))?;
     let backing = a
         .nvdimm
         .as_deref()
-        .map(|n| n.parse().map_err(|e| anyhow::anyhow!("--nvdimm {n}: {e}")))
+        .map(|n| {
+            n.parse::<pmemvm_device::backing::NvdimmConfig>()
+                .map_err(anyhow::Error::new)
+        })
         .transpose()?;
     let opts = VerifyOptions {
         guest: guest.source,
@@ -68,7 +71,7 @@ pub fn run(a: &VerifyArgs) -> anyhow::Result<i32> {
         timeout_secs: guest.timeout,
         backing,
     };
-    let r = verify_trace(&a.trace, &point, &image, &opts)?;
+    let r = super::trace_cmd::name_file(&a.trace, verify_trace(&a.trace, &point, &image, &opts))?;
     let word = if r.verdict.passed { "PASS" } else { "FAIL" };
     println!(
         "{word}: {} at {} (after seq {}), image {}",

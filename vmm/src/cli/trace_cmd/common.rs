@@ -24,7 +24,7 @@ pub fn line(text: &str, header: &Header) -> anyhow::Result<u64> {
         Some(hex) => u64::from_str_radix(hex, 16),
         None => text.parse(),
     }
-    .map_err(|_| anyhow::anyhow!("--line {text}: not an address (0x hex or decimal)"))?;
+    .map_err(|_| super::super::bad_value("--line", text, "not an address (0x hex or decimal)"))?;
     let dev = &header.device;
     let offset = if value < dev.size {
         value

@@ -58,7 +58,7 @@ pub fn run(a: &ShowArgs) -> anyhow::Result<i32> {
         kinds: a
             .kind
             .as_deref()
-            .map(|k| show::KindSet::parse(k).map_err(|e| anyhow::anyhow!("--kind {k}: {e}")))
+            .map(|k| show::KindSet::parse(k).map_err(|e| super::super::bad_value("--kind", k, e)))
             .transpose()?,
     };
     let stdout = std::io::stdout();

@@ -47,8 +47,8 @@ fn print_image(title: &str, spec: &ImageSpec, image: &Image) {
 pub fn run(a: &StatesArgs) -> anyhow::Result<i32> {
     let point: CrashPoint =
         a.at.parse()
-            .map_err(|e| anyhow::anyhow!("--at {}: {e}", a.at))?;
-    let r = replay_to(&a.file, &point)?;
+            .map_err(|e| super::super::bad_value("--at", &a.at, e))?;
+    let r = super::common::name_file(&a.file, replay_to(&a.file, &point))?;
     let count = r.model.count_images();
     let count_text = if count == u128::MAX {
         "too many to count".to_string()
