@@ -14,12 +14,17 @@ fn run_hello_prints_the_guest_line_and_exits_zero() {
 }
 
 #[test]
-fn guest_status_becomes_the_exit_status() {
+fn a_guest_failure_exits_3_and_the_guests_status_is_printed() {
     if !kvm() {
         return;
     }
     let out = pmemvm(&["run", "--scenario", "panic"]);
-    assert_eq!(out.status.code(), Some(101));
+    assert_eq!(out.status.code(), Some(3), "not the guest's 101");
+    assert!(
+        text(&out.stderr).contains("the guest exited with status 101"),
+        "{}",
+        text(&out.stderr)
+    );
     let out = pmemvm(&["run", "--scenario", "exception"]);
     assert_eq!(out.status.code(), Some(3), "guest failure");
     assert!(
