@@ -112,7 +112,7 @@ fn new_refuses_a_used_directory_and_a_name_that_is_no_crate_name() {
     std::fs::write(d.join("keep"), "mine").expect("file");
     for (dir, says) in [
         (d.clone(), "already exists and is not an empty directory"),
-        (d.join("1log"), "the directory's name is the crate's"),
+        (d.join("1log"), "the directory's name is the project's"),
     ] {
         let out = pmemvm(&["new", utf8(&dir)]);
         let stderr = text(&out.stderr);
