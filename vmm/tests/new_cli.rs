@@ -4,23 +4,10 @@
 //! fail with one bug each.
 
 mod common;
-use common::{kvm, pmemvm, text};
+use common::{kvm, outside, pmemvm, text, utf8};
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
-
-/// A fresh directory under the system's temporary directory (outside the
-/// workspace).
-fn outside(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("pmemvm-new-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).expect("dir");
-    d
-}
-
-fn utf8(p: &Path) -> &str {
-    p.to_str().expect("UTF-8 path")
-}
 
 /// `cargo build --release` in `project`, as a user would run it.
 fn build(project: &Path) {
