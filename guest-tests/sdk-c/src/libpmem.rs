@@ -251,7 +251,7 @@ pub unsafe extern "C" fn pmem_map_file(
 /// Null, with `errno` `EINVAL`.
 fn einval() -> *mut c_void {
     // SAFETY: single vCPU; `errno` is a plain int of libc.c.
-    unsafe { *(&raw mut errno) = EINVAL };
+    unsafe { (&raw mut errno).write(EINVAL) };
     core::ptr::null_mut()
 }
 
