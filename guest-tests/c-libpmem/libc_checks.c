@@ -1,6 +1,7 @@
 /* The C SDK's libc and runtime, checked inside a guest (scenario `libc`,
  * run mode): each failed check prints a line `FAILED: ...`; the run ends
- * with `libc: N checks, M failed` and exit status 0 only when none failed.
+ * with `libc: N checks, M failed` and exit status 0 only when none failed
+ * (`exit(1)` otherwise); variant `assert` fails an assert.
  * The recorded part copies and fills 256 bytes of the NVDIMM with memcpy
  * and memset (the test counts their stores: 8 bytes wide). */
 #include <assert.h>
@@ -82,7 +83,8 @@ static void formatting(void) {
     int n = snprintf(small, sizeof small, "%s", "truncated");
     CHECK(n == 9 && strcmp(small, "tru") == 0);
     CHECK(printf("printf %s %d\n", "works", 1) == 15);
-    CHECK(puts("puts works") >= 0);
+    CHECK(putchar('[') == '[');
+    CHECK(puts("putchar and puts work]") >= 0);
 }
 
 static void heap(void) {
@@ -183,8 +185,11 @@ static void setup(const struct pmemvm_ctx *ctx) {
 }
 
 /* Recorded: 256 bytes copied to device offset 0x10000 and filled at
- * 0x20000 (the test counts the stores). */
+ * 0x20000 (the test counts the stores). Variant `assert`: a failing
+ * assert first. */
 static void run(const struct pmemvm_ctx *ctx) {
+    if (strcmp(ctx->variant, "assert") == 0)
+        assert(checks < 0);
     uint64_t src[32];
     for (int i = 0; i < 32; i++)
         src[i] = 0x0101010101010101ULL * (uint64_t)(i + 1);
@@ -198,6 +203,7 @@ static void run(const struct pmemvm_ctx *ctx) {
 
 static const struct pmemvm_variant variants[] = {
     {"correct", "every check"},
+    {"assert", "a failing assert (the run aborts)"},
     {NULL, NULL},
 };
 

@@ -224,7 +224,7 @@ fn the_libc_and_the_runtime_work_inside_a_guest_and_memcpy_stores_words() {
         assert_eq!(o.status.code(), Some(0), "{stdout}{}", text(&o.stderr));
         assert!(!stdout.contains("FAILED"), "{stdout}");
         assert!(
-            stdout.contains("printf works 1\n") && stdout.contains("puts works\n"),
+            stdout.contains("printf works 1\n") && stdout.contains("[putchar and puts work]\n"),
             "{stdout}"
         );
         let first = stdout
@@ -244,6 +244,26 @@ fn the_libc_and_the_runtime_work_inside_a_guest_and_memcpy_stores_words() {
     let (_, two) = run("2", &d.join("two.jsonl"));
     assert_eq!(one, again, "rand follows --seed");
     assert_ne!(one, two, "rand follows --seed");
+    let aborted = pmemvm(&[
+        "run",
+        "--guest",
+        utf8(&guest),
+        "--scenario",
+        "libc",
+        "--variant",
+        "assert",
+    ]);
+    let stdout = text(&aborted.stdout);
+    assert_eq!(
+        aborted.status.code(),
+        Some(134),
+        "a failed assert: {stdout}"
+    );
+    assert!(
+        stdout.contains("assertion failed: checks < 0 (libc_checks.c:")
+            && stdout.contains("abort() called"),
+        "{stdout}"
+    );
     // memcpy and memset of 256 bytes to the NVDIMM: 32 stores of 8 bytes each.
     let events = std::fs::read_to_string(&trace).expect("trace");
     for base in [0x10000u64, 0x20000] {
