@@ -1,6 +1,8 @@
 //! Builds the bundled guest agent (a no_std ELF for the host target with its
 //! own linker script) and hands it to `src/guest.rs` to embed, as
-//! `OUT_DIR/pmemvm-agent.elf` (see `pmemvm-guest-build` for how).
+//! `OUT_DIR/pmemvm-agent.elf`, and the C SDK's static library, which
+//! `pmemvm new --lang c` writes out (`OUT_DIR/libpmemvm_sdk_c.a`; see
+//! `pmemvm-guest-build` for how).
 
 use std::path::PathBuf;
 
@@ -16,5 +18,11 @@ fn main() {
             "guest-tests/agent",
             "device/abi",
         ],
+    );
+    pmemvm_guest_build::build_staticlib(
+        root,
+        "pmemvm-sdk-c",
+        "pmemvm_sdk_c",
+        &["guest-tests/sdk", "guest-tests/sdk-c", "device/abi"],
     );
 }

@@ -4,23 +4,10 @@
 //! fail with one bug each.
 
 mod common;
-use common::{kvm, pmemvm, text};
+use common::{kvm, outside, pmemvm, text, utf8};
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
-
-/// A fresh directory under the system's temporary directory (outside the
-/// workspace).
-fn outside(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("pmemvm-new-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).expect("dir");
-    d
-}
-
-fn utf8(p: &Path) -> &str {
-    p.to_str().expect("UTF-8 path")
-}
 
 /// `cargo build --release` in `project`, as a user would run it.
 fn build(project: &Path) {
@@ -112,7 +99,7 @@ fn new_refuses_a_used_directory_and_a_name_that_is_no_crate_name() {
     std::fs::write(d.join("keep"), "mine").expect("file");
     for (dir, says) in [
         (d.clone(), "already exists and is not an empty directory"),
-        (d.join("1log"), "the directory's name is the crate's"),
+        (d.join("1log"), "the directory's name is the project's"),
     ] {
         let out = pmemvm(&["new", utf8(&dir)]);
         let stderr = text(&out.stderr);

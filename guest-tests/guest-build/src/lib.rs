@@ -1,6 +1,6 @@
 //! Builds a guest crate of this workspace from another crate's build script
-//! (`vmm/build.rs` embeds the agent; `guest-tests/build.rs` builds the test
-//! guests).
+//! (`vmm/build.rs` embeds the agent and the C SDK's static library;
+//! `guest-tests/build.rs` builds the test guests).
 //!
 //! A nested `cargo build` of the package with the `guest` profile (release
 //! with line tables, so RIPs can be named), into its own target directory
@@ -25,6 +25,21 @@ pub const PROFILE: &str = "guest";
 /// When cargo cannot run or the build fails (a build script reports errors
 /// that way).
 pub fn build_guest(root: &Path, package: &str, watch: &[&str]) -> PathBuf {
+    build(root, package, package, &format!("{package}.elf"), watch)
+}
+
+/// Builds `package`, a `staticlib` crate of the workspace at `root` whose
+/// library is named `lib` (the C SDK, `pmemvm-sdk-c`), with the guest
+/// profile, and copies the archive to `OUT_DIR/lib{lib}.a`, which it
+/// returns. Reruns and panics as [`build_guest`].
+pub fn build_staticlib(root: &Path, package: &str, lib: &str, watch: &[&str]) -> PathBuf {
+    let archive = format!("lib{lib}.a");
+    build(root, package, &archive, &archive, watch)
+}
+
+/// Builds `package` and copies its artifact `built` (a file of the
+/// profile's output directory) to `OUT_DIR/{out}`.
+fn build(root: &Path, package: &str, built: &str, out_name: &str, watch: &[&str]) -> PathBuf {
     println!(
         "cargo:rerun-if-changed={}",
         root.join("Cargo.toml").display()
@@ -45,10 +60,10 @@ pub fn build_guest(root: &Path, package: &str, watch: &[&str]) -> PathBuf {
         .status()
         .unwrap_or_else(|e| panic!("cannot run cargo to build the guest {package}: {e}"));
     assert!(status.success(), "building the guest {package} failed");
-    let elf = out.join(format!("{package}.elf"));
-    std::fs::copy(target_dir.join(PROFILE).join(package), &elf)
-        .unwrap_or_else(|e| panic!("guest {package}: ELF missing: {e}"));
-    elf
+    let artifact = out.join(out_name);
+    std::fs::copy(target_dir.join(PROFILE).join(built), &artifact)
+        .unwrap_or_else(|e| panic!("guest {package}: {built} missing: {e}"));
+    artifact
 }
 
 /// Removes from `cmd`'s environment what an outer cargo build (or test)

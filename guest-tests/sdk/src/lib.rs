@@ -4,7 +4,9 @@
 //! [`region`]: the persistent region as a typed view).
 //!
 //! A guest crate depends on this crate and on `pmemvm-sdk-build` (its
-//! one-line build script links it); `pmemvm new DIR` writes one.
+//! one-line build script links it); `pmemvm new DIR` writes one. C guests
+//! run on this same runtime through `pmemvm-sdk-c` (`pmemvm new DIR --lang
+//! c`).
 //! The guide, `guest-tests/sdk/GUIDE.md`, goes from there to a crash test
 //! and its report.
 //!

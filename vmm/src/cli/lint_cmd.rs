@@ -53,7 +53,8 @@ pub fn run(a: &LintArgs) -> anyhow::Result<i32> {
         println!(
             "lint: {name}: {} flush/fence/non-temporal/locked instruction(s) {api}; the model \
              cannot see them, so crash tests may report false alarms (call the runtime's \
-             persistent-memory API, pmemvm_sdk::pmem, instead)",
+             persistent-memory API instead: pmemvm_sdk::pmem in Rust; in C libpmem.h, \
+             pmemvm.h, or intrinsics with -include pmemvm/intrin.h)",
             l.unrecorded.len()
         );
     }

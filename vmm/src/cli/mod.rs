@@ -45,7 +45,7 @@ enum Command {
     Verify(verify_cmd::VerifyArgs),
     /// List the guest's flushes, fences, non-temporal stores and locked instructions outside the recorded persistent-memory API.
     Lint(lint_cmd::LintArgs),
-    /// Make a guest project on the SDK in DIR: a persistent log to crash-test, and a README.
+    /// Make a guest project on the SDK in DIR (Rust, or C with --lang c): a persistent log to crash-test, and a README.
     New(new_cmd::NewArgs),
     /// Inspect persistence traces.
     #[command(subcommand)]

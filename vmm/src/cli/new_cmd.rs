@@ -1,9 +1,14 @@
-//! `pmemvm new DIR`: a ready guest project on the SDK (a persistent
-//! append-only log with three variants), outside any pmemvm checkout.
+//! `pmemvm new DIR [--lang rust|c]`: a ready guest project on the SDK (a
+//! persistent append-only log with three variants), outside any pmemvm
+//! checkout.
 //!
-//! The project depends on the SDK by path, at the checkout this `pmemvm`
+//! A Rust project depends on the SDK by path, at the checkout this `pmemvm`
 //! was built from; its files are the templates in
-//! `guest-tests/sdk/template`, with the names filled in.
+//! `guest-tests/sdk/template`, with the names filled in. A C project needs
+//! no checkout: the C SDK (headers, the C part of its libc, the linker
+//! script, and the static library `vmm/build.rs` built) is embedded in
+//! `pmemvm` and written into the project's `pmemvm/`, next to the templates
+//! of `guest-tests/sdk-c/template`.
 
 use anyhow::Context;
 use std::path::{Path, PathBuf};
@@ -13,8 +18,12 @@ const SDK: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../guest-tests/sdk");
 /// The SDK's link helper.
 const SDK_BUILD: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../guest-tests/sdk-build");
 
-/// The project's files: path, template.
-const FILES: [(&str, &str); 4] = [
+/// A file of a project: its path and its template (`{name}`, `{sdk}`,
+/// `{sdk_build}`, `{guide}` and `{pmemvm}` filled in).
+type Template = (&'static str, &'static str);
+
+/// The Rust project's files.
+const RUST_FILES: [Template; 4] = [
     (
         "Cargo.toml",
         include_str!("../../../guest-tests/sdk/template/Cargo.toml"),
@@ -33,13 +42,94 @@ const FILES: [(&str, &str); 4] = [
     ),
 ];
 
+/// The C project's own files.
+const C_FILES: [Template; 3] = [
+    (
+        "Makefile",
+        include_str!("../../../guest-tests/sdk-c/template/Makefile"),
+    ),
+    (
+        "log.c",
+        include_str!("../../../guest-tests/sdk-c/template/log.c"),
+    ),
+    (
+        "README.md",
+        include_str!("../../../guest-tests/sdk-c/template/README.md"),
+    ),
+];
+
+/// The C SDK, written verbatim under the C project's `pmemvm/`.
+const C_SDK: [(&str, &[u8]); 12] = [
+    (
+        "libpmemvm.a",
+        include_bytes!(concat!(env!("OUT_DIR"), "/libpmemvm_sdk_c.a")),
+    ),
+    (
+        "guest.ld",
+        include_bytes!("../../../guest-tests/sdk-build/guest.ld"),
+    ),
+    (
+        "libc.c",
+        include_bytes!("../../../guest-tests/sdk-c/c/libc.c"),
+    ),
+    (
+        "include/pmemvm.h",
+        include_bytes!("../../../guest-tests/sdk-c/c/include/pmemvm.h"),
+    ),
+    (
+        "include/pmemvm/intrin.h",
+        include_bytes!("../../../guest-tests/sdk-c/c/include/pmemvm/intrin.h"),
+    ),
+    (
+        "include/libpmem.h",
+        include_bytes!("../../../guest-tests/sdk-c/c/include/libpmem.h"),
+    ),
+    (
+        "include/string.h",
+        include_bytes!("../../../guest-tests/sdk-c/c/include/string.h"),
+    ),
+    (
+        "include/stdio.h",
+        include_bytes!("../../../guest-tests/sdk-c/c/include/stdio.h"),
+    ),
+    (
+        "include/stdlib.h",
+        include_bytes!("../../../guest-tests/sdk-c/c/include/stdlib.h"),
+    ),
+    (
+        "include/assert.h",
+        include_bytes!("../../../guest-tests/sdk-c/c/include/assert.h"),
+    ),
+    (
+        "include/errno.h",
+        include_bytes!("../../../guest-tests/sdk-c/c/include/errno.h"),
+    ),
+    (
+        "README.md",
+        include_bytes!("../../../guest-tests/sdk-c/c/README.md"),
+    ),
+];
+
+/// The language of a new project.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Lang {
+    /// A cargo crate on the Rust SDK of this checkout.
+    Rust,
+    /// A Makefile project for the system C compiler, with the C SDK in it.
+    C,
+}
+
 /// Arguments of `pmemvm new`.
 #[derive(Debug, clap::Args)]
 pub struct NewArgs {
     /// Directory of the new project (must not exist, or be empty); its name
-    /// is the crate's.
+    /// is the crate's (Rust) or the guest's (C).
     #[arg(value_name = "DIR")]
     dir: PathBuf,
+    /// The project's language: `rust` (a cargo crate) or `c` (a Makefile
+    /// for `cc`, with the C SDK written into it).
+    #[arg(long, value_enum, default_value = "rust")]
+    lang: Lang,
 }
 
 /// Writes the project.
@@ -58,39 +148,72 @@ pub fn run(a: &NewArgs) -> anyhow::Result<i32> {
             dir.display()
         );
     }
-    let sdk = checkout_dir(SDK)?;
-    let sdk_build = checkout_dir(SDK_BUILD)?;
     let pmemvm = std::env::current_exe()
         .map(|p| p.display().to_string())
         .unwrap_or_else(|_| "pmemvm".into());
-    let fill = |template: &str| {
-        template
-            .replace("{name}", &name)
-            .replace("{sdk}", &sdk.display().to_string())
-            .replace("{sdk_build}", &sdk_build.display().to_string())
-            .replace("{guide}", &sdk.join("GUIDE.md").display().to_string())
-            .replace("{pmemvm}", &pmemvm)
-    };
-    for (path, template) in FILES {
-        let file = dir.join(path);
-        if let Some(parent) = file.parent() {
-            std::fs::create_dir_all(parent)
-                .with_context(|| format!("{}: cannot create", parent.display()))?;
+    let variants = "a persistent log with variants correct, no-fence, commit-first";
+    match a.lang {
+        Lang::Rust => {
+            let sdk = checkout_dir(SDK)?;
+            let sdk_build = checkout_dir(SDK_BUILD)?;
+            let fill = |template: &str| {
+                template
+                    .replace("{name}", &name)
+                    .replace("{sdk}", &sdk.display().to_string())
+                    .replace("{sdk_build}", &sdk_build.display().to_string())
+                    .replace("{guide}", &sdk.join("GUIDE.md").display().to_string())
+                    .replace("{pmemvm}", &pmemvm)
+            };
+            for (path, template) in RUST_FILES {
+                write(dir, path, fill(template).as_bytes())?;
+            }
+            println!(
+                "created {} (crate {name}, {variants})\n\
+                 next: cd {} && cargo build --release && {pmemvm} crashtest --guest target/release/{name} --variant no-fence",
+                dir.display(),
+                dir.display()
+            );
         }
-        std::fs::write(&file, fill(template))
-            .with_context(|| format!("{}: cannot write", file.display()))?;
+        Lang::C => {
+            let guide = std::fs::canonicalize(format!("{SDK}/GUIDE.md")).map_or_else(
+                |_| "guest-tests/sdk/GUIDE.md in the pmemvm checkout".into(),
+                |p| p.display().to_string(),
+            );
+            let fill = |template: &str| {
+                template
+                    .replace("{name}", &name)
+                    .replace("{guide}", &guide)
+                    .replace("{pmemvm}", &pmemvm)
+            };
+            for (path, template) in C_FILES {
+                write(dir, path, fill(template).as_bytes())?;
+            }
+            for (path, bytes) in C_SDK {
+                write(&dir.join("pmemvm"), path, bytes)?;
+            }
+            println!(
+                "created {} (a C guest {name}, {variants}; the C SDK in pmemvm/)\n\
+                 next: cd {} && make && {pmemvm} crashtest --guest {name} --variant no-fence",
+                dir.display(),
+                dir.display()
+            );
+        }
     }
-    println!(
-        "created {} (crate {name}, a persistent log with variants correct, no-fence, commit-first)\n\
-         next: cd {} && cargo build --release && {pmemvm} crashtest --guest target/release/{name} --variant no-fence",
-        dir.display(),
-        dir.display()
-    );
     Ok(0)
 }
 
-/// The crate name `dir`'s last component makes: ASCII letters, digits,
-/// `-` and `_`, starting with a letter.
+/// Writes `bytes` to `dir/path`, making its directories.
+fn write(dir: &Path, path: &str, bytes: &[u8]) -> anyhow::Result<()> {
+    let file = dir.join(path);
+    if let Some(parent) = file.parent() {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("{}: cannot create", parent.display()))?;
+    }
+    std::fs::write(&file, bytes).with_context(|| format!("{}: cannot write", file.display()))
+}
+
+/// The name `dir`'s last component makes (the crate's, or the C guest's):
+/// ASCII letters, digits, `-` and `_`, starting with a letter.
 fn crate_name(dir: &Path) -> anyhow::Result<String> {
     let name = dir
         .file_name()
@@ -103,7 +226,7 @@ fn crate_name(dir: &Path) -> anyhow::Result<String> {
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
     if !valid {
         anyhow::bail!(
-            "{}: the directory's name is the crate's: use ASCII letters, digits, `-` and `_`, starting with a letter",
+            "{}: the directory's name is the project's: use ASCII letters, digits, `-` and `_`, starting with a letter",
             dir.display()
         );
     }

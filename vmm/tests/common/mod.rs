@@ -2,7 +2,22 @@
 //! part of it.)
 #![allow(dead_code)]
 
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+
+/// A fresh directory `pmemvm-new-{name}-{pid}` under the system's temporary
+/// directory (outside the workspace), as a new user's project would be.
+pub fn outside(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("pmemvm-new-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).expect("dir");
+    d
+}
+
+/// A path as the `&str` an argument list takes.
+pub fn utf8(p: &Path) -> &str {
+    p.to_str().expect("UTF-8 path")
+}
 
 /// Runs `pmemvm` with `args` (warnings only on stderr) to its end.
 pub fn pmemvm(args: &[&str]) -> Output {
