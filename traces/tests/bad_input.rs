@@ -352,3 +352,22 @@ fn missing_file() {
     assert!(matches!(e, TraceError::Io { .. }));
     assert!(e.to_string().starts_with("/nonexistent/t.json"), "{e}");
 }
+
+#[test]
+fn a_mark_label_longer_than_the_hypercall_takes_is_refused_by_reader_and_writer() {
+    let max = pmemvm_abi::hc::MAX_LABEL_LEN as usize;
+    let long = "l".repeat(max + 1);
+    // The reader.
+    let to = format!("\"label\":\"{long}\"");
+    both("\"label\":\"phase#2\"", &to, |e| {
+        e.to_string()
+            .contains("a mark label of 257 bytes (at most 256)")
+    });
+    // The writer, on an otherwise valid trace; the longest label is taken.
+    for (label, ok) in [(long.as_str(), false), (&long[..max], true)] {
+        let events = vec![Event::new(1, EventKind::Mark(Mark::new(label)))];
+        let dir = tempfile::tempdir().expect("dir");
+        let mut w = TraceWriter::create(dir.path().join("t.jsonl"), &header()).expect("create");
+        assert_eq!(w.write(&events[0]).is_ok(), ok, "{} bytes", label.len());
+    }
+}

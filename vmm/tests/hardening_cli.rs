@@ -562,3 +562,48 @@ fn a_point_beyond_the_end_names_the_trace() {
         );
     }
 }
+
+#[test]
+fn broken_traces_get_one_short_line_naming_the_file() {
+    let dir = TempDir::new("broken");
+    let good = dir.path("good.jsonl");
+    empty_trace(&good);
+    let header = std::fs::read_to_string(&good).expect("trace");
+    let header = header.lines().next().expect("header line");
+    let kind = "k".repeat(100_000);
+    let cases = [
+        (
+            "kind.jsonl",
+            format!("{header}\n{{\"seq\":1,\"kind\":\"{kind}\"}}\n"),
+            "unknown event kind",
+        ),
+        (
+            "twice.jsonl",
+            format!("{header}\n{header}\n"),
+            "twice.jsonl:2",
+        ),
+        (
+            "junk.jsonl",
+            format!("{}\n", header.replacen('{', "{\"junk\":1,", 1)),
+            "invalid header: unknown field `junk`",
+        ),
+    ];
+    for (name, content, words) in cases {
+        let path = dir.path(name);
+        std::fs::write(&path, content).expect("write");
+        let p = path.to_str().expect("utf-8");
+        for args in [
+            vec!["trace", "stats", p],
+            vec!["verify", "--trace", p, "--at", "end"],
+        ] {
+            let (out, _) = pmemvm_within(&args, Duration::from_secs(10));
+            assert_refused(&args, &out, &[words, p]);
+            let err = text(&out.stderr);
+            assert!(err.len() < 1000, "{args:?}: {} bytes", err.len());
+            assert!(
+                !err.contains("--power-fail-at") && !err.contains("--nvdimm"),
+                "{err}"
+            );
+        }
+    }
+}
