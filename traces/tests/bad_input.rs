@@ -365,9 +365,9 @@ fn a_mark_label_longer_than_the_hypercall_takes_is_refused_by_reader_and_writer(
     });
     // The writer, on an otherwise valid trace; the longest label is taken.
     for (label, ok) in [(long.as_str(), false), (&long[..max], true)] {
-        let events = vec![Event::new(1, EventKind::Mark(Mark::new(label)))];
+        let event = Event::new(1, EventKind::Mark(Mark::new(label)));
         let dir = tempfile::tempdir().expect("dir");
         let mut w = TraceWriter::create(dir.path().join("t.jsonl"), &header()).expect("create");
-        assert_eq!(w.write(&events[0]).is_ok(), ok, "{} bytes", label.len());
+        assert_eq!(w.write(&event).is_ok(), ok, "{} bytes", label.len());
     }
 }
