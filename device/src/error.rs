@@ -24,8 +24,9 @@ pub enum DeviceError {
         /// What is wrong with it.
         reason: String,
     },
-    /// A bad, missing, duplicate or inconsistent `--nvdimm` option.
-    #[error("--nvdimm {}: {reason}", pmemvm_abi::shown::Shown(option))]
+    /// A bad, missing, duplicate or inconsistent `--nvdimm` option (the
+    /// command line names the `--nvdimm` value before it).
+    #[error("{}: {reason}", pmemvm_abi::shown::Shown(option))]
     BadNvdimmOption {
         /// The option concerned (`size`, `label-size`, ...), or the whole string.
         option: String,

@@ -182,38 +182,26 @@ fn config_double_comma_is_a_literal_comma() {
 #[test]
 fn config_rejects_bad_options() {
     let cases: &[(&str, &str)] = &[
-        (
-            "mem-path=a,size=64M,size=64M",
-            "--nvdimm size: given more than once",
-        ),
+        ("mem-path=a,size=64M,size=64M", "size: given more than once"),
         (
             "mem-path=a,mem-path=b,size=64M",
-            "--nvdimm mem-path: given more than once",
+            "mem-path: given more than once",
         ),
-        (
-            "mem-path=a,size=64M,pmem=on",
-            "--nvdimm pmem: unknown option",
-        ),
+        ("mem-path=a,size=64M,pmem=on", "pmem: unknown option"),
         (
             "mem-path=a,size=64M,share=yes",
-            "--nvdimm share: `yes`: expected `on` or `off`",
+            "share: `yes`: expected `on` or `off`",
         ),
-        ("mem-path=a,size=64M,share=", "--nvdimm share: empty value"),
-        ("mem-path=,size=64M", "--nvdimm mem-path: empty value"),
-        ("size=64M", "--nvdimm mem-path: missing"),
-        ("mem-path=a", "--nvdimm size: missing"),
-        (
-            "mem-path=a,size=12Q",
-            "--nvdimm size: size `12Q`: unknown unit `Q`",
-        ),
+        ("mem-path=a,size=64M,share=", "share: empty value"),
+        ("mem-path=,size=64M", "mem-path: empty value"),
+        ("size=64M", "mem-path: missing"),
+        ("mem-path=a", "size: missing"),
+        ("mem-path=a,size=12Q", "size: `12Q`: unknown unit `Q`"),
         (
             "mem-path=a,size=64M,label-size=1X",
-            "--nvdimm label-size: size `1X`: unknown unit `X`",
+            "label-size: `1X`: unknown unit `X`",
         ),
-        (
-            "mem-path=a,size=64M,share",
-            "--nvdimm share: expected `key=value`",
-        ),
+        ("mem-path=a,size=64M,share", "share: expected `key=value`"),
         ("mem-path=a,size=64M,", "empty option"),
         ("", "empty option"),
     ];
@@ -231,11 +219,11 @@ fn size_rules() {
     // Page-aligned, and a multiple of 2 MiB without a label area.
     assert!(cfg_err("mem-path=a,size=4097").contains("not a multiple of the page size"));
     let e = cfg_err("mem-path=a,size=65M");
-    assert_eq!(e, "--nvdimm size: 65 MiB is not a multiple of 2 MiB");
+    assert_eq!(e, "size: 65 MiB is not a multiple of 2 MiB");
     // label-size at least 128 KiB, and 0 is not "no label".
     assert_eq!(
         cfg_err("mem-path=a,size=64M,label-size=64K"),
-        "--nvdimm label-size: 64 KiB is less than the minimum, 128 KiB"
+        "label-size: 64 KiB is less than the minimum, 128 KiB"
     );
     assert!(cfg_err("mem-path=a,size=64M,label-size=0").contains("less than the minimum"));
     // At least 2 MiB left for the guest.
@@ -284,7 +272,7 @@ fn open_rejects_a_size_above_the_maximum() {
     let e = Backing::open(&c, 64 * GIB).unwrap_err().to_string();
     assert_eq!(
         e,
-        "--nvdimm size: 128 GiB is larger than the maximum 64 GiB: it does not fit the guest address space"
+        "size: 128 GiB is larger than the maximum 64 GiB: it does not fit the guest address space"
     );
     assert!(Backing::open(&c, 128 * GIB).is_ok());
 }

@@ -534,8 +534,8 @@ fn values_are_shown_escaped_and_cut_and_the_nvdimm_prefix_once() {
         ),
         (
             vec!["run", "--nvdimm", "mem-path=/x,size=zz"],
-            "--nvdimm size: size `zz`",
-            "--nvdimm mem-path".to_string(),
+            "--nvdimm mem-path=/x,size=zz: size: `zz`: expected a number",
+            "size `zz`".to_string(),
         ),
     ] {
         let (out, _) = pmemvm_within(&args, Duration::from_secs(10));

@@ -1,6 +1,7 @@
 //! `--nvdimm mem-path=FILE,size=SIZE[,label-size=SIZE][,share=on|off]`: the
 //! QEMU-style option string, its parsing and the rules it must follow.
 
+use pmemvm_abi::shown::Shown;
 use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
@@ -28,7 +29,7 @@ use crate::DeviceError;
 /// );
 ///
 /// let err = "mem-path=pm.img,size=3M".parse::<NvdimmConfig>().unwrap_err();
-/// assert_eq!(err.to_string(), "--nvdimm size: 3 MiB is not a multiple of 2 MiB");
+/// assert_eq!(err.to_string(), "size: 3 MiB is not a multiple of 2 MiB");
 /// # Ok::<(), pmemvm_device::DeviceError>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -114,7 +115,12 @@ fn split_options(s: &str) -> Vec<String> {
 
 /// A size option, its parse error naming the option.
 fn option_size(option: &str, value: &str) -> Result<u64, DeviceError> {
-    parse_size(value).map_err(|e| DeviceError::nvdimm_option(option, e.to_string()))
+    parse_size(value).map_err(|e| match e {
+        DeviceError::BadSize { input, reason } => {
+            DeviceError::nvdimm_option(option, format!("`{}`: {reason}", Shown(&input)))
+        }
+        other => DeviceError::nvdimm_option(option, other.to_string()),
+    })
 }
 
 /// `share=on|off`.

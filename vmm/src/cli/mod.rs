@@ -184,10 +184,17 @@ impl NvdimmArgs {
     fn options(&self) -> anyhow::Result<pmemvm::nvdimm::NvdimmOptions> {
         let backing = match self.nvdimm.as_slice() {
             [] => None,
-            [one] => Some(one.parse::<pmemvm_device::backing::NvdimmConfig>()?),
-            [_, second, ..] => anyhow::bail!(
-                "--nvdimm {second}: a second NVDIMM is not supported yet (one device per VM)"
+            [one] => Some(
+                one.parse::<pmemvm_device::backing::NvdimmConfig>()
+                    .map_err(|e| bad_value("--nvdimm", one, e))?,
             ),
+            [_, second, ..] => {
+                return Err(bad_value(
+                    "--nvdimm",
+                    second,
+                    "a second NVDIMM is not supported yet (one device per VM)",
+                ));
+            }
         };
         Ok(pmemvm::nvdimm::NvdimmOptions {
             backing,
