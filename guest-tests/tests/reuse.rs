@@ -26,12 +26,20 @@ fn hundred_reuses_with_an_unlogged_ram_window_give_the_verdicts_of_fresh_vms() {
     reuse_matches_fresh("missing_fence_after_clwb", "missing_fence_after_clwb", true);
 }
 
-/// Verifies images at up to 25 points of `scenario`'s trace (4 images each)
-/// on one reused VM, warmed up as crash-test workers do, until it has been
-/// reused more than 100 times, and compares with fresh VMs. `window`: the
-/// reused VM must have chosen an unlogged RAM window.
-fn reuse_matches_fresh(name: &str, variant: &str, window: bool) {
-    let dir = std::env::temp_dir().join(format!("pmemvm-reuse-{name}-{}", std::process::id()));
+/// A recorded run of the bundled guest and what verifying it needs.
+struct Recorded {
+    dir: std::path::PathBuf,
+    trace: std::path::PathBuf,
+    opts: VerifyOptions,
+    end: pmemvm::replay::Replayed,
+    base: std::sync::Arc<pmemvm_device::media::SharedMedia>,
+}
+
+/// Records `name`'s `variant` into a temporary directory named with `tag`
+/// and replays it to its end.
+fn record(name: &str, variant: &str, tag: &str) -> Recorded {
+    let dir =
+        std::env::temp_dir().join(format!("pmemvm-reuse-{name}-{tag}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("dir");
     let trace = dir.join("t.json");
     let config = RunConfig {
@@ -52,6 +60,27 @@ fn reuse_matches_fresh(name: &str, variant: &str, window: bool) {
     };
     let end = replay_to(&trace, &CrashPoint::End).expect("replays");
     let base = initial_media(&end.header, &opts).expect("initial media");
+    Recorded {
+        dir,
+        trace,
+        opts,
+        end,
+        base,
+    }
+}
+
+/// Verifies images at up to 25 points of `scenario`'s trace (4 images each)
+/// on one reused VM, warmed up as crash-test workers do, until it has been
+/// reused more than 100 times, and compares with fresh VMs. `window`: the
+/// reused VM must have chosen an unlogged RAM window.
+fn reuse_matches_fresh(name: &str, variant: &str, window: bool) {
+    let Recorded {
+        dir,
+        trace,
+        opts,
+        end,
+        base,
+    } = record(name, variant, "fresh");
     let mut reused =
         Verifier::new(&run_config(&end.header, &opts), base.clone(), 8).expect("verifier");
     reused.warm_up().expect("warms up");
@@ -107,26 +136,13 @@ fn reuse_matches_fresh(name: &str, variant: &str, window: bool) {
 #[test]
 fn a_restore_puts_back_the_vcpu_state_a_guest_in_ring_0_could_change() {
     require_kvm!();
-    let dir = std::env::temp_dir().join(format!("pmemvm-reuse-state-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("dir");
-    let trace = dir.join("t.json");
-    let config = RunConfig {
-        variant: "no-fence".into(),
-        kind: RunKind::Record {
-            trace: Some(trace.clone()),
-            power_cut: None,
-        },
-        ..scenario("pmem-smoke")
-    };
-    assert_eq!(run_scenario(&config).0.expect("records").status, 0);
-    let opts = VerifyOptions {
-        guest: GuestSource::Bundled,
-        mem: 64 << 20,
-        timeout_secs: 20,
-        backing: None,
-    };
-    let end = replay_to(&trace, &CrashPoint::End).expect("replays");
-    let base = initial_media(&end.header, &opts).expect("initial media");
+    let Recorded {
+        dir,
+        opts,
+        end,
+        base,
+        ..
+    } = record("pmem-smoke", "no-fence", "state");
     let mut reused = Verifier::new(&run_config(&end.header, &opts), base, 8).expect("verifier");
     let spec = end
         .model
