@@ -262,38 +262,47 @@ fn points_states_and_limits_change_what_is_visited() {
 }
 
 #[test]
-fn bad_input_is_named_with_exit_2() {
+fn bad_input_exits_2_and_a_failing_guest_3() {
     if !kvm() {
         return;
     }
     let d = dir("bad");
-    for (args, want) in [
+    for (args, want, status) in [
         (
             &["--scenario", "nope"][..],
             "unknown scenario; the guest has:",
+            2,
         ),
         (
             &["--scenario", "pmem-smoke", "--points", "sometimes"][..],
             "--points sometimes",
+            2,
         ),
         (
             &["--scenario", "pmem-smoke", "--states", "many"][..],
             "--states many",
+            2,
         ),
         (
             &["--scenario", "pmem-smoke", "--variant", "bogus"][..],
-            "unknown variant `bogus`",
+            "--variant bogus: unknown variant of pmem-smoke; it has: correct, no-fence",
+            2,
         ),
-        (&["--scenario", "pmem-smoke", "--jobs", "0"][..], "--jobs 0"),
+        (
+            &["--scenario", "pmem-smoke", "--jobs", "0"][..],
+            "--jobs 0",
+            2,
+        ),
         (
             &["--scenario", "panic"][..],
-            "exited with status 101 in record mode",
+            "the guest exited with status 101 in record mode",
+            3,
         ),
-        (&["--scenario", "exception"][..], "failed in record mode"),
+        (&["--scenario", "exception"][..], "failed in record mode", 3),
     ] {
         let out = crashtest(&d, args);
         let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert_eq!(out.status.code(), Some(status), "{args:?}: {stderr}");
         assert!(stderr.contains(want), "{args:?}: {stderr}");
     }
     std::fs::remove_dir_all(&d).ok();
@@ -321,6 +330,7 @@ fn ctrl_c_stops_cleanly_with_an_incomplete_report() {
         ])
         .arg(&d)
         .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("starts");
     // Once the recording has started, the handler is in place and most of
@@ -336,13 +346,20 @@ fn ctrl_c_stops_cleanly_with_an_incomplete_report() {
     // SAFETY: sends SIGINT to our own child.
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
     let out = child.wait_with_output().expect("ends");
-    let r = json(&out);
-    assert_eq!(r["complete"], false, "interrupted");
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "no failure among what was verified"
-    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "interrupted: {stderr}");
+    if stderr.contains("INTERRUPTED (Ctrl-C) during the recording") {
+        // Stopped before anything was verified: no report.
+        assert!(out.stdout.is_empty(), "no report");
+    } else {
+        let r = json(&out);
+        assert_eq!(r["complete"], false, "interrupted");
+        assert!(stderr.contains("INTERRUPTED: "), "{stderr}");
+        assert!(
+            stderr.contains("the report is marked incomplete"),
+            "{stderr}"
+        );
+    }
     std::fs::remove_dir_all(&d).ok();
 }
 

@@ -155,11 +155,20 @@ impl WorkloadArgs {
                 names.join(", ")
             ),
         };
+        let Some(info) = known.iter().find(|s| s.name == scenario) else {
+            anyhow::bail!(
+                "--scenario {}: unknown scenario; the guest has: {}",
+                pmemvm_abi::shown::Shown(&scenario),
+                names.join(", ")
+            );
+        };
+        // A scenario that lists no variants takes any (the guest decides).
+        let variants: Vec<&str> = info.variants.iter().map(|v| v.name.as_str()).collect();
         anyhow::ensure!(
-            names.contains(&scenario.as_str()),
-            "--scenario {}: unknown scenario; the guest has: {}",
-            pmemvm_abi::shown::Shown(&scenario),
-            names.join(", ")
+            variants.is_empty() || variants.contains(&self.variant.as_str()),
+            "--variant {}: unknown variant of {scenario}; it has: {}",
+            pmemvm_abi::shown::Shown(&self.variant),
+            variants.join(", ")
         );
         Ok(scenario)
     }
