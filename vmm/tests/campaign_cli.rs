@@ -112,9 +112,12 @@ fn a_campaign_reports_the_buggy_variant_s_bug_once_with_its_cells() {
         );
         assert!(dir.path().join(label).is_file());
     }
-    // The same in text, without running a cell again.
+    // The same in text and HTML, without running a cell again.
+    let html = dir.path().join("campaign.html");
     let out = pmemvm(&[
         "campaign",
+        "--html",
+        html.to_str().expect("utf-8"),
         "--out",
         dir.path().to_str().expect("utf-8"),
         "--scenario",
@@ -131,6 +134,10 @@ fn a_campaign_reports_the_buggy_variant_s_bug_once_with_its_cells() {
         t.contains("smallest reproducer: no-fence/mem-ctrl/seed-1"),
         "{t}"
     );
+    let page = std::fs::read_to_string(&html).expect("the page");
+    assert!(page.contains("1 BUG(S)"), "{page}");
+    assert_eq!(page.matches("class=\"sq fail\"").count(), 2, "{page}");
+    assert_eq!(page.matches("class=\"sq pass\"").count(), 2, "{page}");
 }
 
 #[test]

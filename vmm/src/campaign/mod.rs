@@ -11,6 +11,7 @@
 //! cells; [`report::merge`] combines the shards' reports.
 
 pub mod cell;
+pub mod html;
 pub mod matrix;
 pub mod report;
 

@@ -180,7 +180,24 @@ pub fn aggregate(arguments: &Arguments, total: usize, cells: Vec<CellResult>) ->
         .flat_map(|c| c.bugs.iter().map(move |b| (c, b)))
         .collect();
     let keys: Vec<Key> = found.iter().map(|(_, b)| b.key.clone()).collect();
-    let bugs: Vec<CampaignBug> = bugs::group(&keys)
+    // A variant is another program: its bugs are grouped apart.
+    let mut groups: Vec<Vec<usize>> = Vec::new();
+    let mut start = 0;
+    while start < found.len() {
+        let variant = &found[start].0.cell.variant;
+        let end = start
+            + found[start..]
+                .iter()
+                .take_while(|(c, _)| c.cell.variant == *variant)
+                .count();
+        groups.extend(
+            bugs::group(&keys[start..end])
+                .into_iter()
+                .map(|members| members.into_iter().map(|i| i + start).collect::<Vec<_>>()),
+        );
+        start = end;
+    }
+    let bugs: Vec<CampaignBug> = groups
         .into_iter()
         .map(|members| {
             let lead = bugs::lead(&members, &keys);
@@ -405,5 +422,103 @@ impl CampaignReport {
             );
         }
         s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::campaign::matrix::Cell;
+
+    fn args() -> Arguments {
+        Arguments {
+            guest: "bundled".into(),
+            scenario: "s".into(),
+            variants: vec!["a".into(), "b".into()],
+            persistence: vec!["mem-ctrl".into()],
+            seeds: "1..2".into(),
+            mem: 1,
+            timeout: 1,
+            points: "fences".into(),
+            states: "minimal".into(),
+            max_images_per_point: 1,
+            atomicity: "line".into(),
+            nvdimm: None,
+        }
+    }
+
+    fn cell(index: usize, seed: u64, events: u64, lost: &[&str]) -> CellResult {
+        let c = Cell {
+            index,
+            variant: if index < 2 { "a" } else { "b" }.into(),
+            persistence: "mem-ctrl".into(),
+            seed,
+        };
+        let bugs: Vec<CellBug> = (!lost.is_empty())
+            .then(|| CellBug {
+                key: Key {
+                    check: "k".into(),
+                    lost: lost.iter().map(|s| s.to_string()).collect(),
+                    operation: String::new(),
+                },
+                message: format!("seed {seed}"),
+                cause: String::new(),
+                images: 2,
+                points: 1,
+                reproduce: format!("verify {index}"),
+                retest: String::new(),
+            })
+            .into_iter()
+            .collect();
+        let mut r = CellResult::not_run(
+            "id",
+            &c,
+            Status::Passed,
+            String::new(),
+            "/".as_ref(),
+            String::new(),
+        );
+        r.reason = None;
+        r.events = events;
+        r.status = if bugs.is_empty() {
+            Status::Passed
+        } else {
+            Status::Bugs
+        };
+        r.bugs = bugs;
+        r
+    }
+
+    #[test]
+    fn cells_share_a_bug_by_key_and_its_smallest_reproducer_has_the_fewest_events() {
+        let cells = vec![
+            cell(0, 1, 10, &[]),
+            cell(1, 2, 10, &[]),
+            cell(2, 1, 40, &["f", "g"]),
+            cell(3, 2, 30, &["f"]),
+        ];
+        let mut reversed = cells.clone();
+        reversed.reverse();
+        let r = aggregate(&args(), 4, cells);
+        assert_eq!(r.bugs.len(), 1, "{:?}", r.bugs);
+        let bug = &r.bugs[0];
+        assert_eq!(bug.cells, ["b/mem-ctrl/seed-1", "b/mem-ctrl/seed-2"]);
+        assert_eq!(bug.smallest.cell, "b/mem-ctrl/seed-2");
+        assert_eq!(bug.images, 4);
+        assert_eq!(bug.key.lost.len(), 1);
+        assert_eq!(r.counts.cells_with_bugs, 2);
+        assert!(r.complete);
+        // The order the results come in changes nothing.
+        assert_eq!(aggregate(&args(), 4, reversed).bugs, r.bugs);
+        // The same key in another variant is another bug.
+        let two = aggregate(
+            &args(),
+            4,
+            vec![cell(1, 2, 10, &["f"]), cell(2, 1, 40, &["f"])],
+        );
+        assert_eq!(two.bugs.len(), 2, "{:?}", two.bugs);
+        // Half the cells: incomplete.
+        let half = aggregate(&args(), 4, vec![cell(0, 1, 10, &[])]);
+        assert_eq!((half.counts.cells_missing, half.complete), (3, false));
     }
 }

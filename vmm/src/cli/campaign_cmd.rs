@@ -60,6 +60,9 @@ pub struct CampaignArgs {
     /// Also write the report as JSON there (`pmemvm report merge` reads it).
     #[arg(long, value_name = "FILE")]
     report: Option<PathBuf>,
+    /// Also write the report as one self-contained HTML page there.
+    #[arg(long, value_name = "FILE")]
+    html: Option<PathBuf>,
     /// Print the report as JSON on stdout instead of text.
     #[arg(long)]
     json: bool,
@@ -70,8 +73,10 @@ const MAX_JOBS_PER_CORE: usize = 4;
 
 /// Runs the campaign; exit statuses as `crashtest`'s.
 pub fn run(a: &CampaignArgs) -> anyhow::Result<i32> {
-    if let Some(path) = &a.report {
-        super::check_output("--report", path)?;
+    for (option, path) in [("--report", &a.report), ("--html", &a.html)] {
+        if let Some(path) = path {
+            super::check_output(option, path)?;
+        }
     }
     let seeds =
         matrix::parse_seeds(&a.seeds).map_err(|e| super::bad_value("--seeds", &a.seeds, e))?;
@@ -200,7 +205,7 @@ pub fn run(a: &CampaignArgs) -> anyhow::Result<i32> {
             a.out.display()
         );
     }
-    finish(&report, a.report.as_ref(), a.json)
+    finish(&report, a.report.as_ref(), a.html.as_ref(), a.json)
 }
 
 /// The variants of `--variants`: `all` is the guest's for the scenario.
@@ -242,13 +247,22 @@ fn variants(spec: &str, guest: &super::Guest, scenario: &str) -> anyhow::Result<
 }
 
 /// Writes and prints `report`; its exit status.
-fn finish(report: &CampaignReport, path: Option<&PathBuf>, json: bool) -> anyhow::Result<i32> {
+fn finish(
+    report: &CampaignReport,
+    path: Option<&PathBuf>,
+    html: Option<&PathBuf>,
+    json: bool,
+) -> anyhow::Result<i32> {
     if let Some(path) = path {
         super::write_output(
             "--report",
             path,
             serde_json::to_string_pretty(report)?.as_bytes(),
         )?;
+    }
+    if let Some(path) = html {
+        let page = campaign::html::render(report)?;
+        super::write_output("--html", path, page.as_bytes())?;
     }
     if json {
         println!("{}", serde_json::to_string_pretty(report)?);
@@ -292,6 +306,9 @@ pub struct MergeArgs {
     /// Write the merged report as JSON there.
     #[arg(long, value_name = "FILE")]
     report: Option<PathBuf>,
+    /// Also write the merged report as one self-contained HTML page there.
+    #[arg(long, value_name = "FILE")]
+    html: Option<PathBuf>,
     /// Print the merged report as JSON on stdout instead of text.
     #[arg(long)]
     json: bool,
@@ -300,8 +317,10 @@ pub struct MergeArgs {
 /// Runs `pmemvm report`; exit statuses as the campaign's.
 pub fn report(c: &ReportCommand) -> anyhow::Result<i32> {
     let ReportCommand::Merge(a) = c;
-    if let Some(path) = &a.report {
-        super::check_output("--report", path)?;
+    for (option, path) in [("--report", &a.report), ("--html", &a.html)] {
+        if let Some(path) = path {
+            super::check_output(option, path)?;
+        }
     }
     let mut reports = Vec::new();
     for path in &a.reports {
@@ -312,5 +331,5 @@ pub fn report(c: &ReportCommand) -> anyhow::Result<i32> {
         reports.push((name, r));
     }
     let merged = report::merge(reports).map_err(|e| anyhow::anyhow!("{e}"))?;
-    finish(&merged, a.report.as_ref(), a.json)
+    finish(&merged, a.report.as_ref(), a.html.as_ref(), a.json)
 }
