@@ -331,3 +331,59 @@ fn bad_matrices_are_one_line_errors_naming_the_option() {
         assert!(err.contains(named), "{err}");
     }
 }
+
+#[test]
+fn cells_whose_guest_fails_are_listed_not_run_and_exit_3() {
+    if !kvm() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("dir");
+    let out = dir.path().to_str().expect("utf-8");
+    let run = || {
+        pmemvm(&[
+            "campaign",
+            "--out",
+            out,
+            "--scenario",
+            "panic",
+            "--seeds",
+            "1..2",
+            "--json",
+        ])
+    };
+    let first = run();
+    assert_eq!(first.status.code(), Some(3), "{}", text(&first.stderr));
+    let r = json(&first);
+    assert_eq!(r["counts"]["cells_guest_failure"], 2, "{r}");
+    assert_eq!(r["counts"]["bugs"], 0, "{r}");
+    let not_run = r["not_run"].as_array().expect("not_run");
+    assert_eq!(not_run.len(), 2, "{r}");
+    assert_eq!(not_run[0]["status"], "guest-failure");
+    assert!(
+        not_run[0]["reason"]
+            .as_str()
+            .is_some_and(|s| s.contains("status 101")),
+        "{r}"
+    );
+    // Kept: a run again does not boot them again, and says the same.
+    let again = run();
+    assert_eq!(again.status.code(), Some(3));
+    assert_eq!(json(&again)["cells_skipped"], 2);
+    // A variant the scenario does not have: one line, exit 2.
+    let o = pmemvm(&[
+        "campaign",
+        "--out",
+        out,
+        "--scenario",
+        "pmem-log",
+        "--variants",
+        "correct,nope",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = text(&o.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("--variants nope") && err.contains("no-fence"),
+        "{err}"
+    );
+}
