@@ -64,6 +64,9 @@ pub struct CellResult {
     pub images_verified: u64,
     /// Wall-clock seconds.
     pub seconds: f64,
+    /// Of which recording the run.
+    #[serde(default)]
+    pub record_seconds: f64,
     /// Its crash test's output directory.
     pub out_dir: String,
     /// The command that crash-tests the cell alone.
@@ -128,6 +131,7 @@ impl CellResult {
             events: report.events,
             images_verified: report.counts.images_verified,
             seconds: report.seconds,
+            record_seconds: report.record_seconds,
             out_dir: out_dir.display().to_string(),
             crashtest,
             bugs,
@@ -151,6 +155,7 @@ impl CellResult {
             events: 0,
             images_verified: 0,
             seconds: 0.0,
+            record_seconds: 0.0,
             out_dir: out_dir.display().to_string(),
             crashtest,
             bugs: Vec::new(),
