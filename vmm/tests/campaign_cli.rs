@@ -54,6 +54,19 @@ fn json(out: &Output) -> Value {
     })
 }
 
+/// Checks `report` against the campaign report's JSON Schema.
+fn valid(report: &Value) {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../traces/schema/campaign-report-v1.schema.json"
+    );
+    let schema: Value =
+        serde_json::from_slice(&std::fs::read(path).expect("schema")).expect("schema JSON");
+    let v = jsonschema::validator_for(&schema).expect("schema compiles");
+    let errors: Vec<String> = v.iter_errors(report).map(|e| e.to_string()).collect();
+    assert!(errors.is_empty(), "{errors:?}");
+}
+
 /// A report's bugs without the paths of its directory: what two runs of
 /// one campaign in two directories share.
 fn bugs(report: &Value) -> Vec<Value> {
@@ -80,6 +93,7 @@ fn a_campaign_reports_the_buggy_variant_s_bug_once_with_its_cells() {
     let out = campaign(dir.path(), &[]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
     let r = json(&out);
+    valid(&r);
     assert_eq!(r["counts"]["cells_total"], 4, "{r}");
     assert_eq!(r["counts"]["cells_passed"], 2, "{r}");
     assert_eq!(r["counts"]["cells_with_bugs"], 2, "{r}");
@@ -235,7 +249,7 @@ fn a_campaign_killed_halfway_finishes_without_redoing_its_finished_cells() {
 }
 
 #[test]
-fn shards_merged_give_the_unsharded_report_and_other_campaigns_do_not_merge() {
+fn three_shards_merged_give_the_unsharded_report_and_other_campaigns_do_not_merge() {
     if !kvm() {
         return;
     }
@@ -245,7 +259,7 @@ fn shards_merged_give_the_unsharded_report_and_other_campaigns_do_not_merge() {
     let whole = json(&whole);
     let shared = dir.path().join("shards");
     let mut reports = Vec::new();
-    for k in ["1/2", "2/2"] {
+    for (k, cells) in [("1/3", 2), ("2/3", 1), ("3/3", 1)] {
         let file = dir.path().join(format!("shard-{}.json", &k[..1]));
         let file = file.to_str().expect("utf-8").to_string();
         let out = campaign(&shared, &["--shard", k, "--report", &file]);
@@ -255,7 +269,8 @@ fn shards_merged_give_the_unsharded_report_and_other_campaigns_do_not_merge() {
             text(&out.stderr)
         );
         let r = json(&out);
-        assert_eq!(r["counts"]["cells_reported"], 2, "{r}");
+        valid(&r);
+        assert_eq!(r["counts"]["cells_reported"], cells, "{r}");
         assert_eq!(r["complete"], false);
         reports.push(file);
     }
@@ -266,12 +281,14 @@ fn shards_merged_give_the_unsharded_report_and_other_campaigns_do_not_merge() {
         "merge",
         &reports[0],
         &reports[1],
+        &reports[2],
         "--report",
         merged_file,
         "--json",
     ]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
     let merged = json(&out);
+    valid(&merged);
     assert_eq!(merged["counts"], whole["counts"]);
     assert_eq!(bugs(&merged), bugs(&whole));
     assert_eq!(merged["campaign"], whole["campaign"]);
@@ -354,6 +371,7 @@ fn cells_whose_guest_fails_are_listed_not_run_and_exit_3() {
     let first = run();
     assert_eq!(first.status.code(), Some(3), "{}", text(&first.stderr));
     let r = json(&first);
+    valid(&r);
     assert_eq!(r["counts"]["cells_guest_failure"], 2, "{r}");
     assert_eq!(r["counts"]["bugs"], 0, "{r}");
     let not_run = r["not_run"].as_array().expect("not_run");

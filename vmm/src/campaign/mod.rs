@@ -79,6 +79,7 @@ pub fn guest_identity(source: &crate::guest::GuestSource) -> Result<String, VmmE
                 .iter()
                 .map(|b| format!("{b:02x}"))
                 .collect();
+            let p = std::path::absolute(p).unwrap_or_else(|_| p.clone());
             Ok(format!("{} (sha256 {hash})", p.display()))
         }
     }
