@@ -1,6 +1,6 @@
 //! `pmemvm campaign` and `pmemvm report merge`.
 
-use super::{CheckedGuestArgs, NvdimmArgs, WorkloadArgs};
+use super::{CheckedGuestArgs, NvdimmArgs};
 use pmemvm::campaign::matrix::{self, Shard};
 use pmemvm::campaign::report::{self, Arguments, CampaignReport};
 use pmemvm::campaign::{self, CampaignOptions};
@@ -126,13 +126,7 @@ pub fn run(a: &CampaignArgs) -> anyhow::Result<i32> {
         atomicity: a.atomicity.clone(),
     }
     .options()?;
-    let workload = WorkloadArgs {
-        scenario: a.scenario.clone(),
-        variant: "correct".into(),
-        seed: 1,
-    };
-    let scenario = workload.scenario(&guest)?;
-    let variants = variants(&a.variants, &guest, &scenario)?;
+    let (scenario, variants) = matrix_of(a, &guest)?;
     let arguments = Arguments {
         guest: campaign::guest_identity(&guest.source)?,
         scenario: scenario.clone(),
@@ -208,9 +202,42 @@ pub fn run(a: &CampaignArgs) -> anyhow::Result<i32> {
     finish(&report, a.report.as_ref(), a.html.as_ref(), a.json)
 }
 
-/// The variants of `--variants`: `all` is the guest's for the scenario.
-fn variants(spec: &str, guest: &super::Guest, scenario: &str) -> anyhow::Result<Vec<String>> {
+/// The scenario (as `crashtest` chooses it) and the variants of
+/// `--variants` (`all`: the guest's for the scenario), checked with the
+/// guest, asked once in list mode.
+fn matrix_of(a: &CampaignArgs, guest: &super::Guest) -> anyhow::Result<(String, Vec<String>)> {
+    if let Some(s) = &a.scenario {
+        pmemvm::session::check_name("scenario", s)?;
+    }
     let known = pmemvm::session::list_scenarios(&guest.source, guest.mem, guest.timeout)?;
+    let names: Vec<&str> = known.iter().map(|s| s.name.as_str()).collect();
+    let scenario = match (&a.scenario, &guest.source, known.as_slice()) {
+        (Some(s), _, _) => s.clone(),
+        (None, pmemvm::guest::GuestSource::Bundled, _) => super::BUNDLED_DEFAULT_SCENARIO.into(),
+        (None, _, [only]) => only.name.clone(),
+        (None, source, _) => anyhow::bail!(
+            "--guest {} has {} scenarios, choose one with --scenario: {}",
+            source.name(),
+            known.len(),
+            names.join(", ")
+        ),
+    };
+    anyhow::ensure!(
+        names.contains(&scenario.as_str()),
+        "--scenario {}: unknown scenario; the guest has: {}",
+        pmemvm_abi::shown::Shown(&scenario),
+        names.join(", ")
+    );
+    let variants = variants(&a.variants, &known, &scenario)?;
+    Ok((scenario, variants))
+}
+
+/// The variants of `--variants`: `all` is the guest's for the scenario.
+fn variants(
+    spec: &str,
+    known: &[pmemvm::guest_report::ScenarioInfo],
+    scenario: &str,
+) -> anyhow::Result<Vec<String>> {
     let listed: Vec<String> = known
         .iter()
         .find(|s| s.name == scenario)
