@@ -27,7 +27,9 @@
 //! 4. **Runs**: [`session`] (one run of a guest, the entry point for
 //!    commands); [`verify`] (crash images verified, in fresh or reused VMs);
 //!    [`crashtest`] (`pmemvm crashtest`: record, walk the crash points,
-//!    verify the images, report); [`bench`](mod@bench) (`pmemvm bench`).
+//!    verify the images, report); [`campaign`] (`pmemvm campaign`: a
+//!    matrix of crash tests, resumable and sharded); [`bench`](mod@bench)
+//!    (`pmemvm bench`).
 //!
 //! The `pmemvm` binary's command line (`src/cli`) sits on top; [`testing`]
 //! serves the test suites.
@@ -36,6 +38,7 @@
 
 pub mod bench;
 pub mod boot;
+pub mod campaign;
 pub mod console_tail;
 pub mod cpu_dump;
 pub mod crashtest;

@@ -140,6 +140,7 @@ fn failure(message: &str, seq: u64, images: u64) -> Failure {
         smallest: first.clone(),
         first,
         retest: "pmemvm crashtest --scenario synthetic --points 'fences@mark:a..mark:b'".into(),
+        key: Default::default(),
     }
 }
 

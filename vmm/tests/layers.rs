@@ -32,7 +32,10 @@ const LAYERS: &[(&str, &[&str])] = &[
         "guest devices",
         &["nvdimm", "devices", "hypercall", "exits"],
     ),
-    ("runs", &["session", "verify", "crashtest", "bench"]),
+    (
+        "runs",
+        &["session", "verify", "crashtest", "campaign", "bench"],
+    ),
 ];
 
 /// The source files under `dir`.

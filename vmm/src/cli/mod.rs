@@ -1,6 +1,7 @@
 //! Command-line parsing and the subcommands.
 
 mod bench_cmd;
+mod campaign_cmd;
 mod crashtest_cmd;
 mod lint_cmd;
 mod new_cmd;
@@ -35,6 +36,11 @@ struct Cli {
 enum Command {
     /// Crash-test a scenario: every way it can lose data on power failure.
     Crashtest(crashtest_cmd::CrashTestArgs),
+    /// Crash-test a matrix of seeds, variants and persistence domains: the distinct bugs across it.
+    Campaign(campaign_cmd::CampaignArgs),
+    /// Work on campaign reports (merge the shards' reports).
+    #[command(subcommand)]
+    Report(campaign_cmd::ReportCommand),
     /// Run a scenario of a guest (the bundled agent by default).
     Run(run_cmd::RunArgs),
     /// List a guest's scenarios (asks the guest itself).
@@ -322,6 +328,8 @@ pub fn main() -> i32 {
     }
     let result = match cli.command {
         Command::Crashtest(a) => crashtest_cmd::run(&a),
+        Command::Campaign(a) => campaign_cmd::run(&a),
+        Command::Report(c) => campaign_cmd::report(&c),
         Command::Run(a) => run_cmd::run(&a),
         Command::Scenarios(a) => scenarios_cmd::run(&a),
         Command::Bench(a) => bench_cmd::run(&a),
@@ -343,6 +351,9 @@ impl Command {
     /// Commands that boot guests stop them on Ctrl-C and exit 130; the
     /// others keep the default action of SIGINT.
     fn boots_guests(&self) -> bool {
-        !matches!(self, Command::Trace(_) | Command::Lint(_) | Command::New(_))
+        !matches!(
+            self,
+            Command::Trace(_) | Command::Lint(_) | Command::New(_) | Command::Report(_)
+        )
     }
 }

@@ -28,7 +28,7 @@ use crate::guest_report::Verdict;
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 /// The cause of one failed image, as grouping sees it.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct Key {
     /// The check's stable name (empty: unnamed).
     pub check: String,

@@ -11,7 +11,7 @@
 //! 4. Group the failed images into bugs by cause and report each once, with
 //!    the commands that reproduce it and re-test a fix.
 
-mod bugs;
+pub mod bugs;
 mod cause;
 pub mod describe;
 pub mod html;
@@ -361,6 +361,10 @@ fn tally(
                 first: failed_image(opts, trace, job, &walk.descriptions),
                 smallest: failed_image(opts, trace, &failed[smallest].0, &walk.descriptions),
                 retest: retest_command(opts, header, walk.windows.get(&job.seq)),
+                key: bugs::Key {
+                    check: verdict.check.clone(),
+                    ..keys[rep].clone()
+                },
             }
         })
         .collect();

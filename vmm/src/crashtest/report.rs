@@ -76,6 +76,11 @@ pub struct Failure {
     /// the window between the guest's marks where the bug showed: it fails
     /// while the bug is there and passes once it is fixed.
     pub retest: String,
+    /// The bug's grouping key (its check, and the smallest set of lost
+    /// locations and the operation of its images), for grouping the bugs
+    /// of several crash tests the same way (`pmemvm campaign`).
+    #[serde(skip)]
+    pub key: super::bugs::Key,
 }
 
 /// What happened at one crash point (for the report's timeline).
