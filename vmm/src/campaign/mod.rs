@@ -117,7 +117,7 @@ pub fn run(opts: &CampaignOptions) -> Result<CampaignReport, VmmError> {
     report.shards = opts.shard.iter().map(ToString::to_string).collect();
     report.cells_skipped = skipped;
     report.seconds = begin.elapsed().as_secs_f64();
-    report.interrupted = opts.interrupted.load(Ordering::SeqCst);
+    report.interrupted = opts.interrupted.load(Ordering::SeqCst) || crate::interrupt::requested();
     report.complete &= !report.interrupted;
     Ok(report)
 }

@@ -67,6 +67,14 @@ pub struct CrashTestOptions {
     pub interrupted: Arc<AtomicBool>,
 }
 
+impl CrashTestOptions {
+    /// True once the test must stop early: its flag is set, or the user
+    /// pressed Ctrl-C (seen at once, whoever copies it to the flag).
+    pub fn stopped(&self) -> bool {
+        self.interrupted.load(Ordering::SeqCst) || crate::interrupt::requested()
+    }
+}
+
 /// One image to verify.
 struct Job {
     id: u64,
@@ -122,7 +130,7 @@ pub fn run(opts: &CrashTestOptions) -> Result<Report, VmmError> {
             .collect::<Vec<_>>()
             .join(","),
         trace: trace.display().to_string(),
-        complete: !opts.interrupted.load(Ordering::SeqCst),
+        complete: !opts.stopped(),
         events: done.recorded.count,
         record_findings: done.recorded.findings.kept,
         record_findings_not_kept: done.recorded.findings.not_kept,
@@ -193,8 +201,7 @@ fn record_walk_verify(
             let (tx, setup, gate, job_rx) = (out_tx.clone(), &setup, &gate, &job_rx);
             let (abort, timings) = (&abort, &timings);
             scope.spawn(move || {
-                let stop =
-                    || abort.load(Ordering::SeqCst) || opts.interrupted.load(Ordering::SeqCst);
+                let stop = || abort.load(Ordering::SeqCst) || opts.stopped();
                 let t = pool::worker(setup, gate, job_rx, &tx, &stop);
                 if let Ok(mut sum) = timings.lock() {
                     *sum += t;

@@ -24,7 +24,6 @@ use pmemvm_traces::{Event, PointReason, PointSelector, TraceReader};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::sync::mpsc::Receiver;
 
 pub use crate::run_kind::Streamed;
@@ -162,7 +161,7 @@ pub fn walk(
         walker.visit(0, reason)?;
     }
     events.each(|ev, last| walker.event(ev, last))?;
-    if !opts.interrupted.load(Ordering::SeqCst) {
+    if !opts.stopped() {
         walker.selector.finish()?;
     }
     let mut w = walker.walk;
@@ -212,7 +211,7 @@ impl Walker<'_> {
     /// Applies the next event, visiting the points just before and just
     /// after it when chosen; false to stop.
     fn event(&mut self, ev: &Event, last: bool) -> Result<bool, VmmError> {
-        if self.opts.interrupted.load(Ordering::SeqCst) {
+        if self.opts.stopped() {
             return Ok(false);
         }
         let before = ev.seq.saturating_sub(1);
