@@ -23,21 +23,10 @@
 //! check in the same operation, which the same ordering explains.
 
 use super::cause::{Loss, Missing};
+pub use super::report::Key;
 use super::report::{Cause, CauseWrite};
 use crate::guest_report::Verdict;
 use std::collections::{BTreeSet, HashMap, HashSet};
-
-/// The cause of one failed image, as grouping sees it.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-pub struct Key {
-    /// The check's stable name (empty: unnamed).
-    pub check: String,
-    /// The program locations (function, or RIP) of the lost writes.
-    pub lost: BTreeSet<String>,
-    /// The guest operation the point lies in: the label of the last mark
-    /// before it (empty: none).
-    pub operation: String,
-}
 
 /// Groups failed images by cause: returns, for each bug, the indices (into
 /// `keys`) of its images, in order of first appearance.

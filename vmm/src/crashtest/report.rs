@@ -5,8 +5,20 @@
 use crate::guest_report::{Finding, Named};
 use pmemvm_traces::PointReason;
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
+
+/// The cause of one failed image, as grouping sees it (`bugs` groups by it).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub struct Key {
+    /// The check's stable name (empty: unnamed).
+    pub check: String,
+    /// The program locations (function, or RIP) of the lost writes.
+    pub lost: BTreeSet<String>,
+    /// The guest operation the point lies in: the label of the last mark
+    /// before it (empty: none).
+    pub operation: String,
+}
 
 /// One verified image that failed.
 #[derive(Debug, Clone, Serialize)]
@@ -80,7 +92,7 @@ pub struct Failure {
     /// locations and the operation of its images), for grouping the bugs
     /// of several crash tests the same way (`pmemvm campaign`).
     #[serde(skip)]
-    pub key: super::bugs::Key,
+    pub key: Key,
 }
 
 /// What happened at one crash point (for the report's timeline).
