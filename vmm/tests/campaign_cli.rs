@@ -405,3 +405,47 @@ fn cells_whose_guest_fails_are_listed_not_run_and_exit_3() {
         "{err}"
     );
 }
+
+#[test]
+fn ctrl_c_stops_a_campaign_with_a_report_marked_incomplete() {
+    if !kvm() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("dir");
+    // Each cell's images spin in recovery until the 30 s time limit.
+    let child = Command::new(env!("CARGO_BIN_EXE_pmemvm"))
+        .args([
+            "campaign",
+            "--guest",
+            guest_tests::HOSTILE_ELF,
+            "--scenario",
+            "verify",
+            "--variants",
+            "spin",
+            "--seeds",
+            "1..3",
+            "--timeout",
+            "30",
+            "--jobs",
+            "1",
+            "--json",
+            "--out",
+        ])
+        .arg(dir.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("starts");
+    std::thread::sleep(std::time::Duration::from_secs(4));
+    let signalled = std::time::Instant::now();
+    // SAFETY: signals our own child.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
+    let out = child.wait_with_output().expect("ends");
+    let took = signalled.elapsed();
+    assert_eq!(out.status.code(), Some(130), "{}", text(&out.stderr));
+    assert!(took < std::time::Duration::from_secs(3), "{took:?}");
+    let r = json(&out);
+    valid(&r);
+    assert_eq!(r["complete"], false, "{r}");
+    assert_eq!(r["interrupted"], true, "{r}");
+}
