@@ -89,7 +89,10 @@ fn parse_args() -> Result<Args, String> {
 /// The worker: one target, in this process; prints `progress N` and
 /// `done N POOL SIGNATURES PEAK` on stdout.
 fn worker(a: &Args) -> ExitCode {
-    let target = targets::target(&a.target).expect("checked");
+    let Some(target) = targets::target(&a.target) else {
+        eprintln!("pmemvm-fuzz: unknown target {}", a.target);
+        return ExitCode::from(2);
+    };
     if let (Some(i), Some(r)) = (&a.crash_input, &a.crash_reason)
         && let Err(e) = pmemvm_fuzz::setup_crash_files(i, r, a.timeout)
     {
@@ -126,8 +129,13 @@ struct Totals {
     peak: usize,
 }
 
+/// Adds what was being done to an I/O error of the harness itself.
+fn doing(what: &'static str) -> impl FnOnce(std::io::Error) -> std::io::Error {
+    move |e| std::io::Error::new(e.kind(), format!("{what}: {e}"))
+}
+
 /// Runs one target in worker processes until `execs` executions are done.
-fn run_target(a: &Args, t: &Target) -> Totals {
+fn run_target(a: &Args, t: &Target) -> std::io::Result<Totals> {
     let mut totals = Totals::default();
     let start = Instant::now();
     let tmp = std::env::temp_dir();
@@ -141,7 +149,7 @@ fn run_target(a: &Args, t: &Target) -> Totals {
         std::process::id(),
         t.name
     ));
-    let exe = std::env::current_exe().expect("the harness's own path");
+    let exe = std::env::current_exe().map_err(doing("the harness's own path"))?;
     while totals.execs < a.execs {
         let mut cmd = Command::new(&exe);
         cmd.args(["--worker", "--target", t.name])
@@ -163,8 +171,10 @@ fn run_target(a: &Args, t: &Target) -> Totals {
         if totals.restarts > 0 {
             cmd.arg("--no-replay");
         }
-        let mut child = cmd.spawn().expect("starting a worker");
-        let stdout = child.stdout.take().expect("piped");
+        let mut child = cmd.spawn().map_err(doing("starting a worker"))?;
+        let Some(stdout) = child.stdout.take() else {
+            return Err(std::io::Error::other("a worker without its stdout pipe"));
+        };
         let mut done_here = 0u64;
         let mut finished = false;
         for line in std::io::BufReader::new(stdout).lines() {
@@ -197,7 +207,7 @@ fn run_target(a: &Args, t: &Target) -> Totals {
                 _ => {}
             }
         }
-        let status = child.wait().expect("waiting for a worker");
+        let status = child.wait().map_err(doing("waiting for a worker"))?;
         if finished && status.success() {
             totals.execs += done_here;
             break;
@@ -218,7 +228,7 @@ fn run_target(a: &Args, t: &Target) -> Totals {
                 (code, _) => format!("the worker exited with {code:?}"),
             };
         }
-        let path = save_failure(&a.out, t.name, &input).expect("saving a failing input");
+        let path = save_failure(&a.out, t.name, &input).map_err(doing("saving a failing input"))?;
         eprintln!(
             "FAILURE {}: {reason}; input ({} bytes) saved as {}",
             t.name,
@@ -237,7 +247,7 @@ fn run_target(a: &Args, t: &Target) -> Totals {
     let _ = std::fs::remove_file(&crash_input);
     let _ = std::fs::remove_file(&crash_reason);
     totals.secs = start.elapsed().as_secs_f64();
-    totals
+    Ok(totals)
 }
 
 fn unique(failures: &[(String, PathBuf)]) -> usize {
@@ -290,7 +300,13 @@ fn main() -> ExitCode {
     let all = Instant::now();
     let mut total = 0u64;
     for t in chosen {
-        let r = run_target(&a, t);
+        let r = match run_target(&a, t) {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("pmemvm-fuzz: {}: {e}", t.name);
+                return ExitCode::from(2);
+            }
+        };
         failed |= !r.failures.is_empty();
         total += r.execs;
         println!(

@@ -15,6 +15,7 @@ pub mod html;
 pub mod matrix;
 pub mod report;
 
+use crate::crashtest::shell_word;
 use crate::crashtest::{self, CrashTestOptions};
 use crate::error::{Fault, VmmError};
 use cell::{CellResult, Status};
@@ -266,40 +267,34 @@ fn crashtest_command(o: &CrashTestOptions, persistence: &str) -> String {
     let mut cmd = String::from("pmemvm crashtest");
     if let crate::guest::GuestSource::Path(p) = &o.run.guest {
         let p = std::path::absolute(p).unwrap_or_else(|_| p.clone());
-        cmd.push_str(&format!(" --guest {}", word(&p.display().to_string())));
+        cmd.push_str(&format!(
+            " --guest {}",
+            shell_word(&p.display().to_string())
+        ));
     }
     let states: Vec<String> = o.states.iter().map(ToString::to_string).collect();
     cmd.push_str(&format!(
         " --scenario {} --variant {} --seed {} --persistence {persistence} --atomicity {} \
          --points {} --states {} --max-images-per-point {} --mem {} --timeout {}",
-        word(&o.run.scenario),
-        word(&o.run.variant),
+        shell_word(&o.run.scenario),
+        shell_word(&o.run.variant),
         o.run.seed,
         o.run.nvdimm.atomicity.name(),
-        word(&o.points.to_string()),
-        word(&states.join(",")),
+        shell_word(&o.points.to_string()),
+        shell_word(&states.join(",")),
         o.max_images_per_point,
         o.run.mem,
         o.run.timeout_secs
     ));
     if let Some(b) = &o.run.nvdimm.backing {
-        cmd.push_str(&format!(" --nvdimm {}", word(&b.to_string())));
+        cmd.push_str(&format!(" --nvdimm {}", shell_word(&b.to_string())));
     }
     let out = std::path::absolute(&o.out_dir).unwrap_or_else(|_| o.out_dir.clone());
-    cmd.push_str(&format!(" --out {}", word(&out.display().to_string())));
+    cmd.push_str(&format!(
+        " --out {}",
+        shell_word(&out.display().to_string())
+    ));
     cmd
-}
-
-/// `s` quoted for a POSIX shell when it needs to be.
-fn word(s: &str) -> String {
-    let plain = !s.is_empty()
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_./:=,@+%".contains(&b));
-    if plain {
-        s.to_string()
-    } else {
-        format!("'{}'", s.replace('\'', "'\\''"))
-    }
 }
 
 fn progress_bar(show: bool, cells: usize) -> ProgressBar {

@@ -429,7 +429,7 @@ fn retest_command(opts: &CrashTestOptions, header: &Header, window: Option<&Mark
 }
 
 /// `s` quoted for a POSIX shell when it needs to be.
-fn shell_word(s: &str) -> String {
+pub(crate) fn shell_word(s: &str) -> String {
     let plain = !s.is_empty()
         && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"-_./:=,@+%".contains(&b));
