@@ -211,6 +211,21 @@ pub enum TraceError {
         /// What the trace has, e.g. "4 fences".
         reason: String,
     },
+    /// A crash point of an `epochs` recording that is not an instant of the
+    /// run (it lies between an epoch's writes and its flushes and fences).
+    #[error(
+        "crash point {point} (just after seq {seq}) lies inside an epoch of a trace recorded with `--record epochs`: the events there are not in program order, so its images are not states of the run; the nearest instants are seq:{before} and seq:{after}"
+    )]
+    PointInsideEpoch {
+        /// The point, as written.
+        point: String,
+        /// Where it lies.
+        seq: u64,
+        /// The instant before it.
+        before: u64,
+        /// The instant after it.
+        after: u64,
+    },
     /// An output file cannot be written there (a directory, a missing
     /// directory, no permission).
     #[error("{path}: {reason}")]

@@ -14,6 +14,11 @@ pub struct Event {
     pub seq: u64,
     /// What happened.
     pub kind: EventKind,
+    /// In an `epochs` recording: the event ends an epoch (the VMM wrote it at
+    /// a guest exit, and nothing happened between it and that exit), so the
+    /// point just after it is an instant of the run. Always false in a
+    /// `stores` recording; JSON `"epoch_end": true`, absent when false.
+    pub epoch_end: bool,
 }
 
 /// The kinds of events; the JSON `kind` is given on each variant.
@@ -286,7 +291,17 @@ impl EventKind {
 impl Event {
     /// An event.
     pub fn new(seq: u64, kind: EventKind) -> Event {
-        Event { seq, kind }
+        Event {
+            seq,
+            kind,
+            epoch_end: false,
+        }
+    }
+
+    /// The same event, marked as the end of an epoch.
+    pub fn ending_epoch(mut self) -> Event {
+        self.epoch_end = true;
+        self
     }
 
     /// A hand-written run as a valid event list: numbered from 1, with an

@@ -72,6 +72,9 @@ impl Serialize for Event {
                 }
             }
         }
+        if self.epoch_end {
+            m.serialize_entry("epoch_end", &true)?;
+        }
         m.end()
     }
 }
@@ -99,6 +102,8 @@ struct RawEvent {
     ranges: Option<Vec<DeviceRange>>,
     point: Option<String>,
     image: Option<String>,
+    #[serde(default)]
+    epoch_end: bool,
 }
 
 /// Just the `kind` of an event object, to report an unknown kind before
@@ -280,6 +285,7 @@ impl RawEvent {
         Ok(Event {
             seq: self.seq,
             kind,
+            epoch_end: self.epoch_end,
         })
     }
 }

@@ -50,6 +50,46 @@ enum AtomicityJson {
     Word,
 }
 
+/// How a trace's writes were recorded (the header's `recording`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Recording {
+    /// `stores`: every guest store exited and is its own event, in program
+    /// order with the flushes and fences. Every point between two events is
+    /// an instant of the run. The default, and what a header without
+    /// `recording` means.
+    #[default]
+    Stores,
+    /// `epochs`: stores ran natively; at each exit the VMM compared the pages
+    /// the guest dirtied with their last copy and wrote one event per changed
+    /// line (word, in word atomicity) *before* the flushes and fences of
+    /// that epoch. Only the points at epoch ends (events with `epoch_end`)
+    /// and, under ADR, just before a fence that ends an epoch are instants of
+    /// the run (see `PERSISTENCY.md`, "Epoch recording").
+    Epochs,
+}
+
+impl Recording {
+    /// True for [`Recording::Stores`] (the header leaves it out).
+    pub fn is_stores(&self) -> bool {
+        *self == Recording::Stores
+    }
+
+    /// The name `--record` takes and the header holds.
+    pub fn name(self) -> &'static str {
+        match self {
+            Recording::Stores => "stores",
+            Recording::Epochs => "epochs",
+        }
+    }
+}
+
+impl std::fmt::Display for Recording {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// The emulated NVDIMM as the guest sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -107,6 +147,10 @@ pub struct Header {
         with = "hex::opt_bytes32"
     )]
     pub guest_sha256: Option<[u8; 32]>,
+    /// How the writes were recorded; absent (older traces, and `stores`
+    /// recordings) means [`Recording::Stores`].
+    #[serde(default, skip_serializing_if = "Recording::is_stores")]
+    pub recording: Recording,
 }
 
 impl Header {
@@ -140,6 +184,7 @@ impl Header {
             initial_media_sha256,
             guest: None,
             guest_sha256: None,
+            recording: Recording::Stores,
         }
     }
 

@@ -20,6 +20,8 @@
 //!   `pmemvm-abi`'s, re-exported here.
 //! * `validate` (private): the checks of an event against the header and
 //!   the events before it, shared by the writer and the reader.
+//! * [`epochs`]: which points of an `epochs` recording are instants of the
+//!   run ([`Instants`]).
 //! * [`files`]: input files must be regular files; [`files::OutputFile`]
 //!   writes every output file.
 //! * [`writer`]: [`TraceEncoder`] and [`TraceWriter`].
@@ -65,6 +67,7 @@
 #![warn(missing_docs)]
 
 pub mod analysis;
+pub mod epochs;
 pub mod error;
 pub mod event;
 mod event_json;
@@ -79,11 +82,12 @@ pub mod selection;
 mod validate;
 pub mod writer;
 
+pub use epochs::Instants;
 pub use error::{Location, Result, TraceError};
 pub use event::{
     DeviceRange, Event, EventKind, Flush, Io, KIND_NAMES, Mark, PowerFail, Promise, Write,
 };
-pub use header::{BUNDLED_GUEST, Device, FORMAT_NAME, FORMAT_VERSION, Header};
+pub use header::{BUNDLED_GUEST, Device, FORMAT_NAME, FORMAT_VERSION, Header, Recording};
 pub use pmemvm_abi::persistence::{Atomicity, LINE_SIZE, Persistence};
 pub use point::{CrashPoint, PointSet};
 pub use reader::TraceReader;

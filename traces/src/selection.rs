@@ -15,6 +15,7 @@ use std::fmt;
 
 use serde::Serialize;
 
+use crate::epochs::Instants;
 use crate::error::{Result, TraceError};
 use crate::event::{Event, EventKind};
 use crate::point::{CrashPoint, PointSet};
@@ -123,6 +124,14 @@ impl Window {
     }
 }
 
+/// A single named point that is not an instant of an `epochs` recording.
+#[derive(Debug, Clone, Copy)]
+struct Refused {
+    seq: u64,
+    before: u64,
+    after: Option<u64>,
+}
+
 /// Decides, event by event, which points of a set are visited.
 ///
 /// Call [`before_any`](Self::before_any) once, then for each event in
@@ -141,6 +150,18 @@ pub struct PointSelector {
     in_flight: u64,
     /// Store-like events since the last fence (`after-fences`).
     since_fence: u64,
+    /// Which points are instants of the run (all, but in an `epochs` recording).
+    instants: Instants,
+    /// `epochs`: the last event, until the next one says whether the point
+    /// between them is an instant.
+    previous: Option<Event>,
+    /// `epochs`: the point just after `previous`, chosen by the set, waiting
+    /// for the next event to say whether it is an instant.
+    deferred: Option<PointReason>,
+    /// The last instant seen.
+    last_instant: u64,
+    /// A single point named that is not an instant.
+    refused: Option<Refused>,
 }
 
 impl PointSelector {
@@ -169,6 +190,42 @@ impl PointSelector {
             window,
             in_flight: 0,
             since_fence: 0,
+            instants: Instants::new(crate::header::Recording::Stores, persistence),
+            previous: None,
+            deferred: None,
+            last_instant: 0,
+            refused: None,
+        }
+    }
+
+    /// The same selector on a trace whose points are `instants` (an `epochs`
+    /// recording visits its instants only, and refuses a single point that
+    /// is not one).
+    pub fn with_instants(mut self, instants: Instants) -> PointSelector {
+        self.instants = instants;
+        self
+    }
+
+    /// Notes that the point just after `seq` is an instant.
+    fn instant_at(&mut self, seq: u64) {
+        self.last_instant = seq;
+        if let Some(r) = &mut self.refused
+            && r.after.is_none()
+            && seq > r.seq
+        {
+            r.after = Some(seq);
+        }
+    }
+
+    /// Notes that the point just after `seq`, which the set chose, is not an
+    /// instant: a single named point is refused at [`finish`](Self::finish).
+    fn not_instant(&mut self, seq: u64) {
+        if matches!(self.set, PointSet::Point(_)) && self.refused.is_none() {
+            self.refused = Some(Refused {
+                seq,
+                before: self.last_instant,
+                after: None,
+            });
         }
     }
 
@@ -197,15 +254,28 @@ impl PointSelector {
     /// Whether the point just before `ev` (just after seq `ev.seq - 1`) is
     /// visited; call it before [`after`](Self::after) for the same event.
     pub fn before(&mut self, ev: &Event) -> Option<PointReason> {
+        let s = ev.seq.saturating_sub(1);
+        let mut deferred = None;
+        if self.instants.restricted() {
+            let previous = self.previous.take();
+            if previous.as_ref().is_some_and(|p| !p.epoch_end) {
+                if self.instants.is_instant(previous.as_ref(), Some(ev)) {
+                    self.instant_at(s);
+                    deferred = self.deferred.take();
+                } else {
+                    if self.deferred.take().is_some() {
+                        self.not_instant(s);
+                    }
+                    return None;
+                }
+            }
+        }
         if self.set != PointSet::Fences
             || self.in_flight == 0
             || !shrinks_images(&ev.kind, self.persistence)
+            || !self.in_window(s)
         {
-            return None;
-        }
-        let s = ev.seq.saturating_sub(1);
-        if !self.in_window(s) {
-            return None;
+            return deferred;
         }
         Some(if ev.kind.is_fence() {
             PointReason::BeforeFence
@@ -240,9 +310,27 @@ impl PointSelector {
                 self.since_fence += 1;
             }
         }
-        if !self.in_window(ev.seq) {
-            return None;
+        let in_window = self.in_window(ev.seq);
+        let reason = in_window
+            .then(|| self.reason(ev, last, fence_after_writes))
+            .flatten();
+        if self.instants.restricted() {
+            self.previous = Some(ev.clone());
+            // The point after an event that did not end an epoch is an
+            // instant only before a closing fence: the next event decides
+            // (`before`).
+            if !last && !ev.epoch_end {
+                self.deferred = reason;
+                return None;
+            }
         }
+        self.instant_at(ev.seq);
+        reason
+    }
+
+    /// Why the point just after `ev` is visited, if it is
+    /// (`fence_after_writes`: `ev` is a fence after a write).
+    fn reason(&self, ev: &Event, last: bool, fence_after_writes: bool) -> Option<PointReason> {
         let chosen = match (&self.resolved, &self.set) {
             (Some(r), _) => r.contains(&ev.seq),
             (None, PointSet::AfterFences) => fence_after_writes,
@@ -272,6 +360,14 @@ impl PointSelector {
     /// At the end of the trace: an error when a window bound names a point
     /// the trace does not have.
     pub fn finish(&self) -> Result<()> {
+        if let (Some(r), PointSet::Point(p)) = (self.refused, &self.set) {
+            return Err(TraceError::PointInsideEpoch {
+                point: p.to_string(),
+                seq: r.seq,
+                before: r.before,
+                after: r.after.unwrap_or(self.last_instant),
+            });
+        }
         if let Some(w) = &self.window {
             w.from.finish()?;
             if let Some(to) = &w.to {

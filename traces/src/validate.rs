@@ -7,7 +7,7 @@ use std::collections::HashSet;
 
 use crate::error::{Result, TraceError};
 use crate::event::{DeviceRange, Event, EventKind, Flush, Write};
-use crate::header::Header;
+use crate::header::{Header, Recording};
 use crate::hex::format_addr;
 use pmemvm_abi::hc;
 use pmemvm_abi::persistence::{Atomicity, LINE_SIZE};
@@ -18,6 +18,7 @@ pub(crate) struct Validator {
     base: u64,
     size: u64,
     atomicity: Atomicity,
+    recording: Recording,
     last_seq: u64,
     power_failed: bool,
     /// Lines written so far (their `init` has been given).
@@ -30,6 +31,7 @@ impl Validator {
             base: header.device.base,
             size: header.device.size,
             atomicity: header.atomicity,
+            recording: header.recording,
             last_seq: 0,
             power_failed: false,
             lines: HashSet::new(),
@@ -54,6 +56,12 @@ impl Validator {
         if self.power_failed {
             return Err(TraceError::invalid(format!(
                 "event seq {} follows the power failure (`power-fail` is the last event)",
+                ev.seq
+            )));
+        }
+        if ev.epoch_end && self.recording != Recording::Epochs {
+            return Err(TraceError::invalid(format!(
+                "event seq {} has `epoch_end` in a trace the header says was recorded by stores",
                 ev.seq
             )));
         }

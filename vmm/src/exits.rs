@@ -94,7 +94,12 @@ pub fn run(
                 stats.hypercalls += 1;
                 devices.hypercall(vm)?
             }
-            Next::Exit(status) => return Ok(RunEnd::Exit(status)),
+            Next::Exit(status) => {
+                return Ok(match devices.nvdimm.end_exit()? {
+                    Flow::PowerFail => RunEnd::PowerFail,
+                    _ => RunEnd::Exit(status),
+                });
+            }
             Next::Fault => return Err(guest_exception(vm)),
             Next::Unexpected(reason) => {
                 return Err(VmmError::UnexpectedExit {
@@ -102,6 +107,10 @@ pub fn run(
                     dump: Box::new(vm.dump()),
                 });
             }
+        };
+        let flow = match flow {
+            Flow::Continue => devices.nvdimm.end_exit()?,
+            other => other,
         };
         match flow {
             Flow::Continue => {}

@@ -6,7 +6,9 @@ use crate::error::VmmError;
 use crate::promise_check::PromiseChecker;
 use crate::verify_input::VerifyInput;
 use pmemvm_device::model::{FenceKind, FlushKind, Model, ModelConfig};
-use pmemvm_traces::{CrashPoint, Event, EventKind, Header, PointResolver, TraceReader};
+use pmemvm_traces::{
+    CrashPoint, Event, EventKind, Header, Instants, PointResolver, TraceError, TraceReader,
+};
 use std::path::Path;
 
 /// The model configuration a trace header describes.
@@ -64,10 +66,20 @@ pub fn replay_to(path: &Path, point: &CrashPoint) -> Result<Replayed, VmmError> 
     let mut resolver = PointResolver::new(point.clone());
     let mut verify = VerifyInput::default();
     let mut promises = PromiseChecker::default();
+    let instants = Instants::new(header.recording, header.persistence);
+    // The last event applied, and the last instant before it.
+    let mut last: Option<Event> = None;
+    let mut last_instant = 0;
     if resolver.reached().is_none() {
         while let Some(ev) = reader.next_event()? {
             if matches!(ev.kind, EventKind::PowerFail(_)) {
                 break;
+            }
+            if instants.restricted() {
+                if instants.is_instant(last.as_ref(), Some(&ev)) {
+                    last_instant = ev.seq - 1;
+                }
+                last = Some(ev.clone());
             }
             apply(&mut model, &ev).map_err(|e| VmmError::BadTrace {
                 at: reader.last_location().to_string(),
@@ -81,6 +93,28 @@ pub fn replay_to(path: &Path, point: &CrashPoint) -> Result<Replayed, VmmError> 
         }
     }
     let seq = resolver.finish()?;
+    if instants.restricted() && seq > 0 {
+        let mut next = reader
+            .next_event()?
+            .filter(|e| !matches!(e.kind, EventKind::PowerFail(_)));
+        if !instants.is_instant(last.as_ref(), next.as_ref()) {
+            let mut after = seq;
+            while let Some(ev) = next {
+                after = ev.seq;
+                if ev.epoch_end {
+                    break;
+                }
+                next = reader.next_event()?;
+            }
+            return Err(TraceError::PointInsideEpoch {
+                point: point.to_string(),
+                seq,
+                before: last_instant,
+                after,
+            }
+            .into());
+        }
+    }
     verify.note_written(&model);
     Ok(Replayed {
         header,

@@ -289,6 +289,9 @@ fn crashtest_command(o: &CrashTestOptions, persistence: &str) -> String {
     if let Some(b) = &o.run.nvdimm.backing {
         cmd.push_str(&format!(" --nvdimm {}", shell_word(&b.to_string())));
     }
+    if !o.run.nvdimm.recording.is_stores() {
+        cmd.push_str(&format!(" --record {}", o.run.nvdimm.recording));
+    }
     let out = std::path::absolute(&o.out_dir).unwrap_or_else(|_| o.out_dir.clone());
     cmd.push_str(&format!(
         " --out {}",

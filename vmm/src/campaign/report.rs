@@ -43,6 +43,9 @@ pub struct Arguments {
     pub atomicity: String,
     /// `--nvdimm`, if given.
     pub nvdimm: Option<String>,
+    /// `--record` (absent: `stores`, so earlier campaigns keep their identity).
+    #[serde(default, skip_serializing_if = "pmemvm_traces::Recording::is_stores")]
+    pub recording: pmemvm_traces::Recording,
 }
 
 impl Arguments {
@@ -443,6 +446,7 @@ mod tests {
             states: "minimal".into(),
             max_images_per_point: 1,
             atomicity: "line".into(),
+            recording: Default::default(),
             nvdimm: None,
         }
     }

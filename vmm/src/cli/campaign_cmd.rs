@@ -29,6 +29,9 @@ pub struct CampaignArgs {
     /// Persistence domains, comma-separated: mem-ctrl (ADR), cpu (eADR).
     #[arg(long, value_name = "DOMAINS", default_value = "mem-ctrl")]
     persistence: String,
+    /// How stores are recorded, as `crashtest --record` takes it: stores or epochs.
+    #[arg(long, value_name = "MODE", default_value = "stores")]
+    record: String,
     /// Failure atomicity unit of the model: line or word.
     #[arg(long, value_name = "UNIT", default_value = "line")]
     atomicity: String,
@@ -114,6 +117,7 @@ pub fn run(a: &CampaignArgs) -> anyhow::Result<i32> {
             nvdimm: Vec::new(),
             persistence: p.into(),
             atomicity: "line".into(),
+            record: "stores".into(),
         };
         checked.options()?;
         if !persistence.iter().any(|q| q == p) {
@@ -124,6 +128,7 @@ pub fn run(a: &CampaignArgs) -> anyhow::Result<i32> {
         nvdimm: a.nvdimm.clone(),
         persistence: "mem-ctrl".into(),
         atomicity: a.atomicity.clone(),
+        record: a.record.clone(),
     }
     .options()?;
     let (scenario, variants) = matrix_of(a, &guest)?;
@@ -144,6 +149,7 @@ pub fn run(a: &CampaignArgs) -> anyhow::Result<i32> {
         max_images_per_point: a.max_images_per_point,
         atomicity: nvdimm.atomicity.name().into(),
         nvdimm: nvdimm.backing.as_ref().map(ToString::to_string),
+        recording: nvdimm.recording,
     };
     let interrupted = Arc::new(AtomicBool::new(false));
     // Copies Ctrl-C into the campaign's own flag until it ends.

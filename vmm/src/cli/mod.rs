@@ -193,6 +193,25 @@ struct NvdimmArgs {
     /// Failure atomicity unit of the model: line or word.
     #[arg(long, value_name = "UNIT", default_value = "line")]
     atomicity: String,
+    /// How stores are recorded: `stores` (every store exits and is traced
+    /// in program order) or `epochs` (stores run natively; at each exit the
+    /// changed lines are traced before the epoch's flushes and fences;
+    /// crash points only at epoch ends; see README "Recording modes").
+    #[arg(long, value_name = "MODE", default_value = "stores")]
+    record: String,
+}
+
+/// Parses `--record`.
+fn parse_recording(text: &str) -> anyhow::Result<pmemvm_traces::Recording> {
+    match text {
+        "stores" => Ok(pmemvm_traces::Recording::Stores),
+        "epochs" => Ok(pmemvm_traces::Recording::Epochs),
+        other => Err(bad_value(
+            "--record",
+            other,
+            "unknown recording mode (stores, epochs)",
+        )),
+    }
 }
 
 impl NvdimmArgs {
@@ -217,6 +236,7 @@ impl NvdimmArgs {
                 .map_err(|e| bad_value("--persistence", &self.persistence, e))?,
             atomicity: DeviceError::parse_name(&self.atomicity)
                 .map_err(|e| bad_value("--atomicity", &self.atomicity, e))?,
+            recording: parse_recording(&self.record)?,
             ..Default::default()
         })
     }

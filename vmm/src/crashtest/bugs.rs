@@ -183,17 +183,20 @@ fn summary(lost: &[CauseWrite], kept: Option<&CauseWrite>) -> String {
                 (an ordering or atomicity bug of the program, not of its flushes)"
             .into();
     };
-    let at = |w: &CauseWrite| match &w.location {
-        Some(l) => format!("{} in {l}", w.rip),
-        None => w.rip.clone(),
+    // RIP 0: a write of an `epochs` recording, whose instruction is unknown.
+    let at = |w: &CauseWrite| match (&w.location, w.rip.as_str(), &w.line) {
+        (_, "0x0", Some(line)) => format!("to line {line} (recorded by epochs: no instruction)"),
+        (_, "0x0", None) => "(recorded by epochs: no instruction)".to_string(),
+        (Some(l), _, _) => format!("at {} in {l}", w.rip),
+        (None, _, _) => format!("at {}", w.rip),
     };
-    let mut s = format!("the store at {} (seq {}) was lost", at(first), first.seq);
+    let mut s = format!("the store {} (seq {}) was lost", at(first), first.seq);
     if lost.len() > 1 {
         s.push_str(&format!(" with {} other store location(s)", lost.len() - 1));
     }
     match (first.flushed_by, kept) {
         (Some(flush), Some(k)) => s.push_str(&format!(
-            ": it was flushed (seq {flush}) but no fence ordered it before the store at {} \
+            ": it was flushed (seq {flush}) but no fence ordered it before the store {} \
              (seq {}), which persisted: a fence is missing between them",
             at(k),
             k.seq
@@ -202,7 +205,7 @@ fn summary(lost: &[CauseWrite], kept: Option<&CauseWrite>) -> String {
             ": it was flushed (seq {flush}) but no fence followed before the crash point"
         )),
         (None, Some(k)) => s.push_str(&format!(
-            ": it was never flushed, yet the later store at {} (seq {}) persisted: \
+            ": it was never flushed, yet the later store {} (seq {}) persisted: \
              a flush and a fence are missing after it",
             at(k),
             k.seq

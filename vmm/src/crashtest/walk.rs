@@ -20,7 +20,7 @@ use crate::verify_input::VerifyInput;
 use indicatif::ProgressBar;
 use pmemvm_device::crash::ImageSpec;
 use pmemvm_device::model::Model;
-use pmemvm_traces::{Event, PointReason, PointSelector, TraceReader};
+use pmemvm_traces::{Event, Instants, PointReason, PointSelector, TraceReader};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -146,7 +146,8 @@ pub fn walk(
         queue,
         bar,
         model: Model::new(replay::model_config(&s.header)),
-        selector: PointSelector::new(&opts.points, s.header.persistence, resolved),
+        selector: PointSelector::new(&opts.points, s.header.persistence, resolved)
+            .with_instants(Instants::new(s.header.recording, s.header.persistence)),
         describer: Describer::default(),
         windows: MarkWindows::default(),
         rips: WriteRips::default(),

@@ -2,12 +2,19 @@
 //! phases, the event ring, the persistency model, the trace, and the media
 //! left behind (after a clean exit or a power failure).
 //!
-//! While recording, the NVDIMM is mapped read-only at the KVM level, so every
-//! guest store exits; the VMM applies it to the guest-visible copy, to the
-//! model and to the trace. Flushes, fences, NT stores and locked RMWs come
-//! from the guest's event ring, drained at every exit before the exit is
-//! handled, so events keep program order.
+//! Two ways of recording ([`Recording`]):
+//!
+//! * `stores`: the NVDIMM is mapped read-only at the KVM level, so every
+//!   guest store exits; the VMM applies it to the guest-visible copy, to the
+//!   model and to the trace. Flushes, fences, NT stores and locked RMWs come
+//!   from the guest's event ring, drained at every exit before the exit is
+//!   handled, so events keep program order.
+//! * `epochs`: the NVDIMM stays writable with dirty logging, so stores run
+//!   natively. At every exit the VMM writes the units the epoch changed
+//!   ([`epoch`]), then the ring's events, then the exit's own event, and
+//!   marks the last of them `epoch_end`.
 
+mod epoch;
 pub mod ring;
 mod sinks;
 
@@ -20,7 +27,7 @@ use pmemvm_device::backing::{Backing, DEFAULT_SIZE, GuestCopy, NvdimmConfig};
 use pmemvm_device::media::SharedMedia;
 use pmemvm_device::model::{Atomicity, LINE_SIZE, ModelConfig, Persistence};
 use pmemvm_traces::{
-    CrashPoint, DeviceRange, Event, EventKind, Flush, Header, Io, Mark, Promise, Write,
+    CrashPoint, DeviceRange, Event, EventKind, Flush, Header, Io, Mark, Promise, Recording, Write,
 };
 use ring::kind_name;
 use sha2::{Digest, Sha256};
@@ -43,6 +50,8 @@ pub struct NvdimmOptions {
     pub persistence: Persistence,
     /// Line or word atomicity.
     pub atomicity: Atomicity,
+    /// How stores are recorded.
+    pub recording: Recording,
 }
 
 impl Default for NvdimmOptions {
@@ -52,6 +61,7 @@ impl Default for NvdimmOptions {
             default_size: DEFAULT_SIZE,
             persistence: Persistence::Adr,
             atomicity: Atomicity::Line,
+            recording: Recording::Stores,
         }
     }
 }
@@ -76,7 +86,7 @@ pub struct RunNames {
 enum Phase {
     /// Writable, untraced.
     Setup,
-    /// Read-only at the KVM level: every store is traced.
+    /// Traced: read-only at the KVM level (`stores`), or dirty-logged (`epochs`).
     Recording,
 }
 
@@ -122,6 +132,12 @@ pub struct Nvdimm {
     announced: Option<Entry>,
     /// The last event was a fence: a doorbell after it adds nothing.
     after_fence: bool,
+    /// How stores are recorded.
+    recording: Recording,
+    /// `epochs`: the media at the last exit, once recording started.
+    shadow: Option<epoch::Shadow>,
+    /// `epochs`: the events of the current exit, written by [`Nvdimm::end_exit`].
+    pending: Vec<EventKind>,
     sinks: Sinks,
 }
 
@@ -172,6 +188,9 @@ impl Nvdimm {
             touched: HashSet::new(),
             announced: None,
             after_fence: false,
+            recording: options.recording,
+            shadow: None,
+            pending: Vec::new(),
         })
     }
 
@@ -229,36 +248,88 @@ impl Nvdimm {
     }
 
     /// Ends the setup phase: the content becomes the initial media, the slot
-    /// is re-registered read-only, and recording starts.
+    /// is re-registered read-only (`stores`) or dirty-logged (`epochs`), and
+    /// recording starts.
     pub fn setup_done(&mut self, vm: &Vm) -> Result<Flow, VmmError> {
         if self.phase != Phase::Setup {
             return Err(VmmError::Protocol("setup-done hypercall made twice".into()));
         }
-        if !vm.has_readonly_slots() {
+        let epochs = self.recording == Recording::Epochs;
+        if !epochs && !vm.has_readonly_slots() {
             return Err(VmmError::Config {
                 what: "KVM".into(),
-                reason: "read-only memslots are not supported: stores cannot be traced".into(),
+                reason: "read-only memslots are not supported: stores cannot be traced (`--record epochs` needs only dirty logging)".into(),
             });
         }
         vm.remove_slot(NVDIMM_SLOT, self.base())?;
         self.register(
             vm,
             SlotFlags {
-                readonly: true,
-                log_dirty: false,
+                readonly: !epochs,
+                log_dirty: epochs,
             },
         )?;
+        if epochs {
+            self.shadow = Some(epoch::Shadow::new(
+                self.copy.as_slice(),
+                self.config.atomicity,
+            ));
+        }
         self.phase = Phase::Recording;
-        let header = || header(&self.config, &self.names, self.copy.as_slice());
+        let recording = self.recording;
+        let header = || {
+            let mut h = header(&self.config, &self.names, self.copy.as_slice());
+            h.recording = recording;
+            h
+        };
         self.sinks.start(header, self.copy.as_slice())
     }
 
-    /// Records one event.
+    /// Records one event (`epochs`: at the end of the exit).
     fn emit(&mut self, kind: EventKind) -> Result<Flow, VmmError> {
+        self.after_fence = kind.is_fence();
+        if self.shadow.is_some() {
+            self.pending.push(kind);
+            return Ok(Flow::Continue);
+        }
         self.seq += 1;
-        let ev = Event::new(self.seq, kind);
-        self.after_fence = ev.kind.is_fence();
-        self.sinks.event(ev)
+        self.sinks.event(Event::new(self.seq, kind))
+    }
+
+    /// `epochs`: the exit has been handled; writes its events, the last one
+    /// marked `epoch_end`. Stops at the crash point, which must be an
+    /// instant of the run (an epoch end, or just before a fence that ends
+    /// the epoch under ADR). Nothing to do in `stores` mode.
+    pub fn end_exit(&mut self) -> Result<Flow, VmmError> {
+        let events = std::mem::take(&mut self.pending);
+        let n = events.len();
+        let adr = self.config.persistence == Persistence::Adr;
+        let mut kinds = events.into_iter().peekable();
+        while let Some(kind) = kinds.next() {
+            self.seq += 1;
+            let last = kinds.peek().is_none();
+            let mut ev = Event::new(self.seq, kind);
+            if last {
+                ev = ev.ending_epoch();
+            }
+            if self.sinks.event(ev)? == Flow::PowerFail {
+                let before_closing_fence = adr
+                    && matches!(kinds.peek(), Some(EventKind::Sfence | EventKind::Mfence))
+                    && kinds.len() == 1;
+                if !last && !before_closing_fence {
+                    return Err(VmmError::Config {
+                        what: "crash point".into(),
+                        reason: format!(
+                            "it lies just after seq {}, inside an epoch of {n} event(s) of a recording made with `--record epochs`: only an epoch's end (and, under ADR, the point just before the fence that ends it) is an instant of the run; the epoch ends at seq {}",
+                            self.seq,
+                            self.seq + kinds.len() as u64
+                        ),
+                    });
+                }
+                return Ok(Flow::PowerFail);
+            }
+        }
+        Ok(Flow::Continue)
     }
 
     /// Drains the guest's event ring (at every exit, before handling it).
@@ -269,6 +340,10 @@ impl Nvdimm {
     pub fn drain_ring(&mut self, vm: &Vm) -> Result<Flow, VmmError> {
         let entries = ring::take(vm)?;
         if !self.recording() {
+            return Ok(Flow::Continue);
+        }
+        if self.shadow.is_some() {
+            self.epoch(vm, entries)?;
             return Ok(Flow::Continue);
         }
         let mut flow = Flow::Continue;
@@ -293,6 +368,100 @@ impl Nvdimm {
             })
     }
 
+    /// `epochs`: the units the epoch changed (as NT writes on the lines the
+    /// ring says an NT store wrote), then the ring's events.
+    fn epoch(&mut self, vm: &Vm, entries: Vec<Entry>) -> Result<(), VmmError> {
+        let pages = vm.dirty_pages(NVDIMM_SLOT, self.size())?;
+        let mut nt_lines = HashSet::new();
+        for e in &entries {
+            if matches!(e.kind, ring_abi::NTSTORE | ring_abi::RMW) {
+                let off = self.announced_range(e)?;
+                if e.kind == ring_abi::NTSTORE {
+                    nt_lines.insert(off & !(LINE_SIZE - 1));
+                }
+            }
+        }
+        let changes = match self.shadow.as_mut() {
+            Some(shadow) => shadow.changes(self.copy.as_slice(), &pages),
+            None => Vec::new(),
+        };
+        for c in changes {
+            let write = self.traced_write(c.offset, c.data, 0, &c.line_before);
+            let nt = nt_lines.contains(&write.line());
+            self.emit(if nt {
+                EventKind::NtStore(write)
+            } else {
+                EventKind::Store(write)
+            })?;
+        }
+        for e in entries {
+            match e.kind {
+                ring_abi::NTSTORE => {}
+                ring_abi::RMW => {
+                    let offset = self.offset_of(e.addr, "locked RMW")?;
+                    for (part_off, part_len) in self.config.split(offset, u64::from(e.size)) {
+                        let p = part_off as usize;
+                        let data = self.copy.as_slice()[p..p + part_len as usize].to_vec();
+                        let line = self.line_at(part_off);
+                        let write = self.traced_write(part_off, data, 0, &line);
+                        self.emit(EventKind::Rmw(write))?;
+                    }
+                }
+                _ => {
+                    self.ring_entry(e)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The line holding `offset` as the copy has it now.
+    fn line_at(&self, offset: u64) -> [u8; LINE_SIZE as usize] {
+        let l = (offset & !(LINE_SIZE - 1)) as usize;
+        let mut line = [0u8; LINE_SIZE as usize];
+        line.copy_from_slice(&self.copy.as_slice()[l..l + LINE_SIZE as usize]);
+        line
+    }
+
+    /// The device offset of an NT store or RMW the ring announced, checked:
+    /// 1, 2, 4 or 8 bytes inside the device.
+    fn announced_range(&self, e: &Entry) -> Result<u64, VmmError> {
+        if !matches!(e.size, 1 | 2 | 4 | 8) {
+            return Err(VmmError::Protocol(format!(
+                "event ring: {} of {} bytes",
+                kind_name(e.kind),
+                e.size
+            )));
+        }
+        let off = self.offset_of(e.addr, kind_name(e.kind))?;
+        if off + u64::from(e.size) > self.size() {
+            return Err(VmmError::Protocol(format!(
+                "event ring: {} at {:#x} runs past the NVDIMM",
+                kind_name(e.kind),
+                e.addr
+            )));
+        }
+        Ok(off)
+    }
+
+    /// A traced write of `data` at device offset `offset` by the instruction
+    /// at `rip` (0: unknown), carrying `line` (the line's content before
+    /// the write) as `init` when it is the first write to its line.
+    fn traced_write(
+        &mut self,
+        offset: u64,
+        data: Vec<u8>,
+        rip: u64,
+        line: &[u8; LINE_SIZE as usize],
+    ) -> Write {
+        let write = Write::new(self.base() + offset, offset, data, rip);
+        if self.touched.insert(offset & !(LINE_SIZE - 1)) {
+            write.with_init(*line)
+        } else {
+            write
+        }
+    }
+
     fn ring_entry(&mut self, e: Entry) -> Result<Flow, VmmError> {
         if let Some(a) = self.announced {
             return Err(VmmError::Protocol(format!(
@@ -312,14 +481,7 @@ impl Nvdimm {
             ring_abi::SFENCE => self.emit(EventKind::Sfence),
             ring_abi::MFENCE => self.emit(EventKind::Mfence),
             ring_abi::NTSTORE | ring_abi::RMW => {
-                if !matches!(e.size, 1 | 2 | 4 | 8) {
-                    return Err(VmmError::Protocol(format!(
-                        "event ring: {} of {} bytes",
-                        kind_name(e.kind),
-                        e.size
-                    )));
-                }
-                self.offset_of(e.addr, kind_name(e.kind))?;
+                self.announced_range(&e)?;
                 self.announced = Some(e);
                 Ok(Flow::Continue)
             }
@@ -361,16 +523,10 @@ impl Nvdimm {
             }
             let bytes = data[done..done + part_len as usize].to_vec();
             done += part_len as usize;
-            let line = part_off & !(LINE_SIZE - 1);
-            let mut write = Write::new(self.base() + part_off, part_off, bytes.clone(), rip);
-            if self.touched.insert(line) {
-                let l = line as usize;
-                let mut init = [0u8; LINE_SIZE as usize];
-                init.copy_from_slice(&self.copy.as_slice()[l..l + LINE_SIZE as usize]);
-                write = write.with_init(init);
-            }
+            let line = self.line_at(part_off);
             let p = part_off as usize;
             self.copy.as_mut_slice()[p..p + bytes.len()].copy_from_slice(&bytes);
+            let write = self.traced_write(part_off, bytes, rip, &line);
             let ev = match kind {
                 Some(ring_abi::NTSTORE) => EventKind::NtStore(write),
                 Some(_) => EventKind::Rmw(write),

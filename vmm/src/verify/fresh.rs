@@ -124,6 +124,7 @@ pub fn run_config(header: &Header, opts: &VerifyOptions) -> RunConfig {
             default_size: header.device.size,
             persistence: model.persistence,
             atomicity: model.atomicity,
+            recording: header.recording,
         },
         ..RunConfig::default()
     }
