@@ -16,7 +16,7 @@ pub mod spec;
 pub use image::Image;
 pub use spec::{ImageSpec, UnitChoice};
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// The writes in flight at a point, split by whether an image holds them
 /// (see [`Model::in_flight`]).
@@ -29,7 +29,7 @@ pub struct InFlight {
 }
 
 use crate::DeviceError;
-use crate::model::{Model, Persistence};
+use crate::model::{LINE_SIZE, Model, Persistence};
 
 impl Model {
     /// The image named by `spec`. An explicit spec the model does not allow
@@ -76,6 +76,36 @@ impl Model {
                 .map(|picks| (self.picks_spec(&picks), self.build_image(&picks)))
                 .collect(),
         )
+    }
+
+    /// ADR: the distinct contents every unit of every touched line can hold
+    /// at this point, by the unit's device offset (the unit's bytes only).
+    /// The images are exactly the product of these sets, since units are
+    /// independent under ADR; so two models allow the same images if and
+    /// only if they give the same sets (on the same touched lines). `None`
+    /// under eADR, or when a unit has too many partial states to list.
+    pub fn unit_contents(&self) -> Option<BTreeMap<u64, BTreeSet<Vec<u8>>>> {
+        if self.config().persistence != Persistence::Adr {
+            return None;
+        }
+        let size = self.unit_size() as usize;
+        let mut out = BTreeMap::new();
+        for (&li, line) in &self.lines {
+            for ui in 0..line.units.len() {
+                let offset = self.unit_offset((li, ui));
+                let at = offset as usize % LINE_SIZE as usize;
+                let contents: BTreeSet<Vec<u8>> = if line.units[ui].has_choice() {
+                    self.unit_alts((li, ui))?
+                        .iter()
+                        .map(|a| a.content[at..at + size].to_vec())
+                        .collect()
+                } else {
+                    BTreeSet::from([line.base.bytes[at..at + size].to_vec()])
+                };
+                out.insert(offset, contents);
+            }
+        }
+        Some(out)
     }
 
     /// The writes in flight (above a lower bound, or pending NT writes)

@@ -5,17 +5,19 @@
 //! epoch is not program order, so a point between two of its events is not
 //! an instant of the run. These are:
 //!
-//! * `seq:0`, and the point just after an event marked `epoch_end` (the
-//!   guest exit that ended the epoch, where every event of the epoch had
-//!   happened);
-//! * under ADR, the point just before an `sfence` or `mfence` that ends an
-//!   epoch (the guest rang the doorbell right after the fence): every store
-//!   and flush of the epoch had happened, the fence had not. Claiming the
-//!   epoch's stores before its flushes can only claim a line flushed later
-//!   than it was, so the images there are states of the run (`PERSISTENCY.md`,
-//!   "Epoch recording"). Under eADR the stores in flight are ordered, and the
-//!   order inside an epoch is unknown: no such point;
-//! * the end of the trace.
+//! * `seq:0`;
+//! * under ADR, the point just after an event marked `epoch_end` (the guest
+//!   exit that ended the epoch, where every event of the epoch had
+//!   happened), the end of the trace, and the point just before an `sfence`
+//!   or `mfence` that ends an epoch (the guest rang the doorbell right after
+//!   the fence): every store and flush of the epoch had happened, the fence
+//!   had not. Claiming the epoch's stores before its flushes can only claim
+//!   a line flushed later than it was, so the images there are states of
+//!   the run (`PERSISTENCY.md`, "Epoch recording");
+//! * under eADR, the point just after an epoch that the guest ended with a
+//!   drain point that exits (a fence and its doorbell, port I/O, a mark, a
+//!   promise): nothing is in flight there. Elsewhere the stores in flight
+//!   persist as a prefix in program order, which an epoch does not keep.
 //!
 //! In a `stores` recording every point is an instant.
 
@@ -27,6 +29,12 @@ use pmemvm_abi::persistence::Persistence;
 /// an epoch.
 fn closing_fence(ev: &Event) -> bool {
     ev.epoch_end && matches!(ev.kind, EventKind::Sfence | EventKind::Mfence)
+}
+
+/// True when `ev` is a drain point the guest exits at (so an epoch that
+/// ends with it has nothing after it): a fence, port I/O, a mark, a promise.
+fn exit_drain(ev: &Event) -> bool {
+    ev.kind.is_drain_point() && !matches!(ev.kind, EventKind::Clflush(_))
 }
 
 /// The rule of one trace: its recording mode and persistence domain.
@@ -54,14 +62,23 @@ impl Instants {
     /// at `seq:0`) and `after` (the event just after it, `None` at the end)
     /// is an instant of the run.
     pub fn is_instant(&self, before: Option<&Event>, after: Option<&Event>) -> bool {
-        if !self.restricted() {
-            return true;
-        }
         match (before, after) {
-            (None, _) | (_, None) => true,
-            (Some(b), Some(a)) => {
-                b.epoch_end || (self.persistence == Persistence::Adr && closing_fence(a))
-            }
+            (None, _) => true,
+            (Some(b), a) => match self.after(b) {
+                Some(known) => known,
+                None => a.is_none_or(closing_fence),
+            },
+        }
+    }
+
+    /// Whether the point just after `ev` is an instant, when `ev` alone
+    /// says; `None` when it is one only if the next event is a fence that
+    /// ends the epoch (ADR), or the trace ends there.
+    pub fn after(&self, ev: &Event) -> Option<bool> {
+        match (self.recording, self.persistence) {
+            (Recording::Stores, _) => Some(true),
+            (Recording::Epochs, Persistence::Adr) => ev.epoch_end.then_some(true),
+            (Recording::Epochs, Persistence::Eadr) => Some(ev.epoch_end && exit_drain(ev)),
         }
     }
 }

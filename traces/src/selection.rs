@@ -258,16 +258,21 @@ impl PointSelector {
         let mut deferred = None;
         if self.instants.restricted() {
             let previous = self.previous.take();
-            if previous.as_ref().is_some_and(|p| !p.epoch_end) {
-                if self.instants.is_instant(previous.as_ref(), Some(ev)) {
+            let instant = self.instants.is_instant(previous.as_ref(), Some(ev));
+            // The point after `previous` waited for this event to be decided.
+            if previous
+                .as_ref()
+                .is_some_and(|p| self.instants.after(p).is_none())
+            {
+                if instant {
                     self.instant_at(s);
                     deferred = self.deferred.take();
-                } else {
-                    if self.deferred.take().is_some() {
-                        self.not_instant(s);
-                    }
-                    return None;
+                } else if self.deferred.take().is_some() {
+                    self.not_instant(s);
                 }
+            }
+            if !instant {
+                return None;
             }
         }
         if self.set != PointSet::Fences
@@ -316,12 +321,24 @@ impl PointSelector {
             .flatten();
         if self.instants.restricted() {
             self.previous = Some(ev.clone());
-            // The point after an event that did not end an epoch is an
-            // instant only before a closing fence: the next event decides
-            // (`before`).
-            if !last && !ev.epoch_end {
-                self.deferred = reason;
-                return None;
+            let instant = if last {
+                Some(self.instants.is_instant(Some(ev), None))
+            } else {
+                self.instants.after(ev)
+            };
+            match instant {
+                // Decided by the next event (`before`).
+                None => {
+                    self.deferred = reason;
+                    return None;
+                }
+                Some(false) => {
+                    if reason.is_some() {
+                        self.not_instant(ev.seq);
+                    }
+                    return None;
+                }
+                Some(true) => {}
             }
         }
         self.instant_at(ev.seq);

@@ -4,6 +4,7 @@ mod basic;
 mod dax_fsync;
 mod fsx;
 mod generic_080;
+mod pmem_gen;
 mod pmem_log;
 mod pmem_smoke;
 mod variants;
@@ -111,6 +112,21 @@ pub const ALL: &[Scenario] = &[
             ("commit-first", "the tail persisted before the record"),
         ]),
         run: pmem_log::run,
+    },
+    Scenario {
+        name: "pmem-gen",
+        description: "a program of every persistent-memory event generated from the seed, on 16 lines",
+        variants: Variants::Fixed(&[
+            (
+                "restricted",
+                "no line written twice between two fences, nor after its flush before the fence",
+            ),
+            (
+                "free",
+                "no rule: lines rewritten, and written after their flush",
+            ),
+        ]),
+        run: pmem_gen::run,
     },
     Scenario {
         name: "bench-pagefault",

@@ -212,7 +212,7 @@ pub fn mfence() {
 }
 
 /// `xchg` (a locked read-modify-write, a full fence): stores `v` at `p`,
-/// returns the old value.
+/// returns the old value. Like the fences, it rings the doorbell after.
 ///
 /// # Safety
 /// `p` must be valid for an aligned 8-byte write.
@@ -225,6 +225,9 @@ pub unsafe fn xchg_u64(p: *mut u64, v: u64) -> u64 {
     unsafe {
         core::arch::asm!("xchg [{}], {}", in(reg) p, inout(reg) old, options(nostack, preserves_flags))
     };
+    // A fence ends an epoch of `--record epochs` (nothing is recorded for
+    // the doorbell right after a fence).
+    doorbell();
     old
 }
 

@@ -8,8 +8,14 @@
 //! changed becomes one write of the bytes from its first to its last
 //! changed byte. Changes come in device-offset order, a fixed order that
 //! does not depend on the guest's.
+//!
+//! Bytes an NT store wrote are *forced*: their unit is written whether they
+//! changed or not, its span covers them (an NT store makes its bytes
+//! durable at the next fence even when they hold the value an earlier,
+//! unflushed store left).
 
 use pmemvm_device::model::{Atomicity, LINE_SIZE};
+use std::collections::BTreeMap;
 
 /// Bytes per dirty-log page.
 const PAGE_SIZE: u64 = 4096;
@@ -42,37 +48,46 @@ impl Shadow {
 
     /// The units of `pages` (page numbers from the device's start, as the
     /// dirty log gives them) whose bytes in `media` differ from the shadow,
-    /// in offset order; the shadow takes their new bytes.
-    pub fn changes(&mut self, media: &[u8], pages: &[u64]) -> Vec<Change> {
-        let mut pages = pages.to_vec();
-        pages.sort_unstable();
+    /// and the units holding bytes of `forced` (device ranges), in offset
+    /// order; the shadow takes their new bytes.
+    pub fn changes(&mut self, media: &[u8], pages: &[u64], forced: &[(u64, u64)]) -> Vec<Change> {
         let line = LINE_SIZE as usize;
         let len = self.bytes.len().min(media.len());
-        let mut out = Vec::new();
+        // Lines to look at, and per line the forced bytes (a bit per byte).
+        let mut lines: BTreeMap<usize, u64> = BTreeMap::new();
         for page in pages {
             let start = (page * PAGE_SIZE) as usize;
-            let end = (start + PAGE_SIZE as usize).min(len);
-            for l in (start..end).step_by(line) {
-                let (old, new) = (&self.bytes[l..l + line], &media[l..l + line]);
-                if old == new {
-                    continue;
-                }
-                let mut before = [0u8; LINE_SIZE as usize];
-                before.copy_from_slice(old);
-                for u in (0..line).step_by(self.unit) {
-                    let span = |i: &usize| old[u + i] != new[u + i];
-                    let Some(first) = (0..self.unit).find(span) else {
-                        continue;
-                    };
-                    let last = (0..self.unit).rev().find(span).unwrap_or(first);
-                    out.push(Change {
-                        offset: (l + u + first) as u64,
-                        data: new[u + first..=u + last].to_vec(),
-                        line_before: before,
-                    });
-                }
-                self.bytes[l..l + line].copy_from_slice(new);
+            for l in (start..(start + PAGE_SIZE as usize).min(len)).step_by(line) {
+                lines.entry(l).or_default();
             }
+        }
+        for &(offset, size) in forced {
+            for b in offset..(offset + size).min(len as u64) {
+                let l = (b & !(LINE_SIZE - 1)) as usize;
+                *lines.entry(l).or_default() |= 1 << (b as usize - l);
+            }
+        }
+        let mut out = Vec::new();
+        for (l, forced) in lines {
+            let (old, new) = (&self.bytes[l..l + line], &media[l..l + line]);
+            if old == new && forced == 0 {
+                continue;
+            }
+            let mut before = [0u8; LINE_SIZE as usize];
+            before.copy_from_slice(old);
+            for u in (0..line).step_by(self.unit) {
+                let span = |i: &usize| old[u + i] != new[u + i] || forced & (1 << (u + i)) != 0;
+                let Some(first) = (0..self.unit).find(span) else {
+                    continue;
+                };
+                let last = (0..self.unit).rev().find(span).unwrap_or(first);
+                out.push(Change {
+                    offset: (l + u + first) as u64,
+                    data: new[u + first..=u + last].to_vec(),
+                    line_before: before,
+                });
+            }
+            self.bytes[l..l + line].copy_from_slice(new);
         }
         out
     }
@@ -92,19 +107,33 @@ mod tests {
         now[70] = 2; // page 0, line 1
         now[77] = 3; // same line, another word
         now[4096 + 5] = 9; // page 1, not reported dirty
-        let got = line.changes(&now, &[2, 0]);
+        let got = line.changes(&now, &[2, 0], &[]);
         let offsets: Vec<(u64, usize)> = got.iter().map(|c| (c.offset, c.data.len())).collect();
         assert_eq!(offsets, [(70, 8), (8200, 1)]);
         assert_eq!(got[0].data, [2, 0, 0, 0, 0, 0, 0, 3]);
-        let got = word.changes(&now, &[0, 2]);
+        let got = word.changes(&now, &[0, 2], &[]);
         let offsets: Vec<(u64, usize)> = got.iter().map(|c| (c.offset, c.data.len())).collect();
         assert_eq!(offsets, [(70, 1), (77, 1), (8200, 1)]);
         // The shadow took the new bytes: nothing changed since.
-        assert!(line.changes(&now, &[0, 2]).is_empty());
+        assert!(line.changes(&now, &[0, 2], &[]).is_empty());
         // Putting the earlier byte back is a change from the shadow.
         now[8200] = 0;
-        let back = line.changes(&now, &[2]);
+        let back = line.changes(&now, &[2], &[]);
         assert_eq!(back.len(), 1);
         assert_eq!(back[0].line_before[8200 % 64], 1);
+    }
+
+    #[test]
+    fn forced_bytes_are_written_changed_or_not() {
+        let media = vec![0u8; PAGE_SIZE as usize];
+        let mut word = Shadow::new(&media, Atomicity::Word);
+        let mut now = media.clone();
+        now[130] = 5;
+        // An NT store of 8 unchanged bytes at 64 (page not even dirty), and
+        // one at 128 whose first two bytes did not change.
+        let got = word.changes(&now, &[], &[(64, 8), (128, 8)]);
+        let spans: Vec<(u64, usize)> = got.iter().map(|c| (c.offset, c.data.len())).collect();
+        assert_eq!(spans, [(64, 8), (128, 8)]);
+        assert_eq!(got[1].data, [0, 0, 5, 0, 0, 0, 0, 0]);
     }
 }

@@ -368,31 +368,41 @@ impl Nvdimm {
             })
     }
 
-    /// `epochs`: the units the epoch changed (as NT writes on the lines the
-    /// ring says an NT store wrote), then the ring's events.
+    /// `epochs`: the units the epoch changed, then the ring's events.
+    ///
+    /// The order of an NT store and a cached store to the same bytes inside
+    /// an epoch is unknown, and either reading of it as an NT write could
+    /// allow an image the hardware cannot produce. So a line an NT store
+    /// wrote is written as cached stores (covering the NT store's bytes,
+    /// changed or not) followed by a `clwb` of the line at the NT store's
+    /// address: what the NT store guarantees (durable after the next
+    /// fence), never more. Lost: the images where the NT bytes persist
+    /// without the line's older cached writes (PERSISTENCY.md, "Epoch
+    /// recording").
     fn epoch(&mut self, vm: &Vm, entries: Vec<Entry>) -> Result<(), VmmError> {
         let pages = vm.dirty_pages(NVDIMM_SLOT, self.size())?;
-        let mut nt_lines = HashSet::new();
+        let mut nt = Vec::new();
+        // The first NT store's address in each line it wrote.
+        let mut nt_lines = std::collections::BTreeMap::new();
         for e in &entries {
             if matches!(e.kind, ring_abi::NTSTORE | ring_abi::RMW) {
                 let off = self.announced_range(e)?;
                 if e.kind == ring_abi::NTSTORE {
-                    nt_lines.insert(off & !(LINE_SIZE - 1));
+                    nt.push((off, u64::from(e.size)));
+                    nt_lines.entry(off & !(LINE_SIZE - 1)).or_insert(e.addr);
                 }
             }
         }
         let changes = match self.shadow.as_mut() {
-            Some(shadow) => shadow.changes(self.copy.as_slice(), &pages),
+            Some(shadow) => shadow.changes(self.copy.as_slice(), &pages, &nt),
             None => Vec::new(),
         };
         for c in changes {
             let write = self.traced_write(c.offset, c.data, 0, &c.line_before);
-            let nt = nt_lines.contains(&write.line());
-            self.emit(if nt {
-                EventKind::NtStore(write)
-            } else {
-                EventKind::Store(write)
-            })?;
+            self.emit(EventKind::Store(write))?;
+        }
+        for addr in nt_lines.into_values() {
+            self.emit(EventKind::Clwb(Flush::new(addr, addr - self.base())))?;
         }
         for e in entries {
             match e.kind {

@@ -406,11 +406,20 @@ pub fn check_ram_size(size: u64) -> Result<(), VmmError> {
 
 /// Indices of the bits set in a bitmap of 64-bit words.
 fn set_bits(words: &[u64]) -> impl Iterator<Item = u64> + '_ {
-    words.iter().enumerate().flat_map(|(i, &word)| {
-        (0..64u64)
-            .filter(move |b| word & (1 << b) != 0)
-            .map(move |b| i as u64 * 64 + b)
-    })
+    words
+        .iter()
+        .enumerate()
+        .filter(|(_, word)| **word != 0)
+        .flat_map(|(i, &word)| {
+            let mut rest = word;
+            std::iter::from_fn(move || {
+                (rest != 0).then(|| {
+                    let b = u64::from(rest.trailing_zeros());
+                    rest &= rest - 1;
+                    i as u64 * 64 + b
+                })
+            })
+        })
 }
 
 /// Guest-physical memory as the decoders of what the guest hands over (the
@@ -438,5 +447,19 @@ impl GuestRead for [u8] {
         let start = usize::try_from(addr).ok()?;
         let end = start.checked_add(usize::try_from(len).ok()?)?;
         self.get(start..end).map(<[u8]>::to_vec)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::set_bits;
+
+    #[test]
+    fn set_bits_lists_every_set_bit_in_order() {
+        let words = [0b1001, 0, 1 << 63, u64::MAX];
+        let bits: Vec<u64> = set_bits(&words).collect();
+        let mut expected = vec![0, 3, 191];
+        expected.extend(192..256);
+        assert_eq!(bits, expected);
     }
 }
