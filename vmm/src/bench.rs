@@ -4,6 +4,8 @@
 use crate::error::VmmError;
 use crate::run_kind::RunKind;
 use crate::session::{self, RunConfig, RunOutcome};
+use pmemvm_traces::Recording;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 /// One measured figure.
@@ -138,6 +140,208 @@ pub fn pmem(reps: usize, trace_dir: Option<&std::path::Path>) -> Result<Vec<Figu
         figure("NVDIMM store in the setup phase", setup),
         figure("RAM store", ram),
     ])
+}
+
+/// The workloads of `bench-record` that `pmemvm bench record` measures,
+/// with the passes its `epochs` and untraced runs make (its `stores` run
+/// makes one): enough for their time to stand out of a run's noise.
+pub const RECORD_WORKLOADS: &[(&str, u64)] = &[
+    ("append-64", 1),
+    ("append-256", 4),
+    ("append-4k", 32),
+    ("copy-1m", 32),
+];
+
+/// The scenarios `pmemvm bench record` also records both ways (seed 1,
+/// variant `correct`; no untraced run).
+pub const RECORD_SCENARIOS: &[&str] = &["dax-fsync", "fsx"];
+
+/// One workload of `pmemvm bench record`: its time per pass recorded in
+/// `stores` mode, in `epochs` mode and untraced (in the setup phase), each
+/// above the floor of a run that writes nothing.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RecordRow {
+    /// The `bench-record` variant, or the scenario.
+    pub workload: String,
+    /// Passes of the `epochs` and untraced runs (figures are per pass).
+    pub passes: u64,
+    /// Recorded in `stores` mode.
+    pub stores: Figure,
+    /// Recorded in `epochs` mode.
+    pub epochs: Figure,
+    /// In the untraced setup phase (`-setup` variant); none for a scenario.
+    pub untraced: Option<Figure>,
+    /// Exits per pass in `stores` mode, above the floor's.
+    pub stores_exits: f64,
+    /// Exits per pass in `epochs` mode, above the floor's.
+    pub epochs_exits: f64,
+    /// Exits per pass untraced, above the floor's.
+    pub untraced_exits: Option<f64>,
+}
+
+impl RecordRow {
+    /// `epochs` over untraced: the price of recording at epochs.
+    pub fn epochs_over_untraced(&self) -> Option<f64> {
+        self.untraced
+            .as_ref()
+            .map(|u| self.epochs.median_us / u.median_us.max(1e-9))
+    }
+
+    /// `stores` over `epochs`: what epochs save.
+    pub fn stores_over_epochs(&self) -> f64 {
+        self.stores.median_us / self.epochs.median_us.max(1e-9)
+    }
+
+    /// Microseconds per exit of the untraced run (the workload's native
+    /// work included): what an exit costs without recording.
+    pub fn untraced_us_per_exit(&self) -> Option<f64> {
+        let u = self.untraced.as_ref()?;
+        let exits = self.untraced_exits.filter(|e| *e >= 1.0)?;
+        Some(u.median_us / exits)
+    }
+
+    /// Microseconds per exit that `epochs` mode adds to the untraced run:
+    /// the dirty log, the comparison of the dirty pages with the shadow,
+    /// the events, and the guest's write-protection faults.
+    pub fn epochs_extra_us_per_exit(&self) -> Option<f64> {
+        let u = self.untraced.as_ref()?;
+        (self.epochs_exits >= 1.0)
+            .then(|| (self.epochs.median_us - u.median_us) / self.epochs_exits)
+    }
+}
+
+/// What `pmemvm bench record` measured in one invocation.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RecordBench {
+    /// Repetitions (each figure is their median).
+    pub reps: usize,
+    /// The floor in `stores` mode: a run that boots, ends its setup and
+    /// writes nothing (subtracted from the `stores` and untraced runs).
+    pub floor_stores: Figure,
+    /// The floor in `epochs` mode (subtracted from the `epochs` runs; it
+    /// holds the fixed cost of the mode, the shadow copy of the media).
+    pub floor_epochs: Figure,
+    /// One row per workload.
+    pub rows: Vec<RecordRow>,
+}
+
+/// A whole run of `scenario` (bundled guest), recorded as `recording`
+/// says, its trace written to `trace` if given: its time in microseconds
+/// and its exits.
+fn record_run(
+    scenario: &str,
+    variant: &str,
+    seed: u64,
+    recording: Recording,
+    trace: Option<std::path::PathBuf>,
+) -> Result<(f64, u64), VmmError> {
+    let (took, outcome) = timed(&RunConfig {
+        scenario: scenario.into(),
+        variant: variant.into(),
+        seed,
+        kind: RunKind::Record {
+            trace,
+            power_cut: None,
+        },
+        nvdimm: crate::nvdimm::NvdimmOptions {
+            recording,
+            ..Default::default()
+        },
+        ..RunConfig::default()
+    })?;
+    Ok((us(took), outcome.stats.exits))
+}
+
+/// Samples of one cell of [`RecordRow`]: time and exits per pass above the floor.
+#[derive(Default)]
+struct Cell {
+    us: Vec<f64>,
+    exits: f64,
+}
+
+impl Cell {
+    fn push(&mut self, (run_us, exits): (f64, u64), floor: (f64, u64), passes: u64) {
+        let passes = passes.max(1) as f64;
+        self.us.push((run_us - floor.0).max(0.0) / passes);
+        self.exits = exits.saturating_sub(floor.1) as f64 / passes;
+    }
+}
+
+/// `pmemvm bench record`: each of `workloads` (names of
+/// [`RECORD_WORKLOADS`] and [`RECORD_SCENARIOS`]) recorded in `stores`
+/// mode, in `epochs` mode and (for the workloads) untraced, `reps` times,
+/// interleaved, next to the floors; each recorded run's trace written to
+/// `trace_dir` if given.
+pub fn record(
+    reps: usize,
+    workloads: &[&str],
+    trace_dir: Option<&Path>,
+) -> Result<RecordBench, VmmError> {
+    let passes_of = |w: &str| {
+        RECORD_WORKLOADS
+            .iter()
+            .find(|(n, _)| *n == w)
+            .map(|(_, p)| *p)
+    };
+    let trace = |w: &str, mode: &str, rep: usize| {
+        trace_dir.map(|d| d.join(format!("record-{w}-{mode}-{rep}.jsonl")))
+    };
+    let mut floors: [Vec<f64>; 2] = Default::default();
+    let mut cells: Vec<[Cell; 3]> = workloads.iter().map(|_| Default::default()).collect();
+    for rep in 0..reps.max(1) {
+        let floor_s = record_run("bench-record", "none", 1, Recording::Stores, None)?;
+        let floor_e = record_run("bench-record", "none", 1, Recording::Epochs, None)?;
+        floors[0].push(floor_s.0);
+        floors[1].push(floor_e.0);
+        for (w, [stores, epochs, untraced]) in workloads.iter().zip(&mut cells) {
+            let (scenario, variant, passes) = match passes_of(w) {
+                Some(p) => ("bench-record", *w, p),
+                None => (*w, "correct", 1),
+            };
+            let seed = |p: u64| if scenario == "bench-record" { p } else { 1 };
+            let run = record_run(
+                scenario,
+                variant,
+                seed(1),
+                Recording::Stores,
+                trace(w, "stores", rep),
+            )?;
+            stores.push(run, floor_s, 1);
+            let run = record_run(
+                scenario,
+                variant,
+                seed(passes),
+                Recording::Epochs,
+                trace(w, "epochs", rep),
+            )?;
+            epochs.push(run, floor_e, passes);
+            if scenario == "bench-record" {
+                let setup = format!("{w}-setup");
+                let run = record_run(scenario, &setup, passes, Recording::Stores, None)?;
+                untraced.push(run, floor_s, passes);
+            }
+        }
+    }
+    let [floor_s, floor_e] = floors;
+    Ok(RecordBench {
+        reps: reps.max(1),
+        floor_stores: figure("floor, stores", floor_s),
+        floor_epochs: figure("floor, epochs", floor_e),
+        rows: workloads
+            .iter()
+            .zip(cells)
+            .map(|(w, [stores, epochs, untraced])| RecordRow {
+                workload: w.to_string(),
+                passes: passes_of(w).unwrap_or(1),
+                stores_exits: stores.exits,
+                epochs_exits: epochs.exits,
+                untraced_exits: (!untraced.us.is_empty()).then_some(untraced.exits),
+                stores: figure("stores", stores.us),
+                epochs: figure("epochs", epochs.us),
+                untraced: (!untraced.us.is_empty()).then(|| figure("untraced", untraced.us)),
+            })
+            .collect(),
+    })
 }
 
 /// A crash test's speed next to its floor, measured one after the other.
