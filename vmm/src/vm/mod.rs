@@ -404,12 +404,19 @@ pub fn check_ram_size(size: u64) -> Result<(), VmmError> {
     Ok(())
 }
 
-/// Indices of the bits set in a bitmap of 64-bit words.
+/// Indices of the bits set in a bitmap of 64-bit words, in order. Visits
+/// each set bit, not each bit: the dirty log of a 64 MiB NVDIMM is 16,384
+/// bits, read at every exit of an `epochs` recording, and mostly zero.
 fn set_bits(words: &[u64]) -> impl Iterator<Item = u64> + '_ {
     words.iter().enumerate().flat_map(|(i, &word)| {
-        (0..64u64)
-            .filter(move |b| word & (1 << b) != 0)
-            .map(move |b| i as u64 * 64 + b)
+        let mut rest = word;
+        std::iter::from_fn(move || {
+            (rest != 0).then(|| {
+                let bit = u64::from(rest.trailing_zeros());
+                rest &= rest - 1;
+                i as u64 * 64 + bit
+            })
+        })
     })
 }
 
@@ -438,5 +445,20 @@ impl GuestRead for [u8] {
         let start = usize::try_from(addr).ok()?;
         let end = start.checked_add(usize::try_from(len).ok()?)?;
         self.get(start..end).map(<[u8]>::to_vec)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::set_bits;
+
+    #[test]
+    fn set_bits_lists_every_set_bit_in_order() {
+        let words = [0, 1 | 1 << 63, 0, 0b1010_0000, u64::MAX];
+        let got: Vec<u64> = set_bits(&words).collect();
+        let mut want = vec![64, 127, 3 * 64 + 5, 3 * 64 + 7];
+        want.extend(4 * 64..5 * 64);
+        assert_eq!(got, want);
+        assert_eq!(set_bits(&[]).count(), 0);
     }
 }
