@@ -23,7 +23,7 @@ pub struct BenchArgs {
     #[arg(value_enum, default_value = "boot")]
     suite: Suite,
     /// Repetitions; the median is reported (default: 21; `crashtest`: 5
-    /// rounds of a crash test and its floor; `record`: 3).
+    /// rounds of a crash test and its floor; `record`: 5).
     #[arg(long)]
     reps: Option<usize>,
     /// Print JSON instead of a table.
@@ -49,7 +49,7 @@ pub struct BenchArgs {
 pub fn run(a: &BenchArgs) -> anyhow::Result<i32> {
     let reps = a.reps.unwrap_or(match a.suite {
         Suite::Crashtest => 5,
-        Suite::Record => 3,
+        Suite::Record => 5,
         Suite::Boot | Suite::Pmem => 21,
     });
     anyhow::ensure!(reps > 0, "--reps 0: at least one repetition is needed");
@@ -197,12 +197,16 @@ fn record(a: &BenchArgs, reps: usize) -> anyhow::Result<i32> {
             ms(r.stores.median_us),
             ms(r.epochs.median_us),
             opt(r.untraced.as_ref().map(|u| ms(u.median_us))),
-            opt(r.epochs_over_untraced().map(ratio)),
-            ratio(r.stores_over_epochs()),
+            opt(r.epochs_over_untraced.map(ratio)),
+            opt(r.stores_over_epochs.map(ratio)),
             r.epochs_exits,
-            opt(r.untraced_us_per_exit().map(|v| format!("{v:.1}"))),
-            opt(r.epochs_extra_us_per_exit().map(|v| format!("{v:.1}"))),
+            opt(r.untraced_us_per_exit.map(|v| format!("{v:.1}"))),
+            opt(r.epochs_extra_us_per_exit.map(|v| format!("{v:.1}"))),
         );
     }
+    println!(
+        "ep/untr: epochs / untraced; st/ep: stores / epochs; exits ep: exits per pass recorded \
+         in epochs; us/exit un: untraced time per exit; us/exit +ep: epochs' extra time per exit"
+    );
     Ok(0)
 }
