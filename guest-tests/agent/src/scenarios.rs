@@ -158,6 +158,31 @@ pub const ALL: &[Scenario] = &[
         run: basic::bench_pmem,
     },
     Scenario {
+        name: "bench-record",
+        description: "benchmark: SEED passes of a workload, recorded or (-setup) in the untraced setup phase",
+        variants: Variants::Fixed(&[
+            (
+                "append-64",
+                "256 KiB appended as 64-byte records, each persisted",
+            ),
+            (
+                "append-256",
+                "256 KiB appended as 256-byte records, each persisted",
+            ),
+            (
+                "append-4k",
+                "256 KiB appended as 4 KiB records, each persisted",
+            ),
+            ("copy-1m", "1 MiB copied from RAM, then persisted once"),
+            ("append-64-setup", "append-64 in the untraced setup phase"),
+            ("append-256-setup", "append-256 in the untraced setup phase"),
+            ("append-4k-setup", "append-4k in the untraced setup phase"),
+            ("copy-1m-setup", "copy-1m in the untraced setup phase"),
+            ("none", "no stores (the floor)"),
+        ]),
+        run: basic::bench_record,
+    },
+    Scenario {
         name: "panic",
         description: "broken on purpose: panics",
         variants: Variants::None,

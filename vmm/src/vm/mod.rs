@@ -404,22 +404,20 @@ pub fn check_ram_size(size: u64) -> Result<(), VmmError> {
     Ok(())
 }
 
-/// Indices of the bits set in a bitmap of 64-bit words.
+/// Indices of the bits set in a bitmap of 64-bit words, in order. Visits
+/// each set bit, not each bit: the dirty log of a 64 MiB NVDIMM is 16,384
+/// bits, read at every exit of an `epochs` recording, and mostly zero.
 fn set_bits(words: &[u64]) -> impl Iterator<Item = u64> + '_ {
-    words
-        .iter()
-        .enumerate()
-        .filter(|(_, word)| **word != 0)
-        .flat_map(|(i, &word)| {
-            let mut rest = word;
-            std::iter::from_fn(move || {
-                (rest != 0).then(|| {
-                    let b = u64::from(rest.trailing_zeros());
-                    rest &= rest - 1;
-                    i as u64 * 64 + b
-                })
+    words.iter().enumerate().flat_map(|(i, &word)| {
+        let mut rest = word;
+        std::iter::from_fn(move || {
+            (rest != 0).then(|| {
+                let bit = u64::from(rest.trailing_zeros());
+                rest &= rest - 1;
+                i as u64 * 64 + bit
             })
         })
+    })
 }
 
 /// Guest-physical memory as the decoders of what the guest hands over (the
@@ -456,10 +454,11 @@ mod tests {
 
     #[test]
     fn set_bits_lists_every_set_bit_in_order() {
-        let words = [0b1001, 0, 1 << 63, u64::MAX];
-        let bits: Vec<u64> = set_bits(&words).collect();
-        let mut expected = vec![0, 3, 191];
-        expected.extend(192..256);
-        assert_eq!(bits, expected);
+        let words = [0, 1 | 1 << 63, 0, 0b1010_0000, u64::MAX];
+        let got: Vec<u64> = set_bits(&words).collect();
+        let mut want = vec![64, 127, 3 * 64 + 5, 3 * 64 + 7];
+        want.extend(4 * 64..5 * 64);
+        assert_eq!(got, want);
+        assert_eq!(set_bits(&[]).count(), 0);
     }
 }

@@ -226,6 +226,121 @@ pub fn bench_pmem(info: &'static BootInfo) -> u32 {
     0
 }
 
+/// Bytes each append workload of `bench-record` writes in one pass.
+const APPEND_BYTES: u64 = 256 << 10;
+/// Bytes `bench-record`'s copy writes in one pass.
+const COPY_BYTES: u64 = 1 << 20;
+
+/// One workload of `bench-record`.
+#[derive(Clone, Copy)]
+enum RecordWork {
+    /// Records of this many bytes appended to a log, each persisted.
+    Append(u64),
+    /// A 1 MiB copy from RAM, then one persist.
+    Copy,
+}
+
+/// A word of `bench-record`'s content: word `word` (below 512) of record
+/// `record` in pass `pass`. Every byte has its top bit set (so is never 0,
+/// and a line written from zeroes changes whole); bytes 0-6 hold the
+/// record and the word, 7 bits each, byte 7 the pass modulo 128 (so every
+/// word differs from what the pass before left).
+fn record_word(pass: u64, record: u64, word: u64) -> u64 {
+    let key = (record << 9) | word;
+    let low = (0..7).fold(0, |v, i| {
+        v | ((0x80 | ((key >> (7 * i)) & 0x7f)) << (8 * i))
+    });
+    low | ((0x80 | (pass & 0x7f)) << 56)
+}
+
+impl RecordWork {
+    /// Does the workload once (pass `pass`) on the NVDIMM at `base`,
+    /// copying from `source` (the copy's).
+    fn run(self, base: u64, pass: u64, source: &[u64]) {
+        match self {
+            RecordWork::Append(size) => {
+                for record in 0..APPEND_BYTES / size {
+                    let at = base + record * size;
+                    for word in 0..size / 8 {
+                        // SAFETY: inside the NVDIMM's first APPEND_BYTES.
+                        unsafe {
+                            ((at + word * 8) as *mut u64)
+                                .write_volatile(record_word(pass, record, word))
+                        };
+                    }
+                    pmemvm_sdk::pmem::pmem_persist(at as *const u8, size as usize);
+                }
+            }
+            RecordWork::Copy => {
+                // The source holds pass 0's words: the pass goes in byte 7.
+                let mask = (pass & 0x7f) << 56;
+                for (i, w) in source.iter().enumerate() {
+                    // SAFETY: inside the NVDIMM's first COPY_BYTES.
+                    unsafe { ((base + i as u64 * 8) as *mut u64).write_volatile(w ^ mask) };
+                }
+                pmemvm_sdk::pmem::pmem_persist(base as *const u8, COPY_BYTES as usize);
+            }
+        }
+    }
+}
+
+/// The workloads of `pmemvm bench record`, SEED passes of one (for
+/// `pmemvm bench record`). Variant `append-64`, `append-256`, `append-4k`:
+/// 256 KiB of records of 64 bytes, 256 bytes or 4 KiB written with 8-byte
+/// stores to a log at the NVDIMM's start, each persisted (`clwb` of its
+/// lines, `sfence`); `copy-1m`: 1 MiB copied from RAM with 8-byte stores,
+/// then persisted once. After setup is done (recorded), or, with the
+/// suffix `-setup`, before (untraced). `none`: nothing (the floor). No
+/// byte written is 0, and every word differs from what the last pass left.
+pub fn bench_record(info: &'static BootInfo) -> u32 {
+    let dev = match pmemvm_sdk::pmem::init() {
+        Ok(d) => d,
+        Err(e) => {
+            println!("bench-record: no NVDIMM: {e:?}");
+            return 1;
+        }
+    };
+    let variant = info.variant();
+    let (workload, untraced) = match variant.strip_suffix("-setup") {
+        Some(w) => (w, true),
+        None => (variant, false),
+    };
+    let work = match workload {
+        "append-64" => Some(RecordWork::Append(64)),
+        "append-256" => Some(RecordWork::Append(256)),
+        "append-4k" => Some(RecordWork::Append(4096)),
+        "copy-1m" => Some(RecordWork::Copy),
+        "none" if !untraced => None,
+        _ => {
+            println!(
+                "bench-record: unknown variant `{variant}` (append-64, append-256, append-4k, copy-1m, each also with -setup; none)"
+            );
+            return 2;
+        }
+    };
+    let source: alloc::vec::Vec<u64> = match work {
+        Some(RecordWork::Copy) => (0..COPY_BYTES / 8)
+            .map(|i| record_word(0, i / 8, i % 8))
+            .collect(),
+        _ => alloc::vec::Vec::new(),
+    };
+    let run = || {
+        if let Some(work) = work {
+            for pass in 0..info.seed.max(1) {
+                work.run(dev.base, pass, &source);
+            }
+        }
+    };
+    if untraced {
+        run();
+    }
+    pmemvm_sdk::pmem::setup_done();
+    if !untraced {
+        run();
+    }
+    0
+}
+
 /// Does nothing: records an empty trace, and in verify mode passes at once
 /// (the floor of a verify run, for `pmemvm bench crashtest`).
 pub fn idle(info: &'static BootInfo) -> u32 {
