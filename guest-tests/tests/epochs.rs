@@ -372,7 +372,11 @@ fn crash_tests_by_epochs_give_the_verdicts_of_crash_tests_by_stores() {
     // bugs show and on the default scenario (`correct-v410` loses a promise
     // on V1's race script: a finding of both modes); the persistent log.
     let mut cells: Vec<(String, String)> = bugs.iter().map(|b| (b.clone(), b.clone())).collect();
-    for s in ["dax-fsync", "towrite_clear_before_flush", "metadata_not_committed"] {
+    for s in [
+        "dax-fsync",
+        "towrite_clear_before_flush",
+        "metadata_not_committed",
+    ] {
         for v in ["correct", "correct-v410"] {
             cells.push((s.into(), v.into()));
         }
@@ -383,9 +387,16 @@ fn crash_tests_by_epochs_give_the_verdicts_of_crash_tests_by_stores() {
     for (s, v) in &cells {
         let stores = verdict(&d, s, v, Recording::Stores);
         let epochs = verdict(&d, s, v, Recording::Epochs);
-        assert_eq!(epochs, stores, "{s}/{v}: failed checks by epochs, by stores");
+        assert_eq!(
+            epochs, stores,
+            "{s}/{v}: failed checks by epochs, by stores"
+        );
         let is_bug = bugs.contains(v) || matches!(v.as_str(), "no-fence" | "commit-first");
-        assert_eq!(!stores.is_empty(), is_bug || (v == "correct-v410" && s == "towrite_clear_before_flush"), "{s}/{v}: {stores:?}");
+        assert_eq!(
+            !stores.is_empty(),
+            is_bug || (v == "correct-v410" && s == "towrite_clear_before_flush"),
+            "{s}/{v}: {stores:?}"
+        );
     }
     let _ = std::fs::remove_dir_all(d);
 }

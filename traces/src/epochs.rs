@@ -13,7 +13,7 @@
 //!   the fence): every store and flush of the epoch had happened, the fence
 //!   had not. Claiming the epoch's stores before its flushes can only claim
 //!   a line flushed later than it was, so the images there are states of
-//!   the run (`PERSISTENCY.md`, "Epoch recording");
+//!   the run (`CRASH-POINTS.md`, "Epoch recording");
 //! * under eADR, the point just after an epoch that the guest ended with a
 //!   drain point that exits (a fence and its doorbell, port I/O, a mark, a
 //!   promise): nothing is in flight there. Elsewhere the stores in flight

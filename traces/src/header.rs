@@ -65,7 +65,7 @@ pub enum Recording {
     /// line (word, in word atomicity) *before* the flushes and fences of
     /// that epoch. Only the points at epoch ends (events with `epoch_end`)
     /// and, under ADR, just before a fence that ends an epoch are instants of
-    /// the run (see `PERSISTENCY.md`, "Epoch recording").
+    /// the run (see `CRASH-POINTS.md`, "Epoch recording").
     Epochs,
 }
 

@@ -94,17 +94,17 @@ pub fn replay_to(path: &Path, point: &CrashPoint) -> Result<Replayed, VmmError> 
     }
     let seq = resolver.finish()?;
     if instants.restricted() && seq > 0 {
-        let mut next = reader
-            .next_event()?
-            .filter(|e| !matches!(e.kind, EventKind::PowerFail(_)));
+        let not_power_fail = |e: Event| (!matches!(e.kind, EventKind::PowerFail(_))).then_some(e);
+        let mut next = reader.next_event()?.and_then(not_power_fail);
         if !instants.is_instant(last.as_ref(), next.as_ref()) {
+            // The next instant: the first point after `seq` that is one.
             let mut after = seq;
             while let Some(ev) = next {
                 after = ev.seq;
-                if ev.epoch_end {
+                next = reader.next_event()?.and_then(not_power_fail);
+                if instants.is_instant(Some(&ev), next.as_ref()) {
                     break;
                 }
-                next = reader.next_event()?;
             }
             return Err(TraceError::PointInsideEpoch {
                 point: point.to_string(),

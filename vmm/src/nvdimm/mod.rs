@@ -302,8 +302,11 @@ impl Nvdimm {
     /// the epoch under ADR). Nothing to do in `stores` mode.
     pub fn end_exit(&mut self) -> Result<Flow, VmmError> {
         let events = std::mem::take(&mut self.pending);
-        let n = events.len();
         let adr = self.config.persistence == Persistence::Adr;
+        let start = self.seq;
+        let end = start + events.len() as u64;
+        let closing_fence =
+            adr && matches!(events.last(), Some(EventKind::Sfence | EventKind::Mfence));
         let mut kinds = events.into_iter().peekable();
         while let Some(kind) = kinds.next() {
             self.seq += 1;
@@ -313,18 +316,19 @@ impl Nvdimm {
                 ev = ev.ending_epoch();
             }
             if self.sinks.event(ev)? == Flow::PowerFail {
-                let before_closing_fence = adr
-                    && matches!(kinds.peek(), Some(EventKind::Sfence | EventKind::Mfence))
-                    && kinds.len() == 1;
+                let before_closing_fence = closing_fence && self.seq + 1 == end;
                 if !last && !before_closing_fence {
-                    return Err(VmmError::Config {
-                        what: "crash point".into(),
-                        reason: format!(
-                            "it lies just after seq {}, inside an epoch of {n} event(s) of a recording made with `--record epochs`: only an epoch's end (and, under ADR, the point just before the fence that ends it) is an instant of the run; the epoch ends at seq {}",
-                            self.seq,
-                            self.seq + kinds.len() as u64
-                        ),
-                    });
+                    return Err(pmemvm_traces::TraceError::PointInsideEpoch {
+                        point: self
+                            .sinks
+                            .cut_point()
+                            .map(ToString::to_string)
+                            .unwrap_or_default(),
+                        seq: self.seq,
+                        before: start,
+                        after: if closing_fence { end - 1 } else { end },
+                    }
+                    .into());
                 }
                 return Ok(Flow::PowerFail);
             }
@@ -377,7 +381,7 @@ impl Nvdimm {
     /// changed or not) followed by a `clwb` of the line at the NT store's
     /// address: what the NT store guarantees (durable after the next
     /// fence), never more. Lost: the images where the NT bytes persist
-    /// without the line's older cached writes (PERSISTENCY.md, "Epoch
+    /// without the line's older cached writes (`traces/CRASH-POINTS.md`, "Epoch
     /// recording").
     fn epoch(&mut self, vm: &Vm, entries: Vec<Entry>) -> Result<(), VmmError> {
         let pages = vm.dirty_pages(NVDIMM_SLOT, self.size())?;

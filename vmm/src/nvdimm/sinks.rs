@@ -120,6 +120,11 @@ impl Sinks {
         })
     }
 
+    /// The crash point of the run's power cut, if it has one.
+    pub fn cut_point(&self) -> Option<&CrashPoint> {
+        self.cutter.as_ref().map(|c| &c.cut.at)
+    }
+
     /// One recorded event: to the model, the trace, the stream. Says
     /// whether the crash point was reached.
     pub fn event(&mut self, ev: Event) -> Result<Flow, VmmError> {
