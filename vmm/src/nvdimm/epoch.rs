@@ -15,7 +15,7 @@
 //! unflushed store left).
 
 use pmemvm_device::model::{Atomicity, LINE_SIZE};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// Bytes per dirty-log page.
 const PAGE_SIZE: u64 = 4096;
@@ -31,17 +31,35 @@ pub(super) struct Change {
     pub line_before: [u8; LINE_SIZE as usize],
 }
 
-/// The shadow of the media at the last exit.
+/// A page of the shadow.
+type Page = Box<[u8; PAGE_SIZE as usize]>;
+
+/// The shadow of the media at the last exit, sparse: a page it does not
+/// hold is all zero (most of a fresh NVDIMM), so starting costs a scan of
+/// the media, not a copy of it.
 pub(super) struct Shadow {
-    bytes: Vec<u8>,
+    pages: HashMap<u64, Page>,
+    len: usize,
     unit: usize,
 }
+
+/// A page of zeros.
+const ZERO: [u8; PAGE_SIZE as usize] = [0; PAGE_SIZE as usize];
 
 impl Shadow {
     /// A shadow of `media` (the media when recording starts).
     pub fn new(media: &[u8], atomicity: Atomicity) -> Shadow {
+        let mut pages = HashMap::new();
+        for (i, chunk) in media.chunks(PAGE_SIZE as usize).enumerate() {
+            if chunk.iter().any(|b| *b != 0) {
+                let mut page = Box::new(ZERO);
+                page[..chunk.len()].copy_from_slice(chunk);
+                pages.insert(i as u64, page);
+            }
+        }
         Shadow {
-            bytes: media.to_vec(),
+            pages,
+            len: media.len(),
             unit: atomicity.unit_size() as usize,
         }
     }
@@ -52,42 +70,61 @@ impl Shadow {
     /// order; the shadow takes their new bytes.
     pub fn changes(&mut self, media: &[u8], pages: &[u64], forced: &[(u64, u64)]) -> Vec<Change> {
         let line = LINE_SIZE as usize;
-        let len = self.bytes.len().min(media.len());
-        // Lines to look at, and per line the forced bytes (a bit per byte).
-        let mut lines: BTreeMap<usize, u64> = BTreeMap::new();
-        for page in pages {
-            let start = (page * PAGE_SIZE) as usize;
-            for l in (start..(start + PAGE_SIZE as usize).min(len)).step_by(line) {
-                lines.entry(l).or_default();
-            }
-        }
+        let len = self.len.min(media.len());
+        // Per line with forced bytes, a bit per byte.
+        let mut forced_bits: BTreeMap<usize, u64> = BTreeMap::new();
         for &(offset, size) in forced {
             for b in offset..(offset + size).min(len as u64) {
                 let l = (b & !(LINE_SIZE - 1)) as usize;
-                *lines.entry(l).or_default() |= 1 << (b as usize - l);
+                *forced_bits.entry(l).or_default() |= 1 << (b as usize - l);
             }
         }
+        let mut pages = pages.to_vec();
+        pages.extend(forced_bits.keys().map(|l| *l as u64 / PAGE_SIZE));
+        pages.sort_unstable();
+        pages.dedup();
         let mut out = Vec::new();
-        for (l, forced) in lines {
-            let (old, new) = (&self.bytes[l..l + line], &media[l..l + line]);
-            if old == new && forced == 0 {
+        for page in pages {
+            let start = (page * PAGE_SIZE) as usize;
+            let end = (start + PAGE_SIZE as usize).min(len);
+            if start >= end {
                 continue;
             }
-            let mut before = [0u8; LINE_SIZE as usize];
-            before.copy_from_slice(old);
-            for u in (0..line).step_by(self.unit) {
-                let span = |i: &usize| old[u + i] != new[u + i] || forced & (1 << (u + i)) != 0;
-                let Some(first) = (0..self.unit).find(span) else {
-                    continue;
-                };
-                let last = (0..self.unit).rev().find(span).unwrap_or(first);
-                out.push(Change {
-                    offset: (l + u + first) as u64,
-                    data: new[u + first..=u + last].to_vec(),
-                    line_before: before,
-                });
+            let new_page = &media[start..end];
+            let old_page = self
+                .pages
+                .get(&page)
+                .map_or(&ZERO[..end - start], |p| &p[..end - start]);
+            let has_forced = forced_bits.range(start..end).next().is_some();
+            if old_page == new_page && !has_forced {
+                continue;
             }
-            self.bytes[l..l + line].copy_from_slice(new);
+            for l in (start..end).step_by(line) {
+                let (old, new) = (
+                    &old_page[l - start..][..line],
+                    &new_page[l - start..][..line],
+                );
+                let forced = forced_bits.get(&l).copied().unwrap_or(0);
+                if old == new && forced == 0 {
+                    continue;
+                }
+                let mut before = [0u8; LINE_SIZE as usize];
+                before.copy_from_slice(old);
+                for u in (0..line).step_by(self.unit) {
+                    let span = |i: &usize| old[u + i] != new[u + i] || forced & (1 << (u + i)) != 0;
+                    let Some(first) = (0..self.unit).find(span) else {
+                        continue;
+                    };
+                    let last = (0..self.unit).rev().find(span).unwrap_or(first);
+                    out.push(Change {
+                        offset: (l + u + first) as u64,
+                        data: new[u + first..=u + last].to_vec(),
+                        line_before: before,
+                    });
+                }
+            }
+            self.pages.entry(page).or_insert_with(|| Box::new(ZERO))[..end - start]
+                .copy_from_slice(new_page);
         }
         out
     }

@@ -21,6 +21,7 @@ mod sinks;
 use crate::error::VmmError;
 use crate::run_kind::RunKind;
 use crate::vm::{SlotFlags, Vm};
+use bit_set::BitSet;
 use pmemvm_abi::pmem::{self as ring_abi, Entry};
 use pmemvm_abi::{MarkArgs, NONE, PromiseArgs, layout};
 use pmemvm_device::backing::{Backing, DEFAULT_SIZE, GuestCopy, NvdimmConfig};
@@ -32,7 +33,6 @@ use pmemvm_traces::{
 use ring::kind_name;
 use sha2::{Digest, Sha256};
 use sinks::Sinks;
-use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -127,7 +127,7 @@ pub struct Nvdimm {
     seq: u64,
     /// Lines written since recording started (the first write of a line
     /// carries its content before the run).
-    touched: HashSet<u64>,
+    touched: BitSet,
     /// An NT store or RMW announced by the ring, waiting for its store exit.
     announced: Option<Entry>,
     /// The last event was a fence: a doorbell after it adds nothing.
@@ -185,7 +185,7 @@ impl Nvdimm {
             names,
             phase: Phase::Setup,
             seq: 0,
-            touched: HashSet::new(),
+            touched: BitSet::new(),
             announced: None,
             after_fence: false,
             recording: options.recording,
@@ -469,7 +469,7 @@ impl Nvdimm {
         line: &[u8; LINE_SIZE as usize],
     ) -> Write {
         let write = Write::new(self.base() + offset, offset, data, rip);
-        if self.touched.insert(offset & !(LINE_SIZE - 1)) {
+        if self.touched.insert((offset / LINE_SIZE) as usize) {
             write.with_init(*line)
         } else {
             write
