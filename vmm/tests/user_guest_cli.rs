@@ -54,7 +54,7 @@ fn without_scenario_a_guest_with_one_runs_it_and_one_with_several_exits_2() {
         let stderr = text(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
         let expected = format!(
-            "pmemvm: --guest {} has 27 scenarios, choose one with --scenario: hello, pagefault, tasks, dax-fsync, generic-080, fsx, pmem-smoke, pmem-log, ",
+            "pmemvm: --guest {} has 29 scenarios, choose one with --scenario: hello, pagefault, tasks, dax-fsync, generic-080, fsx, pmem-smoke, pmem-log, pmem-gen, ",
             several.display()
         );
         assert!(
