@@ -416,6 +416,9 @@ fn retest_command(opts: &CrashTestOptions, header: &Header, window: Option<&Mark
     if let Some(b) = &opts.run.nvdimm.backing {
         cmd.push_str(&format!(" --nvdimm {}", shell_word(&b.to_string())));
     }
+    if !header.recording.is_stores() {
+        cmd.push_str(&format!(" --record {}", header.recording));
+    }
     let states: Vec<String> = opts.states.iter().map(ToString::to_string).collect();
     let out = std::path::absolute(opts.out_dir.join("retest"))
         .unwrap_or_else(|_| opts.out_dir.join("retest"));
