@@ -4,36 +4,14 @@
 //! workload reports its exits.
 
 mod common;
-use common::{kvm, pmemvm, text, utf8};
+use common::{TempDir, kvm, pmemvm, text, utf8};
 
 use pmemvm_traces::{EventKind, TraceReader};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// Bytes `bench-record`'s appends write in a pass.
 const APPEND_BYTES: u64 = 256 << 10;
-
-/// A directory removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        let p =
-            std::env::temp_dir().join(format!("pmemvm-bench-record-{name}-{}", std::process::id()));
-        std::fs::create_dir_all(&p).expect("temp dir");
-        TempDir(p)
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// What a trace holds: the stores' sizes (size, count), the number of
 /// `clwb`s and of fences, the fences that end an epoch, and the bytes the
@@ -109,7 +87,7 @@ fn append_256_traces_every_line_of_every_record_in_both_modes() {
     if !kvm() {
         return;
     }
-    let dir = TempDir::new("append");
+    let dir = TempDir::new("bench-record-append");
     let records = APPEND_BYTES / 256;
     let (stores, epochs) = (dir.path("stores.jsonl"), dir.path("epochs.jsonl"));
     record("append-256", "stores", &stores);
@@ -137,7 +115,7 @@ fn the_untraced_variants_and_the_floor_record_nothing() {
     if !kvm() {
         return;
     }
-    let dir = TempDir::new("untraced");
+    let dir = TempDir::new("bench-record-untraced");
     for (variant, mode) in [
         ("append-64-setup", "epochs"),
         ("copy-1m-setup", "stores"),

@@ -86,3 +86,28 @@ pub fn run_printed(cmd: &str, set: Option<(&str, &str)>) -> (Option<i32>, serde_
     });
     (out.status.code(), report)
 }
+
+/// A directory `pmemvm-{name}-{pid}` under the system's temporary
+/// directory, removed when dropped.
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    /// Creates it (empty).
+    pub fn new(name: &str) -> TempDir {
+        let p = std::env::temp_dir().join(format!("pmemvm-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).expect("temp dir");
+        TempDir(p)
+    }
+
+    /// `name` inside it.
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
